@@ -1,0 +1,44 @@
+"""One place for the settings a user may want to change, each overridable by an environment variable.
+
+Callers take a ``Settings`` (or ``Settings.from_env()``) instead of reading the environment
+themselves, so a test or the app can run with its own values side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings.
+
+    face_backend: ``auto`` (insightface when its model pack is present, else dlib), ``dlib`` or
+        ``insightface``. Env ``FACECHAIN_FACE_BACKEND``.
+    insightface_root / insightface_pack: where insightface model packs live
+        (``<root>/models/<pack>/*.onnx``, insightface's own layout). Env ``FACECHAIN_INSIGHTFACE_ROOT``,
+        ``FACECHAIN_INSIGHTFACE_PACK``.
+    max_image_pixels: photos larger than this are refused from their header, before decoding
+        (decompression-bomb guard). Env ``FACECHAIN_MAX_IMAGE_PIXELS``.
+    """
+
+    face_backend: str = "auto"
+    insightface_root: Path = field(default_factory=lambda: Path.home() / ".insightface")
+    insightface_pack: str = "buffalo_l"
+    max_image_pixels: int = 120_000_000
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        defaults = cls()
+        return cls(
+            face_backend=_env("FACECHAIN_FACE_BACKEND", defaults.face_backend),
+            insightface_root=Path(_env("FACECHAIN_INSIGHTFACE_ROOT", str(defaults.insightface_root))).expanduser(),
+            insightface_pack=_env("FACECHAIN_INSIGHTFACE_PACK", defaults.insightface_pack),
+            max_image_pixels=int(_env("FACECHAIN_MAX_IMAGE_PIXELS", str(defaults.max_image_pixels))),
+        )

@@ -1,0 +1,264 @@
+"""Photos in, a curated, aligned, captioned training set out, with a report of every decision.
+
+``prepare`` looks at each photo on its own (readable? one dominant face? large and sharp enough?),
+then at the set (one identity, no duplicates, the most varied ``max_photos``), then writes
+``images/NNN.png``, ``metadata.jsonl`` (diffusers' imagefolder layout) and ``report.json`` into a
+temporary folder that replaces the output folder only when everything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from PIL import Image
+
+from ..config import Settings
+from ..faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_degrees
+from ..faces.quality import canonical_face, difference_hash, sharpness
+from ..images import PhotoError, load_photo
+from .captions import caption, class_vote, with_article
+from .curate import Candidate, curate
+
+ROTATIONS = (0, 90, 270, 180)
+"""Counter-clockwise turns tried, in order, when a photo shows no face as it is: phone photos
+often lose their EXIF orientation."""
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class PhotoReport:
+    """What happened to one input photo, and the measurements behind it."""
+
+    source: str
+    status: str = "rejected"
+    reason: str | None = None
+    output: str | None = None
+    order: int | None = None
+    faces_found: int | None = None
+    detection_score: float | None = None
+    box: list[float] | None = None
+    rotation: int = 0
+    exif_rotated: bool = False
+    roll_degrees: float | None = None
+    sharpness: float | None = None
+    identity_distance: float | None = None
+    duplicate_of: str | None = None
+    gender: str | None = None
+    gender_confidence: float | None = None
+    age: float | None = None
+
+
+@dataclass
+class PreparedDataset:
+    """The result of ``prepare``: where the dataset is and what went into it."""
+
+    out: Path
+    photos: list[PhotoReport]
+    reference: str | None
+    trigger: str
+    class_phrase: str
+    detected_class_phrase: str
+    backend: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[PhotoReport]:
+        return sorted((p for p in self.photos if p.status == "kept"), key=lambda p: p.order)
+
+    @property
+    def rejected(self) -> list[PhotoReport]:
+        return [p for p in self.photos if p.status != "kept"]
+
+    @property
+    def caption(self) -> str:
+        return caption(self.trigger, self.class_phrase)
+
+
+class NoUsablePhotos(RuntimeError):
+    """Not one photo could be used; ``photos`` holds the reason for each."""
+
+    def __init__(self, photos: list[PhotoReport]):
+        self.photos = photos
+        reasons = sorted({p.reason for p in photos if p.reason}) or ["no photos were given"]
+        super().__init__("no usable photo among the inputs. Reasons found: " + "; ".join(reasons))
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files as given, and the visible files inside given folders (sorted); repeats removed."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths.extend(sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith(".")))
+        else:
+            paths.append(item)
+    return list(dict.fromkeys(paths))
+
+
+def prepare(
+    photos: Iterable[str | Path],
+    out: str | Path,
+    *,
+    trigger: str = "sks",
+    class_word: str | None = None,
+    max_photos: int = 20,
+    analyzer: FaceAnalyzer | str | None = None,
+    crop: CropSpec = CropSpec(),
+    overwrite: bool = False,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    workers: int = 1,
+) -> PreparedDataset:
+    """Curate ``photos`` (files or folders) into a training set at ``out``.
+
+    Raises ``NoUsablePhotos`` when nothing survives, ``FileExistsError`` when ``out`` holds files and
+    ``overwrite`` is False; in both cases nothing is written.
+    """
+    settings = settings or Settings.from_env()
+    trigger = trigger.strip()
+    if not trigger or any(ch.isspace() for ch in trigger):
+        raise ValueError(f"the trigger must be one word without spaces, got {trigger!r}")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise FileExistsError(f"output folder {out} already exists and is not empty: choose another --out or pass --overwrite")
+    if not isinstance(analyzer, FaceAnalyzer):
+        analyzer = load_analyzer(analyzer, settings)
+    paths = expand_inputs(photos)
+
+    def examine(indexed: tuple[int, Path]):
+        return examine_photo(indexed[0], indexed[1], analyzer, crop, settings)
+
+    examined = []
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for done, result in enumerate(pool.map(examine, enumerate(paths)), start=1):
+            examined.append(result)
+            if progress:
+                progress(done, len(paths), result[0].source)
+    reports = [report for report, _, _ in examined]
+    candidates = [cand for _, cand, _ in examined if cand is not None]
+    crops = {cand.key: image for _, cand, image in examined if cand is not None}
+
+    curation = curate(candidates, analyzer, max_photos)
+    for cand in candidates:
+        decision, report = curation.decisions[cand.key], reports[cand.key]
+        report.identity_distance = decision.identity_distance
+        report.duplicate_of = decision.duplicate_of
+        if decision.kept:
+            report.status, report.order, report.reason = "kept", decision.order, None
+            report.output = f"images/{decision.order:03d}.png"
+        else:
+            report.reason = decision.reason
+    if curation.reference is None:
+        raise NoUsablePhotos(reports)
+
+    vote = class_vote(c.face for c in candidates if curation.decisions[c.key].kept)
+    result = PreparedDataset(
+        out=out, photos=reports, reference=reports[curation.reference].source, trigger=trigger,
+        class_phrase=with_article(class_word) if class_word else vote.phrase,
+        detected_class_phrase=vote.phrase, backend=analyzer.name, warnings=curation.warnings,
+    )
+    write_dataset(result, crops, curation.kept, vote, crop, analyzer)
+    return result
+
+
+def examine_photo(key: int, path: Path, analyzer: FaceAnalyzer, crop: CropSpec, settings: Settings):
+    """(report, candidate or None, aligned crop or None) for one photo; never raises."""
+    report = PhotoReport(source=str(path))
+    try:
+        return _examine(key, path, analyzer, crop, settings, report)
+    except PhotoError as error:
+        report.reason = str(error)
+    except Exception as error:  # one bad photo must never stop the others
+        report.reason = f"could not be analysed ({type(error).__name__}: {error})"
+    return report, None, None
+
+
+def _examine(key, path, analyzer, crop, settings, report):
+    photo = load_photo(path, settings.max_image_pixels)
+    report.exif_rotated = photo.exif_rotated
+    image, faces = photo.image, []
+    for turn in ROTATIONS:
+        image = photo.image.rotate(turn, expand=True) if turn else photo.image
+        faces = analyzer.detect(np.asarray(image))
+        if faces:
+            report.rotation = turn
+            break
+    report.faces_found = len(faces)
+    if not faces:
+        report.reason = "no face found"
+        return report, None, None
+    face = faces[0]
+    report.detection_score = round(face.score, 3)
+    report.box = [round(v, 1) for v in face.box]
+    report.roll_degrees = round(roll_degrees(face.landmarks), 1)
+    report.gender, report.age = face.gender, face.age
+    report.gender_confidence = None if face.gender_confidence is None else round(face.gender_confidence, 3)
+    limits = analyzer.thresholds
+    if len(faces) > 1 and face.area < limits.dominant_area_ratio * faces[1].area:
+        report.reason = (f"{len(faces)} faces of comparable size: crop the photo to the one person "
+                         f"(a face is used only when it is {limits.dominant_area_ratio:g}x larger than any other)")
+        return report, None, None
+    if face.size < limits.min_face_px:
+        report.reason = f"face too small ({face.size:.0f} px, at least {limits.min_face_px} px needed)"
+        return report, None, None
+    canonical = canonical_face(image, face.landmarks)
+    report.sharpness = round(sharpness(canonical), 1)
+    if report.sharpness < limits.min_sharpness:
+        report.reason = f"too blurred (sharpness {report.sharpness:.0f}, at least {limits.min_sharpness:.0f} needed)"
+        return report, None, None
+    photo_hash = difference_hash(np.asarray(image.convert("L"), dtype=np.float64))
+    candidate = Candidate(key=key, name=path.name, face=face, sharpness=report.sharpness, photo_hash=photo_hash)
+    return report, candidate, align_face(image, face.landmarks, crop)
+
+
+def write_dataset(result: PreparedDataset, crops: dict[int, Image.Image], kept: list[int], vote, crop: CropSpec,
+                  analyzer: FaceAnalyzer) -> None:
+    """Write everything into a sibling temporary folder, then swap it in for ``result.out``."""
+    out = result.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "images").mkdir(parents=True)
+    try:
+        with open(staging / "metadata.jsonl", "w", encoding="utf-8") as metadata:
+            for rank, key in enumerate(kept):
+                name = f"images/{rank:03d}.png"
+                crops[key].save(staging / name)
+                metadata.write(json.dumps({"file_name": name, "text": result.caption}) + "\n")
+        report = {
+            "version": 1,
+            "backend": result.backend,
+            "trigger": result.trigger,
+            "class_phrase": result.class_phrase,
+            "detected_class_phrase": result.detected_class_phrase,
+            "class_vote": {"female_share": vote.female_share, "median_age": vote.median_age, "faces": vote.faces},
+            "caption": result.caption,
+            "reference": result.reference,
+            "kept": len(kept),
+            "rejected": len(result.photos) - len(kept),
+            "warnings": result.warnings,
+            "crop": asdict(crop),
+            "thresholds": asdict(analyzer.thresholds),
+            "photos": [asdict(p) for p in result.photos],
+        }
+        (staging / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        replace_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``; an existing ``target`` is removed only after the swap."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
