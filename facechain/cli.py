@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--size", type=int, default=CropSpec.size, help="side of the square crops, in pixels")
     prep.add_argument("--face-fraction", type=float, default=CropSpec.face_fraction, help="face size as a fraction of the crop side")
     prep.add_argument("--face-center-y", type=float, default=CropSpec.face_center_y, help="height of the face centre as a fraction of the crop")
-    prep.add_argument("--workers", type=int, default=1, help="photos analysed in parallel")
+    prep.add_argument("--workers", type=int, default=1, help="processes analysing photos in parallel (each loads the face models, ~2 s)")
     prep.add_argument("--overwrite", action="store_true", help="replace --out if it already holds files")
     prep.set_defaults(run=run_prepare)
 

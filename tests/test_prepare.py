@@ -130,3 +130,15 @@ def test_huge_photo_is_analysed_and_cropped(tmp_path, person, analyzer):
     result = prepare([save(big, tmp_path / "big.jpg", quality=85)], tmp_path / "out", analyzer=analyzer)
     assert result.kept[0].box[2] - result.kept[0].box[0] > 500
     assert Image.open(result.out / "images/000.png").size == (512, 512)
+
+
+def test_helper_processes_give_the_same_dataset(examples, tmp_path, analyzer):
+    photos = [examples / name for name in ("01_portrait.jpg", "03_mirrored.jpg", "09_copy.jpg", "11_cat.jpg", "14_empty.jpg")]
+    alone = prepare(photos, tmp_path / "alone", analyzer=analyzer)
+    seen = []
+    helped = prepare(photos, tmp_path / "helped", analyzer=analyzer, workers=2,
+                     progress=lambda done, total, name: seen.append((done, total)))
+    assert [(p.status, p.reason, p.order) for p in helped.photos] == [(p.status, p.reason, p.order) for p in alone.photos]
+    assert sorted(seen) == [(i, 5) for i in range(1, 6)]
+    for report in alone.kept:
+        assert (tmp_path / "alone" / report.output).read_bytes() == (tmp_path / "helped" / report.output).read_bytes()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -132,15 +134,7 @@ def prepare(
         analyzer = load_analyzer(analyzer, settings)
     paths = expand_inputs(photos)
 
-    def examine(indexed: tuple[int, Path]):
-        return examine_photo(indexed[0], indexed[1], analyzer, crop, settings)
-
-    examined = []
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for done, result in enumerate(pool.map(examine, enumerate(paths)), start=1):
-            examined.append(result)
-            if progress:
-                progress(done, len(paths), result[0].source)
+    examined = examine_all(paths, analyzer, crop, settings, workers, progress)
     reports = [report for report, _, _ in examined]
     candidates = [cand for _, cand, _ in examined if cand is not None]
     crops = {cand.key: image for _, cand, image in examined if cand is not None}
@@ -166,6 +160,55 @@ def prepare(
     )
     write_dataset(result, crops, curation.kept, vote, crop, analyzer)
     return result
+
+
+def examine_all(paths: list[Path], analyzer: FaceAnalyzer, crop: CropSpec, settings: Settings, workers: int,
+                progress: Progress | None = None) -> list:
+    """Examine every photo; results in input order.
+
+    With ``workers`` > 1, ``workers - 1`` helper processes take photos from the same queue as this
+    one, which starts working at once while the helpers load their models. Processes, not threads:
+    dlib's DNN calls hold the GIL. Spawned, not forked: dlib's CNN hung in a forked child here.
+    """
+    results: list = [None] * len(paths)
+    pending = iter(enumerate(paths))
+    lock = threading.Lock()
+
+    def work(examine) -> None:
+        while True:
+            with lock:
+                key, path = next(pending, (None, None))
+            if key is None:
+                return
+            results[key] = examine(key, path)
+            with lock:
+                if progress:
+                    progress(sum(r is not None for r in results), len(paths), str(path))
+
+    helpers = min(workers, len(paths)) - 1
+    if helpers < 1:
+        work(lambda key, path: examine_photo(key, path, analyzer, crop, settings))
+        return results
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(helpers, mp_context=context, initializer=_start_worker,
+                             initargs=(analyzer.name, settings)) as pool, ThreadPoolExecutor(helpers) as feeders:
+        fed = [feeders.submit(work, lambda key, path: pool.submit(_examine_in_worker, key, path, crop).result())
+               for _ in range(helpers)]
+        work(lambda key, path: examine_photo(key, path, analyzer, crop, settings))
+        for feeder in fed:
+            feeder.result()
+    return results
+
+
+_worker_state: dict = {}
+
+
+def _start_worker(backend: str, settings: Settings) -> None:
+    _worker_state.update(analyzer=load_analyzer(backend, settings), settings=settings)
+
+
+def _examine_in_worker(key: int, path: Path, crop: CropSpec):
+    return examine_photo(key, path, _worker_state["analyzer"], crop, _worker_state["settings"])
 
 
 def examine_photo(key: int, path: Path, analyzer: FaceAnalyzer, crop: CropSpec, settings: Settings):
@@ -230,7 +273,7 @@ def write_dataset(result: PreparedDataset, crops: dict[int, Image.Image], kept: 
         with open(staging / "metadata.jsonl", "w", encoding="utf-8") as metadata:
             for rank, key in enumerate(kept):
                 name = f"images/{rank:03d}.png"
-                crops[key].save(staging / name)
+                crops[key].save(staging / name, compress_level=1)
                 metadata.write(json.dumps({"file_name": name, "text": result.caption}) + "\n")
         report = {
             "version": 1,
