@@ -1,0 +1,66 @@
+"""Photos tab: upload photos, get the curated training set and the reason for every decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ..portrait import NoUsablePhotos, prepare
+
+TITLE = "Photos"
+MAX_UPLOADS = 40
+
+
+def decisions_table(photos) -> list[list[str]]:
+    rows = []
+    for photo in photos:
+        detail = photo.reason or f"{photo.output}  (identity distance {photo.identity_distance:.2f}, sharpness {photo.sharpness:.0f})"
+        rows.append([Path(photo.source).name, photo.status, detail])
+    return rows
+
+
+def prepare_uploads(files, trigger: str, class_word: str, max_photos: float, context, request: gr.Request | None,
+                    progress=gr.Progress()):
+    """Handler of the Prepare button: (gallery, decisions table, summary, report file)."""
+    if not files:
+        raise gr.Error("Upload a few photos of yourself first.")
+    if len(files) > MAX_UPLOADS:
+        raise gr.Error(f"{len(files)} files uploaded; at most {MAX_UPLOADS} are examined. Pick your best photos.")
+    out = context.session_dir(request) / "dataset"
+    paths = [Path(f) for f in files]  # the File component hands over file paths
+    try:
+        result = prepare(paths, out, trigger=trigger or "sks", class_word=(class_word or "").strip() or None,
+                         max_photos=int(max_photos), overwrite=True, settings=context.settings,
+                         progress=lambda done, total, name: progress(done / total, desc=f"{Path(name).name} ({done}/{total})"))
+    except NoUsablePhotos as error:
+        summary = f"**No usable photo.** {error}"
+        return [], decisions_table(error.photos), summary, None
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    gallery = [(str(out / p.output), f"{p.order:03d} · {Path(p.source).name}") for p in result.kept]
+    detected = "" if result.class_phrase == result.detected_class_phrase else f" (detected: *{result.detected_class_phrase}*)"
+    summary = (f"Kept **{len(result.kept)}** of {len(result.photos)} photos. Caption: **{result.caption}**{detected}. "
+               f"Reference face: {Path(result.reference).name}. If the class phrase is wrong, type the right one and prepare again.")
+    warnings = "".join(f"\n\n⚠️ {w}" for w in result.warnings)
+    return gallery, decisions_table(result.photos), summary + warnings, str(out / "report.json")
+
+
+def build(context) -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            uploads = gr.File(label="Photos of one person (3-30)", file_count="multiple", type="filepath")
+            trigger = gr.Textbox(label="Trigger word", value="sks")
+            class_word = gr.Textbox(label="Class word (empty: detected from the photos)", placeholder="e.g. woman, old man")
+            max_photos = gr.Slider(1, 30, value=20, step=1, label="Keep at most")
+            run = gr.Button("Prepare training set", variant="primary")
+        with gr.Column(scale=2):
+            summary = gr.Markdown()
+            gallery = gr.Gallery(label="Training set (aligned)", columns=5, height="auto")
+            table = gr.Dataframe(headers=["photo", "status", "detail"], label="Every photo and why", wrap=True)
+            report = gr.File(label="report.json")
+
+    def handler(files, trigger_text, class_text, keep, request: gr.Request, progress=gr.Progress()):
+        return prepare_uploads(files, trigger_text, class_text, keep, context, request, progress)
+
+    run.click(handler, [uploads, trigger, class_word, max_photos], [gallery, table, summary, report])
