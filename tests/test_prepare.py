@@ -142,3 +142,10 @@ def test_helper_processes_give_the_same_dataset(examples, tmp_path, analyzer):
     assert sorted(seen) == [(i, 5) for i in range(1, 6)]
     for report in alone.kept:
         assert (tmp_path / "alone" / report.output).read_bytes() == (tmp_path / "helped" / report.output).read_bytes()
+
+
+@pytest.mark.parametrize("options, message", [({"trigger": "two words"}, "one word"), ({"max_photos": 0}, "at least 1")])
+def test_bad_options_are_refused_before_any_work(tmp_path, examples, analyzer, options, message):
+    with pytest.raises(ValueError, match=message):
+        prepare([examples / "01_portrait.jpg"], tmp_path / "out", analyzer=analyzer, **options)
+    assert not (tmp_path / "out").exists()

@@ -68,8 +68,6 @@ class Curation:
 
 
 def curate(candidates: list[Candidate], analyzer: FaceAnalyzer, max_photos: int = 20) -> Curation:
-    if max_photos < 1:
-        raise ValueError(f"max_photos must be at least 1, got {max_photos}")
     if not candidates:
         return Curation({}, None)
     thresholds = analyzer.thresholds

@@ -93,6 +93,11 @@ class NoUsablePhotos(RuntimeError):
         super().__init__("no usable photo among the inputs. Reasons found: " + "; ".join(reasons))
 
 
+def image_name(order: int) -> str:
+    """Where the crop of the photo chosen ``order``-th goes, relative to the dataset folder."""
+    return f"images/{order:03d}.png"
+
+
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     """Files as given, and the visible files inside given folders (sorted); repeats removed."""
     paths: list[Path] = []
@@ -127,6 +132,8 @@ def prepare(
     trigger = trigger.strip()
     if not trigger or any(ch.isspace() for ch in trigger):
         raise ValueError(f"the trigger must be one word without spaces, got {trigger!r}")
+    if max_photos < 1:
+        raise ValueError(f"max_photos must be at least 1, got {max_photos}")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise FileExistsError(f"output folder {out} already exists and is not empty: choose another --out or pass --overwrite")
@@ -146,7 +153,7 @@ def prepare(
         report.duplicate_of = decision.duplicate_of
         if decision.kept:
             report.status, report.order, report.reason = "kept", decision.order, None
-            report.output = f"images/{decision.order:03d}.png"
+            report.output = image_name(decision.order)
         else:
             report.reason = decision.reason
     if curation.reference is None:
@@ -272,7 +279,7 @@ def write_dataset(result: PreparedDataset, crops: dict[int, Image.Image], kept: 
     try:
         with open(staging / "metadata.jsonl", "w", encoding="utf-8") as metadata:
             for rank, key in enumerate(kept):
-                name = f"images/{rank:03d}.png"
+                name = image_name(rank)
                 crops[key].save(staging / name, compress_level=1)
                 metadata.write(json.dumps({"file_name": name, "text": result.caption}) + "\n")
         report = {
