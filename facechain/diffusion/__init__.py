@@ -1,0 +1,1 @@
+"""Stable Diffusion components: the base model resolver and the tiny offline model."""

@@ -1,0 +1,66 @@
+"""The tiny offline Stable Diffusion: same architecture family, built from configs, ~1.6M parameters.
+
+It exists so the whole workflow (train a LoRA, generate, rank) runs here and in tests with no model
+hub. Its weights are random (seeded), so its images show the workflow, not quality; it is only ever
+used when chosen explicitly (``--tiny``), and everything made with it says so. The tokenizer is the
+real CLIP BPE (see tokenizer.py), so prompts tokenize exactly as for Stable Diffusion 1.x.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .tokenizer import clip_tokenizer
+
+TINY_MARKER = "facechain_tiny.json"
+TINY_NOTICE = "TINY OFFLINE MODEL (random weights): a demo of the workflow, not of image quality"
+TINY_RESOLUTION = 64
+
+
+def build_tiny_pipeline(seed: int = 0):
+    """A StableDiffusionPipeline of tiny, seeded random components at 64x64 pixels (8x8 latents)."""
+    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        unet = UNet2DConditionModel(
+            sample_size=TINY_RESOLUTION // 8, in_channels=4, out_channels=4, layers_per_block=1,
+            block_out_channels=(32, 64), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32, attention_head_dim=8)
+        vae = AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 32, 32, 32),
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=1, norm_num_groups=8, sample_size=TINY_RESOLUTION)
+        tokenizer = clip_tokenizer()
+        text_encoder = CLIPTextModel(CLIPTextConfig(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    finally:
+        torch.random.set_rng_state(generator_state)
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def ensure_tiny_model(folder: str | Path) -> Path:
+    """The tiny model saved in diffusers' folder layout at ``folder`` (built once), so it loads
+    through the same ``from_pretrained`` path as a real base model."""
+    folder = Path(folder)
+    if (folder / TINY_MARKER).exists():
+        return folder
+    staging = folder.with_name(folder.name + ".partial")
+    build_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
+    (staging / TINY_MARKER).write_text(json.dumps({"notice": TINY_NOTICE, "resolution": TINY_RESOLUTION}))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(folder)
+    return folder
+
+
+def is_tiny(model_dir: str | Path) -> bool:
+    return (Path(model_dir) / TINY_MARKER).exists()
