@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .faces import BACKENDS, BackendUnavailable, CropSpec
+from .errors import FacechainError
+from .faces import BACKENDS, CropSpec
 from .portrait import NoUsablePhotos, PreparedDataset, prepare
 
 EXIT_NO_USABLE_PHOTOS = 2
@@ -40,10 +41,72 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--overwrite", action="store_true", help="replace --out if it already holds files")
     prep.set_defaults(run=run_prepare)
 
+    add_train_command(commands)
+
     example = commands.add_parser("example-photos", help="write the example photo set (made from images that ship in packages)")
     example.add_argument("folder", type=Path)
     example.set_defaults(run=run_example_photos)
     return parser
+
+
+def add_train_command(commands) -> None:
+    from .portrait.train_config import TrainConfig
+
+    defaults = TrainConfig(dataset=".", out=".")
+    train = commands.add_parser(
+        "train", help="train a LoRA digital twin on a prepared dataset (optionally with SuDe)",
+        description="Train a PEFT LoRA on the base model's UNet attention from a dataset made by `facechain prepare`. "
+                    "Writes pytorch_lora_weights.safetensors, train_log.jsonl, training.json and checkpoints/ into --out. "
+                    "Runs under `accelerate launch` too (several processes).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("dataset", type=Path, help="folder with metadata.jsonl (from facechain prepare)")
+    train.add_argument("--out", required=True, type=Path, help="model folder to write")
+    train.add_argument("--base-model", default=None, help="hub id or local diffusers folder (default: FACECHAIN_BASE_MODEL or SD 1.5)")
+    train.add_argument("--tiny", action="store_true", help="use the tiny offline model: a demo of the workflow, not of quality")
+    train.add_argument("--steps", type=int, default=None, help="optimizer steps (default: --epochs over the photos)")
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--resolution", type=int, default=None, help="training resolution (default 512; 64 for --tiny)")
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--gradient-accumulation", type=int, default=defaults.gradient_accumulation)
+    train.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    train.add_argument("--lr-scheduler", default=defaults.lr_scheduler, help="any diffusers scheduler name: cosine, constant, linear, ...")
+    train.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    train.add_argument("--rank", type=int, default=defaults.rank, help="LoRA rank")
+    train.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank)")
+    train.add_argument("--train-text-encoder", action="store_true", help="also train a LoRA on the text encoder")
+    train.add_argument("--sude-weight", type=float, default=defaults.sude_weight, help="SuDe regularization weight; 0 disables")
+    train.add_argument("--class-prompt", default=None, help="category prompt for SuDe (default: the dataset's class phrase)")
+    train.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default=defaults.mixed_precision)
+    train.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
+    train.add_argument("--snr-gamma", type=float, default=None, help="min-SNR loss weighting (5.0 is typical)")
+    train.add_argument("--noise-offset", type=float, default=defaults.noise_offset)
+    train.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
+    train.add_argument("--keep-checkpoints", type=int, default=defaults.keep_checkpoints)
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.set_defaults(run=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .portrait import TrainConfig, train
+
+    options = {key: value for key, value in vars(args).items() if key not in ("command", "run")}
+    config = TrainConfig(**options)
+    if config.tiny:
+        print("note: training the tiny offline model (random weights): a demo of the workflow, not of quality",
+              file=sys.stderr)
+    with tqdm(total=None, unit="step", desc="train", file=sys.stderr) as bar:
+        def progress(step: int, total: int, loss: float) -> None:
+            bar.total = total
+            bar.set_postfix(loss=f"{loss:.4f}")
+            bar.update(step - bar.n)
+
+        result = train(config, progress=progress)
+    evals = result.eval_losses
+    if evals:
+        print(f"evaluation loss: {evals[0][1]:.4f} at step {evals[0][0]} -> {evals[-1][1]:.4f} at step {evals[-1][0]}")
+    print(f"LoRA: {result.lora_file}  ({result.steps} steps on {result.base_model})")
+    return 0
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -105,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileExistsError, ValueError, BackendUnavailable) as error:
+    except (FileExistsError, ValueError, FacechainError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -26,12 +26,17 @@ class Settings:
         ``FACECHAIN_INSIGHTFACE_PACK``.
     max_image_pixels: photos larger than this are refused from their header, before decoding
         (decompression-bomb guard). Env ``FACECHAIN_MAX_IMAGE_PIXELS``.
+    base_model: Stable Diffusion 1.5-class model, a hub id or a local folder in diffusers' layout.
+        Env ``FACECHAIN_BASE_MODEL``.
+    home: facechain's own cache (the tiny offline model lives here). Env ``FACECHAIN_HOME``.
     """
 
     face_backend: str = "auto"
     insightface_root: Path = field(default_factory=lambda: Path.home() / ".insightface")
     insightface_pack: str = "buffalo_l"
     max_image_pixels: int = 120_000_000
+    base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    home: Path = field(default_factory=lambda: Path.home() / ".cache" / "facechain")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,4 +46,6 @@ class Settings:
             insightface_root=Path(_env("FACECHAIN_INSIGHTFACE_ROOT", str(defaults.insightface_root))).expanduser(),
             insightface_pack=_env("FACECHAIN_INSIGHTFACE_PACK", defaults.insightface_pack),
             max_image_pixels=int(_env("FACECHAIN_MAX_IMAGE_PIXELS", str(defaults.max_image_pixels))),
+            base_model=_env("FACECHAIN_BASE_MODEL", defaults.base_model),
+            home=Path(_env("FACECHAIN_HOME", str(defaults.home))).expanduser(),
         )

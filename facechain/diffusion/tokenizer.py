@@ -10,7 +10,7 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from transformers import CLIPTokenizer
+from ..errors import FacechainError
 
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 MERGES = 49152 - 256 - 2
@@ -18,7 +18,7 @@ MERGES = 49152 - 256 - 2
 merges, and two special tokens: 49408 entries."""
 
 
-class TokenizerUnavailable(RuntimeError):
+class TokenizerUnavailable(FacechainError):
     pass
 
 
@@ -41,7 +41,10 @@ def byte_symbols() -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def clip_tokenizer() -> CLIPTokenizer:
+def clip_tokenizer():
+    """transformers' CLIPTokenizer with OpenAI CLIP's vocabulary and merges."""
+    from transformers import CLIPTokenizer
+
     lines = gzip.open(bpe_vocabulary_file(), "rt", encoding="utf-8").read().split("\n")
     merges = [tuple(line.split()) for line in lines[1 : MERGES + 1]]
     symbols = byte_symbols()

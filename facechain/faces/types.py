@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import FacechainError
+
 Box = tuple[float, float, float, float]
 """(left, top, right, bottom) in pixels of the analysed image."""
 
@@ -74,7 +76,7 @@ class Thresholds:
     dominant_area_ratio: float = 4.0
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(FacechainError):
     """A backend cannot run here; the message says what is missing and where it looked."""
 
 

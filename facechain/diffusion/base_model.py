@@ -1,0 +1,48 @@
+"""Find the base model's files: a local folder, else the Hugging Face cache, else the hub, with one
+clear error when none of them has it (the usual case offline)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..config import Settings
+from ..errors import FacechainError
+from .tiny import ensure_tiny_model
+
+PIPELINE_FILES = ["model_index.json", "*.json", "*.txt", "unet/*.safetensors", "vae/*.safetensors",
+                  "text_encoder/*.safetensors", "tokenizer/*"]
+"""What training needs from a hub repository: configs, tokenizer and safetensors weights only."""
+
+
+class BaseModelUnavailable(FacechainError):
+    pass
+
+
+def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False) -> Path:
+    """A local folder in diffusers' layout holding the base model."""
+    if tiny:
+        return ensure_tiny_model(settings.home / "tiny-sd")
+    name = name or settings.base_model
+    local = Path(name).expanduser()
+    if local.exists():
+        if not (local / "model_index.json").is_file() and not (local / "unet").is_dir():
+            raise BaseModelUnavailable(f"{local} is not a diffusers model folder (no model_index.json, no unet/)")
+        return local
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, allow_patterns=PIPELINE_FILES, local_files_only=True))
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        error = "HF_HUB_OFFLINE is set"
+    else:
+        try:
+            return Path(snapshot_download(name, allow_patterns=PIPELINE_FILES))
+        except Exception as failure:  # network, auth, unknown repository: one message for all
+            error = f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
+    raise BaseModelUnavailable(
+        f"base model '{name}' is not in the local Hugging Face cache and could not be downloaded ({error}). "
+        f"Give a local diffusers folder with --base-model PATH (or FACECHAIN_BASE_MODEL), point HF_HOME at a cache "
+        f"that holds it, or use --tiny for the offline demo model.")

@@ -1,0 +1,269 @@
+"""Train a person's LoRA "digital twin" on a prepared dataset, optionally with SuDe.
+
+diffusers + PEFT LoRA on the UNet attention projections (and optionally the text encoder), run by
+accelerate (one process, or several under ``accelerate launch``). The randomness of every micro-step
+comes from (seed, micro-step, process), so resuming from a checkpoint reproduces the uninterrupted
+run exactly. Checkpoints are atomic; the final LoRA is ``pytorch_lora_weights.safetensors``, which
+plain diffusers loads with ``pipe.load_lora_weights(folder)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Settings
+from ..errors import FacechainError
+from ..diffusion.base_model import resolve_base_model
+from ..diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
+from .train_config import TrainConfig
+from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from .training_data import DatasetError, batch_indices, load_pixels, read_examples, step_generator
+
+UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
+LORA_FILE = "pytorch_lora_weights.safetensors"
+EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
+
+
+class TrainingError(FacechainError):
+    """A training problem with a message that says what to do."""
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    lora_file: Path
+    steps: int
+    base_model: str
+    tiny: bool
+    log: list[dict] = field(default_factory=list)
+
+    @property
+    def eval_losses(self) -> list[tuple[int, float]]:
+        return [(entry["step"], entry["eval_loss"]) for entry in self.log if "eval_loss" in entry]
+
+
+def dataset_identity(dataset: Path) -> dict:
+    """Trigger and class phrase recorded by ``prepare`` (report.json), when present."""
+    report = dataset / "report.json"
+    if not report.is_file():
+        return {}
+    data = json.loads(report.read_text(encoding="utf-8"))
+    return {key: data[key] for key in ("trigger", "class_phrase") if key in data}
+
+
+def train(config: TrainConfig, settings: Settings | None = None, progress=None) -> TrainResult:
+    """Run (or resume) training; returns where the LoRA is. ``progress(step, total, loss)`` is called
+    on the main process after every optimizer step."""
+    from accelerate import Accelerator
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from diffusers.optimization import get_scheduler
+    from peft import LoraConfig
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    settings = settings or Settings.from_env()
+    examples = read_examples(config.dataset)
+    identity = dataset_identity(config.dataset)
+    class_prompt = config.class_prompt or identity.get("class_phrase")
+    if config.sude_weight > 0 and not class_prompt:
+        raise DatasetError(f"{config.dataset} has no report.json with a class phrase: pass --class-prompt (e.g. 'a man') "
+                           f"for SuDe, or --sude-weight 0")
+    model_dir = resolve_base_model(config.base_model, settings, tiny=config.tiny)
+    tiny = is_tiny(model_dir)
+    resolution = config.resolution or (TINY_RESOLUTION if tiny else 512)
+    total_steps = config.steps or max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
+
+    accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation,
+                              mixed_precision=config.mixed_precision)
+    frozen_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
+    tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
+    text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder")
+    vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae")
+    unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet")
+    noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler")
+    for module in (text_encoder, vae, unet):
+        module.requires_grad_(False)
+    alpha = config.alpha or config.rank
+    torch.manual_seed(config.seed)  # the LoRA initialisation: same seed, same starting weights
+    unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=UNET_TARGETS))
+    if config.train_text_encoder:
+        text_encoder.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
+                                            target_modules=TEXT_TARGETS))
+    if config.gradient_checkpointing:
+        unet.enable_gradient_checkpointing()
+    for module in (vae, *([] if config.train_text_encoder else [text_encoder])):
+        module.to(accelerator.device, **({} if frozen_dtype == torch.float32 else {"dtype": frozen_dtype}))
+    trainable = {"unet": unet, **({"text_encoder": text_encoder} if config.train_text_encoder else {})}
+    parameters = [p for module in trainable.values() for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
+    lr_scheduler = get_scheduler(config.lr_scheduler, optimizer=optimizer, num_warmup_steps=config.warmup_steps,
+                                 num_training_steps=total_steps)
+
+    step, checkpoint_root = 0, config.out / "checkpoints"
+    if config.resume:
+        found = latest_checkpoint(checkpoint_root)
+        if found is None:
+            raise TrainingError(f"--resume: no checkpoint in {checkpoint_root}")
+        step, tensors, state, _ = load_checkpoint(found)
+        load_trainable(trainable, tensors)
+        optimizer.load_state_dict(state["optimizer"])
+        lr_scheduler.load_state_dict(state["lr_scheduler"])
+    prepared = accelerator.prepare(*trainable.values(), optimizer)
+    wrapped, optimizer = dict(zip(trainable, prepared[:-1])), prepared[-1]
+
+    def encode(prompts: list[str]) -> torch.Tensor:
+        ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                        return_tensors="pt").input_ids.to(accelerator.device)
+        return wrapped.get("text_encoder", text_encoder)(ids)[0]
+
+    def micro_step_loss(micro: int, batch: list[int], evaluate_at: int | None = None):
+        generator = step_generator(config.seed, micro, accelerator.process_index)
+        pixels = torch.stack([load_pixels(examples[i], resolution, generator, flip=evaluate_at is None) for i in batch])
+        pixels = pixels.to(accelerator.device, dtype=frozen_dtype)
+        with torch.no_grad():
+            latents = vae.encode(pixels).latent_dist.sample(generator=generator).float() * vae.config.scaling_factor
+        noise = torch.randn(latents.shape, generator=generator)
+        if config.noise_offset and evaluate_at is None:
+            noise = noise + config.noise_offset * torch.randn((*latents.shape[:2], 1, 1), generator=generator)
+        timesteps = (torch.full((len(batch),), evaluate_at) if evaluate_at is not None else
+                     torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(batch),), generator=generator))
+        noise, timesteps = noise.to(latents.device), timesteps.to(latents.device)
+        noisy = noise_scheduler.add_noise(latents, noise, timesteps)
+        states = encode([examples[i].caption for i in batch])
+        prediction = wrapped["unet"](noisy, timesteps, encoder_hidden_states=states).sample.float()
+        target = noise if noise_scheduler.config.prediction_type == "epsilon" else noise_scheduler.get_velocity(latents, noise, timesteps)
+        per_sample = F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))
+        if config.snr_gamma and evaluate_at is None:
+            per_sample = per_sample * min_snr_weights(noise_scheduler, timesteps, config.snr_gamma)
+        loss, parts = per_sample.mean(), {"diffusion_loss": float(per_sample.detach().mean())}
+        if config.sude_weight > 0 and evaluate_at is None:
+            from sude import category_and_empty_predictions, sude_loss
+
+            with torch.no_grad():
+                category_states, empty_states = encode([class_prompt]), encode([""])
+            category, empty = category_and_empty_predictions(wrapped["unet"], noisy, timesteps, category_states, empty_states)
+            sude = sude_loss(noisy, timesteps, noise_scheduler, prediction, category, empty)
+            loss = loss + config.sude_weight * sude.loss.mean()
+            parts.update(sude_loss=float(sude.loss.detach().mean()), sude_mask=float(sude.mask.mean()))
+        return loss, parts
+
+    def evaluation_loss() -> float:
+        """Diffusion loss on fixed images, noise and timesteps: comparable across steps and runs."""
+        pairs = [(example, t) for example in range(min(4, len(examples))) for t in EVAL_TIMESTEPS]
+        with torch.no_grad():
+            values = [float(micro_step_loss(10**9 + j, [example], evaluate_at=t)[0]) for j, (example, t) in enumerate(pairs)]
+        return sum(values) / len(values)
+
+    log_path = config.out / "train_log.jsonl"
+    log = restart_log(log_path, step) if accelerator.is_main_process else []
+    meta = {"base_model": str(config.base_model or ("tiny" if tiny else settings.base_model)), "tiny": tiny,
+            "config": json.loads(json.dumps(asdict(config), default=str))}
+
+    def record(entry: dict) -> None:
+        if accelerator.is_main_process:
+            log.append(entry)
+            with open(log_path, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(entry) + "\n")
+
+    if step == 0:
+        record({"step": 0, "eval_loss": evaluation_loss()})
+    started = time.perf_counter()
+    try:
+        while step < total_steps:
+            for micro in range(config.gradient_accumulation):
+                index = step * config.gradient_accumulation + micro
+                batch = batch_indices(len(examples), config.batch_size, config.seed, index,
+                                      accelerator.process_index, accelerator.num_processes)
+                with accelerator.accumulate(*wrapped.values()):
+                    loss, parts = micro_step_loss(index, batch)
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and config.max_grad_norm:
+                        accelerator.clip_grad_norm_(parameters, config.max_grad_norm)
+                    optimizer.step()
+                    optimizer.zero_grad()
+            lr_scheduler.step()
+            step += 1
+            if progress and accelerator.is_main_process:
+                progress(step, total_steps, float(loss.detach()))
+            if step % config.log_every == 0 or step == total_steps:
+                record({"step": step, "loss": float(loss.detach()), **parts, "lr": lr_scheduler.get_last_lr()[0],
+                        "seconds": round(time.perf_counter() - started, 3)})
+            if step % config.checkpoint_every == 0 and step < total_steps:
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    save_checkpoint(checkpoint_root, step, trainable_tensors(accelerator, wrapped), optimizer,
+                                    lr_scheduler, meta, config.keep_checkpoints)
+    except torch.OutOfMemoryError:
+        raise TrainingError(
+            f"out of memory at resolution {resolution}, batch size {config.batch_size}: try --batch-size 1 with "
+            f"--gradient-accumulation, --gradient-checkpointing, --mixed-precision fp16 (GPU) or bf16, or a smaller "
+            f"--resolution") from None
+
+    accelerator.wait_for_everyone()
+    record({"step": step, "eval_loss": evaluation_loss()})
+    lora_file = config.out / LORA_FILE
+    if accelerator.is_main_process:
+        save_lora(accelerator, wrapped, config.out)
+        (config.out / "training.json").write_text(json.dumps(
+            {**meta, "steps": step, "resolution": resolution, "trigger": identity.get("trigger"),
+             "class_prompt": class_prompt, "notice": TINY_NOTICE if tiny else None}, indent=2))
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return TrainResult(config.out, lora_file, step, meta["base_model"], tiny, log)
+
+
+def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-gamma loss weights (Hang et al., ICCV 2023): min(SNR, gamma) / SNR for epsilon
+    prediction, / (SNR + 1) for v-prediction."""
+    abar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps].float()
+    snr = abar / (1.0 - abar)
+    clipped = torch.clamp(snr, max=gamma)
+    return clipped / (snr + 1.0) if scheduler.config.prediction_type == "v_prediction" else clipped / snr
+
+
+def trainable_tensors(accelerator, wrapped: dict) -> dict[str, torch.Tensor]:
+    return {f"{name}.{key}": value for name, module in wrapped.items()
+            for key, value in accelerator.unwrap_model(module).state_dict().items() if "lora_" in key}
+
+
+def load_trainable(modules: dict, tensors: dict[str, torch.Tensor]) -> None:
+    for name, module in modules.items():
+        prefix = f"{name}."
+        own = {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+        missing = [key for key in module.state_dict() if "lora_" in key and key not in own]
+        if missing:
+            raise TrainingError(f"checkpoint does not match this configuration (missing {missing[0]}): "
+                                f"same --rank and --train-text-encoder as the interrupted run?")
+        module.load_state_dict(own, strict=False)
+
+
+def restart_log(path: Path, step: int) -> list[dict]:
+    """The log up to ``step``, rewritten so a resumed run continues it without duplicates."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = []
+    if step and path.is_file():
+        kept = [entry for entry in map(json.loads, path.read_text().splitlines()) if entry["step"] <= step]
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
+    return kept
+
+
+def save_lora(accelerator, wrapped: dict, out: Path) -> None:
+    """``pytorch_lora_weights.safetensors`` in diffusers' layout, written beside and renamed in."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+
+    layers = {f"{name}_lora_layers": convert_state_dict_to_diffusers(get_peft_model_state_dict(accelerator.unwrap_model(module)))
+              for name, module in wrapped.items()}
+    staging = out / ".lora.partial"
+    staging.mkdir(parents=True, exist_ok=True)
+    StableDiffusionPipeline.save_lora_weights(staging, **layers, safe_serialization=True)
+    (staging / LORA_FILE).replace(out / LORA_FILE)
+    staging.rmdir()

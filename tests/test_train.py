@@ -1,0 +1,128 @@
+"""LoRA training on the tiny offline model: learning, loading into diffusers, exact resume, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from facechain.cli import main
+from facechain.config import Settings
+from facechain.diffusion.base_model import BaseModelUnavailable
+from facechain.examples import astronaut, framed
+from facechain.portrait import TrainConfig, train
+from facechain.portrait.trainer import LORA_FILE, TrainingError
+from facechain.portrait.training_data import DatasetError
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    return Settings(home=tmp_path_factory.mktemp("facechain-home"))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """A small prepared-style dataset: four framings of the astronaut, captions, report.json."""
+    folder = tmp_path_factory.mktemp("dataset")
+    (folder / "images").mkdir()
+    person = astronaut()
+    lines = []
+    for i, box in enumerate([(100, 20, 356, 276), (80, 0, 380, 300), (120, 40, 340, 260), (90, 10, 370, 290)]):
+        framed(person, *box).resize((128, 128)).save(folder / "images" / f"{i:03d}.png")
+        lines.append(json.dumps({"file_name": f"images/{i:03d}.png", "text": "sks, a woman"}))
+    (folder / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "report.json").write_text(json.dumps({"trigger": "sks", "class_phrase": "a woman"}))
+    return folder
+
+
+def lora(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path / LORA_FILE))
+
+
+def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset, settings, tmp_path):
+    result = train(TrainConfig(dataset=dataset, out=tmp_path / "model", tiny=True, steps=40, learning_rate=1e-2,
+                               sude_weight=0.4, checkpoint_every=100), settings)
+    (start_step, start), (end_step, end) = result.eval_losses[0], result.eval_losses[-1]
+    assert (start_step, end_step) == (0, 40) and end < 0.95 * start
+    steps = [json.loads(line) for line in (tmp_path / "model" / "train_log.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps if "loss" in s] == list(range(1, 41))
+    assert all("sude_loss" in s and "sude_mask" in s for s in steps if "loss" in s)
+    card = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert card["tiny"] and "TINY" in card["notice"] and card["class_prompt"] == "a woman"
+
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(settings.home / "tiny-sd")
+    pipe.set_progress_bar_config(disable=True)
+
+    def render():
+        return pipe("sks, a woman", num_inference_steps=3, height=64, width=64, output_type="np",
+                    generator=torch.Generator().manual_seed(0)).images[0]
+
+    before = render()
+    pipe.load_lora_weights(tmp_path / "model")
+    after = render()
+    assert abs(after - before).mean() > 1e-3
+    pipe.unload_lora_weights()
+    assert abs(render() - before).max() < 1e-5
+
+
+def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path):
+    def config(out, **extra):
+        return TrainConfig(dataset=dataset, out=out, tiny=True, steps=12, learning_rate=5e-3, checkpoint_every=4,
+                           gradient_accumulation=2, sude_weight=0.4, **extra)
+
+    train(config(tmp_path / "straight"), settings)
+
+    def interrupt(step, total, loss):
+        if step == 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config(tmp_path / "resumed"), settings, progress=interrupt)
+    checkpoints = sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir())
+    assert checkpoints == ["step-0000004", "step-0000008"] and not (tmp_path / "resumed" / LORA_FILE).exists()
+    result = train(config(tmp_path / "resumed", resume=True), settings)
+    assert result.steps == 12
+    straight, resumed = lora(tmp_path / "straight"), lora(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[key], resumed[key]) for key in straight)
+    log = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()]
+    assert log == [0, *range(1, 13), 12]  # evaluation at 0, every step once, evaluation at the end
+
+
+def test_checkpoints_keep_the_newest(dataset, settings, tmp_path):
+    train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=7, checkpoint_every=2, keep_checkpoints=1,
+                      sude_weight=0), settings)
+    assert [p.name for p in (tmp_path / "m" / "checkpoints").iterdir()] == ["step-0000006"]
+
+
+def test_clear_errors(dataset, settings, tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no metadata.jsonl.*facechain prepare"):
+        train(TrainConfig(dataset=tmp_path / "empty", out=tmp_path / "a", tiny=True), settings)
+    bare = tmp_path / "bare"
+    (bare / "images").mkdir(parents=True)
+    Image.new("RGB", (64, 64)).save(bare / "images" / "0.png")
+    (bare / "metadata.jsonl").write_text('{"file_name": "images/0.png", "text": "sks"}\n')
+    with pytest.raises(DatasetError, match="--class-prompt"):
+        train(TrainConfig(dataset=bare, out=tmp_path / "b", tiny=True), settings)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BaseModelUnavailable, match="--tiny"):
+        train(TrainConfig(dataset=dataset, out=tmp_path / "c", base_model="someone/not-cached-model"), settings)
+    with pytest.raises(TrainingError, match="no checkpoint"):
+        train(TrainConfig(dataset=dataset, out=tmp_path / "d", tiny=True, resume=True), settings)
+
+
+def test_cli_train(dataset, settings, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FACECHAIN_HOME", str(settings.home))
+    assert main(["train", str(dataset), "--out", str(tmp_path / "m"), "--tiny", "--steps", "3", "--sude-weight", "0"]) == 0
+    printed = capsys.readouterr()
+    assert "LoRA:" in printed.out and "tiny offline model" in printed.err
+    assert (tmp_path / "m" / LORA_FILE).is_file()
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "x"), "--tiny"]) == 3
+    assert "no metadata.jsonl" in capsys.readouterr().err
