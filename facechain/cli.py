@@ -84,18 +84,24 @@ def add_train_command(commands) -> None:
     train.add_argument("--keep-checkpoints", type=int, default=defaults.keep_checkpoints)
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--export", action="append", choices=("kohya",), default=[],
+                       help="also write the LoRA as lora_kohya.safetensors for A1111 / ComfyUI")
     train.set_defaults(run=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
     from .portrait import TrainConfig, train
 
     options = {key: value for key, value in vars(args).items() if key not in ("command", "run")}
+    options["export"] = tuple(options["export"])
     config = TrainConfig(**options)
-    if config.tiny:
+    speaks = PartialState().is_main_process  # under `accelerate launch`, one process reports
+    if config.tiny and speaks:
         print("note: training the tiny offline model (random weights): a demo of the workflow, not of quality",
               file=sys.stderr)
-    with tqdm(total=None, unit="step", desc="train", file=sys.stderr) as bar:
+    with tqdm(total=None, unit="step", desc="train", file=sys.stderr, disable=not speaks) as bar:
         def progress(step: int, total: int, loss: float) -> None:
             bar.total = total
             bar.set_postfix(loss=f"{loss:.4f}")
@@ -103,9 +109,10 @@ def run_train(args: argparse.Namespace) -> int:
 
         result = train(config, progress=progress)
     evals = result.eval_losses
-    if evals:
+    if speaks and evals:
         print(f"evaluation loss: {evals[0][1]:.4f} at step {evals[0][0]} -> {evals[-1][1]:.4f} at step {evals[-1][0]}")
-    print(f"LoRA: {result.lora_file}  ({result.steps} steps on {result.base_model})")
+    if speaks:
+        print(f"LoRA: {result.lora_file}  ({result.steps} steps on {result.base_model})")
     return 0
 
 

@@ -126,3 +126,48 @@ def test_cli_train(dataset, settings, tmp_path, capsys, monkeypatch):
     assert (tmp_path / "m" / LORA_FILE).is_file()
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "x"), "--tiny"]) == 3
     assert "no metadata.jsonl" in capsys.readouterr().err
+
+
+def test_two_processes_under_accelerate_launch(dataset, settings, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "facechain.cli", "train", str(dataset),
+               "--out", str(out), "--tiny", "--steps", "4", "--checkpoint-every", "2"]
+    env = {**os.environ, "FACECHAIN_HOME": str(settings.home), "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stdout.count("LoRA:") == 1
+    assert (out / LORA_FILE).is_file() and (out / "checkpoints" / "step-0000002").is_dir()
+    steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [0, 1, 2, 3, 4, 4]
+
+
+def test_kohya_export_loads_in_diffusers_like_the_original(dataset, settings, tmp_path):
+    from diffusers import StableDiffusionPipeline
+
+    from facechain.portrait.kohya import KOHYA_FILE
+
+    train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=6, learning_rate=1e-2, rank=4, alpha=8,
+                      train_text_encoder=True, sude_weight=0, export=("kohya",)), settings)
+    kohya = load_file(str(tmp_path / "m" / KOHYA_FILE))
+    assert any(k.startswith("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down") for k in kohya)
+    assert any(k.startswith("lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up") for k in kohya)
+    assert {float(v) for k, v in kohya.items() if k.endswith(".alpha")} == {8.0}
+
+    def render(lora_path):
+        pipe = StableDiffusionPipeline.from_pretrained(settings.home / "tiny-sd")
+        pipe.set_progress_bar_config(disable=True)
+        plain = pipe("sks, a woman", num_inference_steps=3, height=64, width=64, output_type="np",
+                     generator=torch.Generator().manual_seed(1)).images[0]
+        pipe.load_lora_weights(lora_path)
+        return plain, pipe("sks, a woman", num_inference_steps=3, height=64, width=64, output_type="np",
+                           generator=torch.Generator().manual_seed(1)).images[0]
+
+    plain, with_diffusers_file = render(tmp_path / "m")
+    _, with_kohya_file = render(tmp_path / "m" / KOHYA_FILE)
+    assert abs(with_diffusers_file - plain).mean() > 1e-3
+    assert abs(with_kohya_file - with_diffusers_file).max() < 1e-4

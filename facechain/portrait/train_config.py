@@ -38,6 +38,7 @@ class TrainConfig:
     resume: bool = False
     seed: int = 42
     log_every: int = 1
+    export: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.dataset, self.out = Path(self.dataset), Path(self.out)
@@ -46,5 +47,8 @@ class TrainConfig:
         for name in ("batch_size", "gradient_accumulation", "rank", "epochs", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        unknown = set(self.export) - {"kohya"}
+        if unknown:
+            raise ValueError(f"unknown export format(s) {sorted(unknown)}: the choice is kohya")
         if self.sude_weight < 0:
             raise ValueError(f"sude_weight must be >= 0, got {self.sude_weight}")

@@ -23,6 +23,7 @@ from ..errors import FacechainError
 from ..diffusion.base_model import resolve_base_model
 from ..diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
 from .train_config import TrainConfig
+from .kohya import export_kohya
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .training_data import DatasetError, batch_indices, load_pixels, read_examples, step_generator
 
@@ -211,6 +212,8 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     lora_file = config.out / LORA_FILE
     if accelerator.is_main_process:
         save_lora(accelerator, wrapped, config.out)
+        if "kohya" in config.export:
+            export_kohya(lora_file)
         (config.out / "training.json").write_text(json.dumps(
             {**meta, "steps": step, "resolution": resolution, "trigger": identity.get("trigger"),
              "class_prompt": class_prompt, "notice": TINY_NOTICE if tiny else None}, indent=2))
@@ -260,10 +263,12 @@ def save_lora(accelerator, wrapped: dict, out: Path) -> None:
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft.utils import get_peft_model_state_dict
 
-    layers = {f"{name}_lora_layers": convert_state_dict_to_diffusers(get_peft_model_state_dict(accelerator.unwrap_model(module)))
-              for name, module in wrapped.items()}
+    modules = {name: accelerator.unwrap_model(module) for name, module in wrapped.items()}
+    layers = {f"{name}_lora_layers": convert_state_dict_to_diffusers(get_peft_model_state_dict(module))
+              for name, module in modules.items()}
+    metadata = {f"{name}_lora_adapter_metadata": module.peft_config["default"].to_dict() for name, module in modules.items()}
     staging = out / ".lora.partial"
     staging.mkdir(parents=True, exist_ok=True)
-    StableDiffusionPipeline.save_lora_weights(staging, **layers, safe_serialization=True)
+    StableDiffusionPipeline.save_lora_weights(staging, **layers, **metadata, safe_serialization=True)
     (staging / LORA_FILE).replace(out / LORA_FILE)
     staging.rmdir()
