@@ -84,6 +84,9 @@ def add_train_command(commands) -> None:
     train.add_argument("--keep-checkpoints", type=int, default=defaults.keep_checkpoints)
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--validation-images", type=int, default=defaults.validation_images,
+                       help="images generated with the trained LoRA at the end (0: none)")
+    train.add_argument("--validation-steps", type=int, default=defaults.validation_steps, help="sampling steps for them")
     train.add_argument("--export", action="append", choices=("kohya",), default=[],
                        help="also write the LoRA as lora_kohya.safetensors for A1111 / ComfyUI")
     train.set_defaults(run=run_train)

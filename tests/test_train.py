@@ -53,6 +53,10 @@ def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset,
     assert all("sude_loss" in s and "sude_mask" in s for s in steps if "loss" in s)
     card = json.loads((tmp_path / "model" / "training.json").read_text())
     assert card["tiny"] and "TINY" in card["notice"] and card["class_prompt"] == "a woman"
+    readme = (tmp_path / "model" / "README.md").read_text()
+    assert "TINY OFFLINE MODEL" in readme and "| SuDe weight | 0.4 |" in readme and "| steps | 40 |" in readme
+    assert Image.open(tmp_path / "model" / "validation.png").size == (4 * 64, 64)
+    assert Image.open(tmp_path / "model" / "loss_curve.png").size == (640, 360)
 
     from diffusers import StableDiffusionPipeline
 

@@ -39,6 +39,8 @@ class TrainConfig:
     seed: int = 42
     log_every: int = 1
     export: tuple[str, ...] = ()
+    validation_images: int = 4
+    validation_steps: int = 25
 
     def __post_init__(self):
         self.dataset, self.out = Path(self.dataset), Path(self.out)

@@ -23,7 +23,9 @@ from ..errors import FacechainError
 from ..diffusion.base_model import resolve_base_model
 from ..diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
 from .train_config import TrainConfig
+from ..plots import image_grid
 from .kohya import export_kohya
+from .model_card import VALIDATION_GRID, write_model_card
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .training_data import DatasetError, batch_indices, load_pixels, read_examples, step_generator
 
@@ -164,7 +166,7 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
 
     log_path = config.out / "train_log.jsonl"
     log = restart_log(log_path, step) if accelerator.is_main_process else []
-    meta = {"base_model": str(config.base_model or ("tiny" if tiny else settings.base_model)), "tiny": tiny,
+    meta = {"base_model": str(model_dir) if tiny else (config.base_model or settings.base_model), "tiny": tiny,
             "config": json.loads(json.dumps(asdict(config), default=str))}
 
     def record(entry: dict) -> None:
@@ -214,9 +216,24 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
         save_lora(accelerator, wrapped, config.out)
         if "kohya" in config.export:
             export_kohya(lora_file)
-        (config.out / "training.json").write_text(json.dumps(
-            {**meta, "steps": step, "resolution": resolution, "trigger": identity.get("trigger"),
-             "class_prompt": class_prompt, "notice": TINY_NOTICE if tiny else None}, indent=2))
+        info = {**meta, "steps": step, "resolution": resolution, "trigger": identity.get("trigger"),
+                "class_prompt": class_prompt, "validation_prompt": examples[0].caption,
+                "notice": TINY_NOTICE if tiny else None}
+        if config.validation_images:
+            from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+
+            pipe = StableDiffusionPipeline(
+                vae=vae, text_encoder=accelerator.unwrap_model(wrapped.get("text_encoder", text_encoder)), tokenizer=tokenizer,
+                unet=accelerator.unwrap_model(wrapped["unet"]), safety_checker=None, feature_extractor=None,
+                scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config), requires_safety_checker=False)
+            pipe.set_progress_bar_config(disable=True)
+            with torch.no_grad():
+                images = pipe([info["validation_prompt"]] * config.validation_images, height=resolution, width=resolution,
+                              num_inference_steps=config.validation_steps,
+                              generator=[torch.Generator().manual_seed(config.seed + i) for i in range(config.validation_images)]).images
+            image_grid(images, columns=min(4, len(images))).save(config.out / VALIDATION_GRID)
+        (config.out / "training.json").write_text(json.dumps(info, indent=2))
+        write_model_card(config.out, info, log)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return TrainResult(config.out, lora_file, step, meta["base_model"], tiny, log)

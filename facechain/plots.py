@@ -1,0 +1,56 @@
+"""Small charts and image grids drawn with Pillow alone (no plotting library to install)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from PIL import Image, ImageDraw
+
+COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
+
+
+def line_chart(series: dict[str, Sequence[tuple[float, float]]], path: Path, title: str,
+               size: tuple[int, int] = (640, 360)) -> Path:
+    """Plot named (x, y) series with axes labelled by their ranges; writes a PNG."""
+    width, height = size
+    left, right, top, bottom = 60, 20, 36, 40
+    chart = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(chart)
+    points = [p for values in series.values() for p in values]
+    if not points:
+        raise ValueError("nothing to plot")
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+    y0, y1 = min(ys), max(ys) if max(ys) > min(ys) else min(ys) + 1
+
+    def place(x, y):
+        return (left + (x - x0) / (x1 - x0) * (width - left - right),
+                height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
+
+    draw.rectangle((left, top, width - right, height - bottom), outline=(160, 160, 160))
+    draw.text((left, 10), title, fill="black")
+    draw.text((4, top), f"{y1:.4g}", fill="black")
+    draw.text((4, height - bottom - 10), f"{y0:.4g}", fill="black")
+    draw.text((left, height - bottom + 8), f"{x0:g}", fill="black")
+    draw.text((width - right - 40, height - bottom + 8), f"{x1:g}", fill="black")
+    for index, (name, values) in enumerate(series.items()):
+        colour = COLOURS[index % len(COLOURS)]
+        if len(values) > 1:
+            draw.line([place(x, y) for x, y in values], fill=colour, width=2)
+        for x, y in values[:1] + values[-1:]:
+            cx, cy = place(x, y)
+            draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=colour)
+        draw.text((width - right - 150, top + 6 + 14 * index), name, fill=colour)
+    chart.save(path)
+    return path
+
+
+def image_grid(images: Sequence[Image.Image], columns: int) -> Image.Image:
+    """Images of one size laid out in rows of ``columns``."""
+    width, height = images[0].size
+    rows = -(-len(images) // columns)
+    grid = Image.new("RGB", (columns * width, rows * height), "white")
+    for index, image in enumerate(images):
+        grid.paste(image, ((index % columns) * width, (index // columns) * height))
+    return grid
