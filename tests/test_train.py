@@ -175,3 +175,11 @@ def test_kohya_export_loads_in_diffusers_like_the_original(dataset, settings, tm
     _, with_kohya_file = render(tmp_path / "m" / KOHYA_FILE)
     assert abs(with_diffusers_file - plain).mean() > 1e-3
     assert abs(with_kohya_file - with_diffusers_file).max() < 1e-4
+
+
+def test_prior_preservation_generates_class_images_and_adds_their_loss(dataset, settings, tmp_path):
+    result = train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=3, prior_preservation=True,
+                               num_class_images=2, sude_weight=0, validation_images=0), settings)
+    assert sorted(p.name for p in (tmp_path / "m" / "class_images").iterdir()) == ["class-0000.png", "class-0001.png"]
+    assert all("prior_loss" in entry for entry in result.log if "loss" in entry)
+    assert "2 class images, weight 1.0" in (tmp_path / "m" / "README.md").read_text()

@@ -44,7 +44,7 @@ def build_tiny_pipeline(seed: int = 0):
     finally:
         torch.random.set_rng_state(generator_state)
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False)
+                              clip_sample=False, steps_offset=1)
     return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 

@@ -35,6 +35,8 @@ def write_model_card(out: Path, info: dict, log: list[dict]) -> Path:
         ("text encoder LoRA", config["train_text_encoder"]), ("SuDe weight", config["sude_weight"]),
         ("learning rate / schedule", f"{config['learning_rate']} / {config['lr_scheduler']}"),
         ("batch size x accumulation", f"{config['batch_size']} x {config['gradient_accumulation']}"),
+        ("prior preservation", f"{config['num_class_images']} class images, weight {config['prior_loss_weight']}"
+         if config["prior_preservation"] else "no"),
         ("seed", config["seed"]),
     ]
     if evaluation:

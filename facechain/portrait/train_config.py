@@ -39,11 +39,16 @@ class TrainConfig:
     seed: int = 42
     log_every: int = 1
     export: tuple[str, ...] = ()
+    prior_preservation: bool = False
+    class_data_dir: Path | None = None
+    num_class_images: int = 50
+    prior_loss_weight: float = 1.0
     validation_images: int = 4
     validation_steps: int = 25
 
     def __post_init__(self):
         self.dataset, self.out = Path(self.dataset), Path(self.out)
+        self.class_data_dir = Path(self.class_data_dir) if self.class_data_dir else None
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise ValueError(f"mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
         for name in ("batch_size", "gradient_accumulation", "rank", "epochs", "checkpoint_every", "log_every"):

@@ -27,7 +27,7 @@ from ..plots import image_grid
 from .kohya import export_kohya
 from .model_card import VALIDATION_GRID, write_model_card
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from .training_data import DatasetError, batch_indices, load_pixels, read_examples, step_generator
+from .training_data import DatasetError, Example, batch_indices, load_pixels, read_examples, step_generator
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
@@ -78,6 +78,8 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     if config.sude_weight > 0 and not class_prompt:
         raise DatasetError(f"{config.dataset} has no report.json with a class phrase: pass --class-prompt (e.g. 'a man') "
                            f"for SuDe, or --sude-weight 0")
+    if config.prior_preservation and not class_prompt:
+        raise DatasetError("prior preservation needs a class prompt: pass --class-prompt (e.g. 'a photo of a man')")
     model_dir = resolve_base_model(config.base_model, settings, tiny=config.tiny)
     tiny = is_tiny(model_dir)
     resolution = config.resolution or (TINY_RESOLUTION if tiny else 512)
@@ -85,6 +87,13 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
 
     accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation,
                               mixed_precision=config.mixed_precision)
+    class_examples = []
+    if config.prior_preservation:
+        class_dir = config.class_data_dir or config.out / "class_images"
+        if accelerator.is_main_process:
+            generate_class_images(model_dir, class_prompt, class_dir, config.num_class_images, resolution, config.seed)
+        accelerator.wait_for_everyone()
+        class_examples = [Example(path, class_prompt) for path in class_images(class_dir)[: config.num_class_images]]
     frozen_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
     tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
     text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder")
@@ -121,32 +130,54 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     prepared = accelerator.prepare(*trainable.values(), optimizer)
     wrapped, optimizer = dict(zip(trainable, prepared[:-1])), prepared[-1]
 
-    def encode(prompts: list[str]) -> torch.Tensor:
-        ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                        return_tensors="pt").input_ids.to(accelerator.device)
-        return wrapped.get("text_encoder", text_encoder)(ids)[0]
+    frozen_prompts: dict[str, torch.Tensor] = {}
 
-    def micro_step_loss(micro: int, batch: list[int], evaluate_at: int | None = None):
-        generator = step_generator(config.seed, micro, accelerator.process_index)
-        pixels = torch.stack([load_pixels(examples[i], resolution, generator, flip=evaluate_at is None) for i in batch])
+    def encode(prompts: list[str]) -> torch.Tensor:
+        """Prompt states; with a frozen text encoder each prompt is encoded once and reused."""
+        if config.train_text_encoder:
+            ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                            return_tensors="pt").input_ids.to(accelerator.device)
+            return wrapped["text_encoder"](ids)[0]
+        for prompt in set(prompts) - frozen_prompts.keys():
+            ids = tokenizer([prompt], padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                            return_tensors="pt").input_ids.to(accelerator.device)
+            with torch.no_grad():
+                frozen_prompts[prompt] = text_encoder(ids)[0].float()
+        return torch.cat([frozen_prompts[prompt] for prompt in prompts])
+
+    def denoising_loss(items: list[Example], generator: torch.Generator, evaluate_at: int | None = None):
+        """Per-sample diffusion loss of ``items`` (and the prediction, noisy latents, timesteps)."""
+        pixels = torch.stack([load_pixels(item, resolution, generator, flip=evaluate_at is None) for item in items])
         pixels = pixels.to(accelerator.device, dtype=frozen_dtype)
         with torch.no_grad():
             latents = vae.encode(pixels).latent_dist.sample(generator=generator).float() * vae.config.scaling_factor
         noise = torch.randn(latents.shape, generator=generator)
         if config.noise_offset and evaluate_at is None:
             noise = noise + config.noise_offset * torch.randn((*latents.shape[:2], 1, 1), generator=generator)
-        timesteps = (torch.full((len(batch),), evaluate_at) if evaluate_at is not None else
-                     torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(batch),), generator=generator))
+        timesteps = (torch.full((len(items),), evaluate_at) if evaluate_at is not None else
+                     torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(items),), generator=generator))
         noise, timesteps = noise.to(latents.device), timesteps.to(latents.device)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-        states = encode([examples[i].caption for i in batch])
+        states = encode([item.caption for item in items])
         prediction = wrapped["unet"](noisy, timesteps, encoder_hidden_states=states).sample.float()
         target = noise if noise_scheduler.config.prediction_type == "epsilon" else noise_scheduler.get_velocity(latents, noise, timesteps)
         per_sample = F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))
         if config.snr_gamma and evaluate_at is None:
             per_sample = per_sample * min_snr_weights(noise_scheduler, timesteps, config.snr_gamma)
+        return per_sample, prediction, noisy, timesteps
+
+    def micro_step_loss(micro: int, batch: list[int]):
+        generator = step_generator(config.seed, micro, accelerator.process_index)
+        per_sample, prediction, noisy, timesteps = denoising_loss([examples[i] for i in batch], generator)
         loss, parts = per_sample.mean(), {"diffusion_loss": float(per_sample.detach().mean())}
-        if config.sude_weight > 0 and evaluate_at is None:
+        if class_examples:
+            prior_batch = batch_indices(len(class_examples), config.batch_size, config.seed + 1, micro,
+                                        accelerator.process_index, accelerator.num_processes)
+            prior = denoising_loss([class_examples[i] for i in prior_batch],
+                                   step_generator(config.seed, micro, accelerator.process_index, 1))[0].mean()
+            loss = loss + config.prior_loss_weight * prior
+            parts["prior_loss"] = float(prior.detach())
+        if config.sude_weight > 0:
             from sude import category_and_empty_predictions, sude_loss
 
             with torch.no_grad():
@@ -161,7 +192,8 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
         """Diffusion loss on fixed images, noise and timesteps: comparable across steps and runs."""
         pairs = [(example, t) for example in range(min(4, len(examples))) for t in EVAL_TIMESTEPS]
         with torch.no_grad():
-            values = [float(micro_step_loss(10**9 + j, [example], evaluate_at=t)[0]) for j, (example, t) in enumerate(pairs)]
+            values = [float(denoising_loss([examples[example]], step_generator(config.seed, 10**9 + j), evaluate_at=t)[0].mean())
+                      for j, (example, t) in enumerate(pairs)]
         return sum(values) / len(values)
 
     log_path = config.out / "train_log.jsonl"
@@ -237,6 +269,30 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return TrainResult(config.out, lora_file, step, meta["base_model"], tiny, log)
+
+
+def class_images(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).glob("*")
+                  if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not p.name.startswith("."))
+
+
+def generate_class_images(model_dir: Path, prompt: str, folder: Path, count: int, resolution: int, seed: int) -> None:
+    """DreamBooth's prior images: top the folder up to ``count`` images of the class prompt, made by the
+    base model itself (each written whole: temp name, then rename)."""
+    from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+
+    folder.mkdir(parents=True, exist_ok=True)
+    have = len(class_images(folder))
+    if have >= count:
+        return
+    pipe = StableDiffusionPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    for index in range(have, count):
+        image = pipe(prompt, height=resolution, width=resolution, num_inference_steps=25,
+                     generator=torch.Generator().manual_seed(seed + index)).images[0]
+        image.save(folder / f".class-{index:04d}.png")
+        (folder / f".class-{index:04d}.png").rename(folder / f"class-{index:04d}.png")
 
 
 def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
