@@ -70,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference-script", type=Path, help="diffusers' examples/dreambooth/train_dreambooth_lora.py")
     parser.add_argument("--python", default=sys.executable, help="interpreter for every arm")
-    parser.add_argument("--steps", type=int, nargs=2, default=(10, 110), metavar=("FEW", "MANY"))
+    parser.add_argument("--steps", type=int, nargs=2, default=(10, 410), metavar=("FEW", "MANY"))
     parser.add_argument("--repeats", type=int, default=3, help="runs per (arm, steps); the median time counts")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "train_bench.json")
     args = parser.parse_args()

@@ -66,10 +66,7 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     """Run (or resume) training; returns where the LoRA is. ``progress(step, total, loss)`` is called
     on the main process after every optimizer step."""
     from accelerate import Accelerator
-    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from diffusers.optimization import get_scheduler
-    from peft import LoraConfig
-    from transformers import CLIPTextModel, CLIPTokenizer
 
     settings = settings or Settings.from_env()
     examples = read_examples(config.dataset)
@@ -95,21 +92,7 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
         accelerator.wait_for_everyone()
         class_examples = [Example(path, class_prompt) for path in class_images(class_dir)[: config.num_class_images]]
     frozen_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
-    tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
-    text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder")
-    vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae")
-    unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet")
-    noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler")
-    for module in (text_encoder, vae, unet):
-        module.requires_grad_(False)
-    alpha = config.alpha or config.rank
-    torch.manual_seed(config.seed)  # the LoRA initialisation: same seed, same starting weights
-    unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=UNET_TARGETS))
-    if config.train_text_encoder:
-        text_encoder.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
-                                            target_modules=TEXT_TARGETS))
-    if config.gradient_checkpointing:
-        unet.enable_gradient_checkpointing()
+    tokenizer, text_encoder, vae, unet, noise_scheduler = load_models(model_dir, config)
     for module in (vae, *([] if config.train_text_encoder else [text_encoder])):
         module.to(accelerator.device, **({} if frozen_dtype == torch.float32 else {"dtype": frozen_dtype}))
     trainable = {"unet": unet, **({"text_encoder": text_encoder} if config.train_text_encoder else {})}
@@ -252,23 +235,54 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
                 "class_prompt": class_prompt, "validation_prompt": examples[0].caption,
                 "notice": TINY_NOTICE if tiny else None}
         if config.validation_images:
-            from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
-
-            pipe = StableDiffusionPipeline(
-                vae=vae, text_encoder=accelerator.unwrap_model(wrapped.get("text_encoder", text_encoder)), tokenizer=tokenizer,
-                unet=accelerator.unwrap_model(wrapped["unet"]), safety_checker=None, feature_extractor=None,
-                scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config), requires_safety_checker=False)
-            pipe.set_progress_bar_config(disable=True)
-            with torch.no_grad():
-                images = pipe([info["validation_prompt"]] * config.validation_images, height=resolution, width=resolution,
-                              num_inference_steps=config.validation_steps,
-                              generator=[torch.Generator().manual_seed(config.seed + i) for i in range(config.validation_images)]).images
-            image_grid(images, columns=min(4, len(images))).save(config.out / VALIDATION_GRID)
+            validation_images(config, info["validation_prompt"], resolution, tokenizer, noise_scheduler, vae,
+                              accelerator.unwrap_model(wrapped.get("text_encoder", text_encoder)),
+                              accelerator.unwrap_model(wrapped["unet"])).save(config.out / VALIDATION_GRID)
         (config.out / "training.json").write_text(json.dumps(info, indent=2))
         write_model_card(config.out, info, log)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return TrainResult(config.out, lora_file, step, meta["base_model"], tiny, log)
+
+
+def validation_images(config: TrainConfig, prompt: str, resolution: int, tokenizer, noise_scheduler, vae,
+                      text_encoder, unet):
+    """A grid of ``config.validation_images`` images from the trained model (fixed seeds)."""
+    from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config),
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    count = config.validation_images
+    with torch.no_grad():
+        images = pipe([prompt] * count, height=resolution, width=resolution, num_inference_steps=config.validation_steps,
+                      generator=[torch.Generator().manual_seed(config.seed + i) for i in range(count)]).images
+    return image_grid(images, columns=min(4, count))
+
+
+def load_models(model_dir: Path, config: TrainConfig):
+    """(tokenizer, text encoder, VAE, UNet, DDPM scheduler), frozen, with the LoRA adapters added."""
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from peft import LoraConfig
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
+    text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder")
+    vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae")
+    unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet")
+    noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler")
+    for module in (text_encoder, vae, unet):
+        module.requires_grad_(False)
+    alpha = config.alpha or config.rank
+    torch.manual_seed(config.seed)  # the LoRA initialisation: same seed, same starting weights
+    unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=UNET_TARGETS))
+    if config.train_text_encoder:
+        text_encoder.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
+                                            target_modules=TEXT_TARGETS))
+    if config.gradient_checkpointing:
+        unet.enable_gradient_checkpointing()
+    return tokenizer, text_encoder, vae, unet, noise_scheduler
 
 
 def class_images(folder: Path) -> list[Path]:
