@@ -183,3 +183,20 @@ def test_prior_preservation_generates_class_images_and_adds_their_loss(dataset, 
     assert sorted(p.name for p in (tmp_path / "m" / "class_images").iterdir()) == ["class-0000.png", "class-0001.png"]
     assert all("prior_loss" in entry for entry in result.log if "loss" in entry)
     assert "2 class images, weight 1.0" in (tmp_path / "m" / "README.md").read_text()
+
+
+def test_out_of_memory_says_which_flags_help(dataset, settings, tmp_path, monkeypatch):
+    import facechain.portrait.trainer as trainer
+
+    def exhausted(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer, "load_pixels", exhausted)
+    with pytest.raises(TrainingError, match="--gradient-checkpointing.*--mixed-precision"):
+        train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=2, sude_weight=0), settings)
+
+
+def test_bf16_mixed_precision_trains_and_validates(dataset, settings, tmp_path):
+    result = train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=1, mixed_precision="bf16",
+                               validation_images=1, validation_steps=2, sude_weight=0.4), settings)
+    assert result.lora_file.is_file() and (tmp_path / "m" / "validation.png").is_file()

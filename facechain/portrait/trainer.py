@@ -66,6 +66,7 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     """Run (or resume) training; returns where the LoRA is. ``progress(step, total, loss)`` is called
     on the main process after every optimizer step."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from diffusers.optimization import get_scheduler
 
     settings = settings or Settings.from_env()
@@ -82,6 +83,9 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     resolution = config.resolution or (TINY_RESOLUTION if tiny else 512)
     total_steps = config.steps or max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
 
+    # accelerate keeps one process-wide state; a new run (the app trains many) may use another precision.
+    # The process group (PartialState) is kept, so this is safe under `accelerate launch`.
+    AcceleratorState._reset_state()
     accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation,
                               mixed_precision=config.mixed_precision)
     class_examples = []
@@ -190,10 +194,10 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
             with open(log_path, "a", encoding="utf-8") as stream:
                 stream.write(json.dumps(entry) + "\n")
 
-    if step == 0:
-        record({"step": 0, "eval_loss": evaluation_loss()})
     started = time.perf_counter()
     try:
+        if step == 0:
+            record({"step": 0, "eval_loss": evaluation_loss()})
         while step < total_steps:
             for micro in range(config.gradient_accumulation):
                 index = step * config.gradient_accumulation + micro
@@ -235,7 +239,7 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
                 "class_prompt": class_prompt, "validation_prompt": examples[0].caption,
                 "notice": TINY_NOTICE if tiny else None}
         if config.validation_images:
-            validation_images(config, info["validation_prompt"], resolution, tokenizer, noise_scheduler, vae,
+            validation_images(config, info["validation_prompt"], resolution, accelerator.autocast, tokenizer, noise_scheduler, vae,
                               accelerator.unwrap_model(wrapped.get("text_encoder", text_encoder)),
                               accelerator.unwrap_model(wrapped["unet"])).save(config.out / VALIDATION_GRID)
         (config.out / "training.json").write_text(json.dumps(info, indent=2))
@@ -245,9 +249,10 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
     return TrainResult(config.out, lora_file, step, meta["base_model"], tiny, log)
 
 
-def validation_images(config: TrainConfig, prompt: str, resolution: int, tokenizer, noise_scheduler, vae,
+def validation_images(config: TrainConfig, prompt: str, resolution: int, autocast, tokenizer, noise_scheduler, vae,
                       text_encoder, unet):
-    """A grid of ``config.validation_images`` images from the trained model (fixed seeds)."""
+    """A grid of ``config.validation_images`` images from the trained model (fixed seeds), under the
+    run's autocast so half-precision frozen parts and full-precision LoRA parts mix."""
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
@@ -255,7 +260,7 @@ def validation_images(config: TrainConfig, prompt: str, resolution: int, tokeniz
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     count = config.validation_images
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         images = pipe([prompt] * count, height=resolution, width=resolution, num_inference_steps=config.validation_steps,
                       generator=[torch.Generator().manual_seed(config.seed + i) for i in range(count)]).images
     return image_grid(images, columns=min(4, count))
