@@ -119,17 +119,17 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
 
     frozen_prompts: dict[str, torch.Tensor] = {}
 
+    def token_ids(prompts: list[str]) -> torch.Tensor:
+        return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                         return_tensors="pt").input_ids.to(accelerator.device)
+
     def encode(prompts: list[str]) -> torch.Tensor:
         """Prompt states; with a frozen text encoder each prompt is encoded once and reused."""
         if config.train_text_encoder:
-            ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                            return_tensors="pt").input_ids.to(accelerator.device)
-            return wrapped["text_encoder"](ids)[0]
+            return wrapped["text_encoder"](token_ids(prompts))[0]
         for prompt in set(prompts) - frozen_prompts.keys():
-            ids = tokenizer([prompt], padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                            return_tensors="pt").input_ids.to(accelerator.device)
             with torch.no_grad():
-                frozen_prompts[prompt] = text_encoder(ids)[0].float()
+                frozen_prompts[prompt] = text_encoder(token_ids([prompt]))[0].float()
         return torch.cat([frozen_prompts[prompt] for prompt in prompts])
 
     def denoising_loss(items: list[Example], generator: torch.Generator, evaluate_at: int | None = None):
