@@ -120,6 +120,10 @@ def test_clear_errors(dataset, settings, tmp_path, monkeypatch):
         train(TrainConfig(dataset=dataset, out=tmp_path / "c", base_model="someone/not-cached-model"), settings)
     with pytest.raises(TrainingError, match="no checkpoint"):
         train(TrainConfig(dataset=dataset, out=tmp_path / "d", tiny=True, resume=True), settings)
+    (tmp_path / "e" / "checkpoints" / "step-0000004").mkdir(parents=True)
+    (tmp_path / "e" / "checkpoints" / "step-0000004" / "meta.json").write_text('{"step": 4}')
+    with pytest.raises(TrainingError, match="earlier run: pass --resume"):
+        train(TrainConfig(dataset=dataset, out=tmp_path / "e", tiny=True), settings)
 
 
 def test_cli_train(dataset, settings, tmp_path, capsys, monkeypatch):

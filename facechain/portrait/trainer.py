@@ -106,6 +106,9 @@ def train(config: TrainConfig, settings: Settings | None = None, progress=None) 
                                  num_training_steps=total_steps)
 
     step, checkpoint_root = 0, config.out / "checkpoints"
+    if not config.resume and latest_checkpoint(checkpoint_root) is not None:
+        raise TrainingError(f"{config.out} holds checkpoints of an earlier run: pass --resume to continue it, "
+                            f"or choose another --out")
     if config.resume:
         found = latest_checkpoint(checkpoint_root)
         if found is None:
