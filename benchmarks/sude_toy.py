@@ -105,7 +105,7 @@ def pretrain(args) -> None:
         optimizer.zero_grad()
         lr.step()
         if step % 100 == 0 or step == args.steps:
-            log.append({"step": step, "loss": float(loss), "seconds": round(time.perf_counter() - started, 1)})
+            log.append({"step": step, "loss": float(loss.detach()), "seconds": round(time.perf_counter() - started, 1)})
             print(json.dumps(log[-1]), flush=True)
 
     judge = category_classifier(images[train_index], labels[train_index])
