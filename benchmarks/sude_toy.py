@@ -2,6 +2,7 @@
 (facechain/lab/digit_world.py), for personalizing "sks digit seven" with and without SuDe.
 
     python benchmarks/sude_toy.py pretrain [--steps 3000] [--out benchmarks/results/digit_world_model]
+    python benchmarks/sude_toy.py check      # judge accuracy and attribute measures on samples, grid
 
 The model is a pixel-space UNet2DConditionModel (16x16, one channel) conditioned by a small CLIP text
 encoder trained with it, on captions such as "a thick slanted digit seven" (10% empty captions, for
@@ -125,6 +126,47 @@ def pretrain(args) -> None:
     print(f"wrote {out}")
 
 
+def load_model(folder: Path):
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    return (clip_tokenizer(), CLIPTextModel.from_pretrained(folder / "text_encoder").float(),
+            UNet2DConditionModel.from_pretrained(folder / "unet").float(), DDPMScheduler.from_pretrained(folder / "scheduler"))
+
+
+def check(args) -> None:
+    """How well the pretrained model obeys category and attribute words: judge accuracy and the pixel
+    measure of each attribute on generated samples, and a grid (rows: attributes, columns: digits)."""
+    from facechain.lab.digit_world import inversion, slant, stroke_mass
+    from facechain.plots import image_grid
+    from PIL import Image
+
+    torch.set_num_threads(args.threads)
+    folder = Path(args.model)
+    model = load_model(folder)
+    train_index = json.loads((folder / "pretraining.json").read_text())["train_indices"]
+    images, labels = base_digits()
+    judge = category_classifier(images[train_index], labels[train_index])
+    rows, tiles = [], []
+    for attributes in [(), ("thick",), ("thin",), ("slanted",), ("inverted",)]:
+        prompts = [caption(label, attributes) for label in range(10) for _ in range(args.per_digit)]
+        generated = sample(*model, prompts, seed=args.seed)
+        accuracy = float((judge.probabilities(generated).argmax(1) == np.repeat(np.arange(10), args.per_digit)).mean())
+        rows.append({"attributes": list(attributes), "judge_accuracy": accuracy,
+                     "stroke_mass": float(np.mean([stroke_mass(g) for g in generated])),
+                     "slant": float(np.mean([slant(g) for g in generated])),
+                     "inversion": float(np.mean([inversion(g) for g in generated]))})
+        tiles += [Image.fromarray((generated[i * args.per_digit] * 255).astype(np.uint8)).resize((48, 48), Image.Resampling.NEAREST)
+                  for i in range(10)]
+    print(f"{'prompt attributes':<20}{'judge acc':>10}{'stroke mass':>12}{'slant':>8}{'border':>8}")
+    for row in rows:
+        print(f"{' '.join(row['attributes']) or 'none':<20}{row['judge_accuracy']:>10.2f}{row['stroke_mass']:>12.3f}"
+              f"{row['slant']:>8.3f}{row['inversion']:>8.2f}")
+    image_grid(tiles, columns=10).save(folder / "samples.png")
+    (folder / "check.json").write_text(json.dumps(rows, indent=2))
+    print(f"wrote {folder / 'samples.png'} and {folder / 'check.json'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +178,12 @@ def main() -> None:
     pre.add_argument("--threads", type=int, default=2)
     pre.add_argument("--out", default=str(Path(__file__).parent / "results" / "digit_world_model"))
     pre.set_defaults(run=pretrain)
+    chk = commands.add_parser("check", help="measure how the pretrained model obeys category and attribute words")
+    chk.add_argument("--model", default=str(Path(__file__).parent / "results" / "digit_world_model"))
+    chk.add_argument("--per-digit", type=int, default=8)
+    chk.add_argument("--seed", type=int, default=1)
+    chk.add_argument("--threads", type=int, default=2)
+    chk.set_defaults(run=check)
     args = parser.parse_args()
     args.run(args)
 
