@@ -29,13 +29,18 @@ def save_checkpoint(root: Path, step: int, trainable: dict[str, torch.Tensor], o
     (staging / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2))
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
-    for old in sorted(root.glob(f"{PREFIX}[0-9]*[0-9]"))[:-keep] if keep > 0 else []:
+    for old in finished_checkpoints(root)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def finished_checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (a staging folder or one without meta.json is not one)."""
+    return sorted(path for path in root.glob(f"{PREFIX}[0-9]*[0-9]") if (path / "meta.json").is_file())
+
+
 def latest_checkpoint(root: Path) -> Path | None:
-    found = sorted(path for path in root.glob(f"{PREFIX}[0-9]*[0-9]") if (path / "meta.json").is_file())
+    found = finished_checkpoints(root)
     return found[-1] if found else None
 
 
