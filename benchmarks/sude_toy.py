@@ -67,7 +67,7 @@ def random_examples(images, labels, count: int, rng: np.random.Generator):
 
 
 @torch.no_grad()
-def sample(tokenizer, text_encoder, unet, scheduler, prompts: list[str], seed: int, steps: int = 40, guidance: float = 3.0):
+def sample(tokenizer, text_encoder, unet, scheduler, prompts: list[str], seed: int, steps: int = 40, guidance: float = 1.0):
     """DDIM samples in [0, 1] with classifier-free guidance."""
     from diffusers import DDIMScheduler
 
@@ -150,7 +150,7 @@ def check(args) -> None:
     rows, tiles = [], []
     for attributes in [(), ("thick",), ("thin",), ("slanted",), ("inverted",)]:
         prompts = [caption(label, attributes) for label in range(10) for _ in range(args.per_digit)]
-        generated = sample(*model, prompts, seed=args.seed)
+        generated = sample(*model, prompts, seed=args.seed, guidance=args.guidance)
         accuracy = float((judge.probabilities(generated).argmax(1) == np.repeat(np.arange(10), args.per_digit)).mean())
         rows.append({"attributes": list(attributes), "judge_accuracy": accuracy,
                      "stroke_mass": float(np.mean([stroke_mass(g) for g in generated])),
@@ -182,6 +182,7 @@ def main() -> None:
     chk.add_argument("--model", default=str(Path(__file__).parent / "results" / "digit_world_model"))
     chk.add_argument("--per-digit", type=int, default=8)
     chk.add_argument("--seed", type=int, default=1)
+    chk.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
     chk.add_argument("--threads", type=int, default=2)
     chk.set_defaults(run=check)
     args = parser.parse_args()
