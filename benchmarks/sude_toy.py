@@ -3,6 +3,7 @@
 
     python benchmarks/sude_toy.py pretrain [--steps 3000] [--out benchmarks/results/digit_world_model]
     python benchmarks/sude_toy.py check      # judge accuracy and attribute measures on samples, grid
+    python benchmarks/sude_toy.py personalize [--seeds 5 --steps 800 --sude-weights 0 0.4 0.8]
 
 The model is a pixel-space UNet2DConditionModel (16x16, one channel) conditioned by a small CLIP text
 encoder trained with it, on captions such as "a thick slanted digit seven" (10% empty captions, for
@@ -22,37 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from facechain.diffusion.tokenizer import clip_tokenizer  # noqa: E402
-from facechain.lab.digit_world import SIDE, base_digits, caption, category_classifier, with_attributes  # noqa: E402
-
-MAX_TOKENS = 12
-SUBJECT_INDEX_HOLDOUT = 7  # the personalized subject is a seven kept out of pretraining
-
-
-def build_model(seed: int = 0):
-    from diffusers import DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    torch.manual_seed(seed)
-    tokenizer = clip_tokenizer()
-    unet = UNet2DConditionModel(
-        sample_size=SIDE, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64),
-        # text attends at 8x8 only: attention over all 16x16 positions made a step ~3x slower on the CPU
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, attention_head_dim=8,
-        norm_num_groups=8)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=MAX_TOKENS, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id))
-    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True)
-    return tokenizer, text_encoder, unet, scheduler
-
-
-def token_ids(tokenizer, prompts: list[str]) -> torch.Tensor:
-    return tokenizer(prompts, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt").input_ids
-
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).parent)]
+from facechain.lab.digit_world import base_digits, caption, category_classifier, with_attributes  # noqa: E402
+from toy_diffusion import build_model, load_model, sample, tile, token_ids  # noqa: E402
 
 def random_examples(images, labels, count: int, rng: np.random.Generator):
     """(pixels in [-1, 1] (count, 1, 16, 16), captions) with random attributes; 10% empty captions."""
@@ -64,21 +37,6 @@ def random_examples(images, labels, count: int, rng: np.random.Generator):
         pixels.append(with_attributes(images[index], attributes) * 2.0 - 1.0)
         captions.append("" if rng.random() < 0.1 else caption(int(labels[index]), attributes))
     return torch.from_numpy(np.stack(pixels)[:, None].astype(np.float32)), captions
-
-
-@torch.no_grad()
-def sample(tokenizer, text_encoder, unet, scheduler, prompts: list[str], seed: int, steps: int = 40, guidance: float = 1.0):
-    """DDIM samples in [0, 1] with classifier-free guidance."""
-    from diffusers import DDIMScheduler
-
-    ddim = DDIMScheduler.from_config(scheduler.config)
-    ddim.set_timesteps(steps)
-    states = text_encoder(token_ids(tokenizer, prompts + [""] * len(prompts)))[0]
-    x = torch.randn((len(prompts), 1, SIDE, SIDE), generator=torch.Generator().manual_seed(seed))
-    for t in ddim.timesteps:
-        conditional, unconditional = unet(torch.cat([x, x]), t, encoder_hidden_states=states).sample.chunk(2)
-        x = ddim.step(unconditional + guidance * (conditional - unconditional), t, x).prev_sample
-    return ((x.clamp(-1, 1) + 1) / 2)[:, 0].numpy()
 
 
 def pretrain(args) -> None:
@@ -126,20 +84,11 @@ def pretrain(args) -> None:
     print(f"wrote {out}")
 
 
-def load_model(folder: Path):
-    from diffusers import DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextModel
-
-    return (clip_tokenizer(), CLIPTextModel.from_pretrained(folder / "text_encoder").float(),
-            UNet2DConditionModel.from_pretrained(folder / "unet").float(), DDPMScheduler.from_pretrained(folder / "scheduler"))
-
-
 def check(args) -> None:
     """How well the pretrained model obeys category and attribute words: judge accuracy and the pixel
     measure of each attribute on generated samples, and a grid (rows: attributes, columns: digits)."""
     from facechain.lab.digit_world import inversion, slant, stroke_mass
     from facechain.plots import image_grid
-    from PIL import Image
 
     torch.set_num_threads(args.threads)
     folder = Path(args.model)
@@ -156,8 +105,7 @@ def check(args) -> None:
                      "stroke_mass": float(np.mean([stroke_mass(g) for g in generated])),
                      "slant": float(np.mean([slant(g) for g in generated])),
                      "inversion": float(np.mean([inversion(g) for g in generated]))})
-        tiles += [Image.fromarray((generated[i * args.per_digit] * 255).astype(np.uint8)).resize((48, 48), Image.Resampling.NEAREST)
-                  for i in range(10)]
+        tiles += [tile(generated[i * args.per_digit]) for i in range(10)]
     print(f"{'prompt attributes':<20}{'judge acc':>10}{'stroke mass':>12}{'slant':>8}{'border':>8}")
     for row in rows:
         print(f"{' '.join(row['attributes']) or 'none':<20}{row['judge_accuracy']:>10.2f}{row['stroke_mass']:>12.3f}"
@@ -165,6 +113,59 @@ def check(args) -> None:
     image_grid(tiles, columns=10).save(folder / "samples.png")
     (folder / "check.json").write_text(json.dumps(rows, indent=2))
     print(f"wrote {folder / 'samples.png'} and {folder / 'check.json'}")
+
+
+def personalize_command(args) -> None:
+    """With and without SuDe, at equal steps and seeds: personalize on the distinctive held-out subject,
+    evaluate, print the table over seeds, write JSON and a figure of sample grids."""
+    from facechain.lab.digit_world import distinctive_subject, subject_views
+    from facechain.plots import image_grid
+    from toy_personalization import Personalization, evaluate, personalize, summary
+
+    torch.set_num_threads(args.threads)
+    folder = Path(args.model)
+    train_index = json.loads((folder / "pretraining.json").read_text())["train_indices"]
+    images, labels = base_digits()
+    held_out = np.setdiff1d(np.arange(len(images)), train_index)
+    judge = category_classifier(images[train_index], labels[train_index])
+    subject_index = int(held_out[distinctive_subject(images[held_out], labels[held_out], args.label, judge)])
+    subject = images[subject_index]
+    views = subject_views(subject)
+    before_rows, before_images = evaluate(load_model(folder), subject, args.label, judge, args.samples, seed=1000,
+                                          subject_token=None)
+    runs, figure_rows = [], [[tile(view) for view in views] + [tile(np.zeros_like(subject))] * (3 * 5 - len(views)),
+                             [tile(image) for name in before_images for image in before_images[name][:3]]]
+    for seed in range(args.seeds):
+        for weight in args.sude_weights:
+            run = Personalization(sude_weight=weight, steps=args.steps, rank=args.rank, learning_rate=args.lr, seed=seed)
+            started = time.perf_counter()
+            model = personalize(folder, views, args.label, run)
+            seconds = time.perf_counter() - started
+            rows, generated = evaluate(model, subject, args.label, judge, args.samples, seed=1000 + seed)
+            masks = [record["sude_mask"] for record in run.log if "sude_mask" in record]
+            runs.append({"seed": seed, "sude_weight": weight, "seconds_per_step": seconds / args.steps,
+                         "sude_mask_rate": float(np.mean(masks)) if masks else None, **summary(rows), "rows": rows})
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "rows"}), flush=True)
+            if seed == 0:
+                figure_rows.append([tile(image) for name in generated for image in generated[name][:3]])
+
+    metrics = ("category_kept", "attribute_obeyed", "fidelity_plain", "fidelity_attributes", "seconds_per_step")
+    table = {weight: {metric: (float(np.mean(values)), float(np.std(values))) for metric in metrics
+                      for values in [[run[metric] for run in runs if run["sude_weight"] == weight]]}
+             for weight in args.sude_weights}
+    print(f"\n{'':<22}" + "".join(f"{metric:>22}" for metric in metrics))
+    print(f"{'before (a digit seven)':<22}" + "".join(f"{summary(before_rows)[m]:>22.3f}" for m in metrics[:4]))
+    for weight, row in table.items():
+        print(f"{'SuDe ' + str(weight) if weight else 'DreamBooth (no SuDe)':<22}"
+              + "".join(f"{row[m][0]:>14.3f} ± {row[m][1]:.3f}" for m in metrics))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "subject_index": subject_index, "label": args.label, "steps": args.steps, "rank": args.rank, "lr": args.lr,
+        "seeds": args.seeds, "samples_per_prompt": args.samples, "before": {**summary(before_rows), "rows": before_rows},
+        "table": {str(weight): row for weight, row in table.items()}, "runs": runs}, indent=2))
+    image_grid([image for row in figure_rows for image in row], columns=15).save(args.figure)
+    print(f"wrote {out} and {args.figure}")
 
 
 def main() -> None:
@@ -185,6 +186,19 @@ def main() -> None:
     chk.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
     chk.add_argument("--threads", type=int, default=2)
     chk.set_defaults(run=check)
+    per = commands.add_parser("personalize", help="personalize on one distinctive seven with and without SuDe; table and figure")
+    per.add_argument("--model", default=str(Path(__file__).parent / "results" / "digit_world_model"))
+    per.add_argument("--label", type=int, default=7, help="the subject's category (7: 'a sks digit seven')")
+    per.add_argument("--sude-weights", type=float, nargs="+", default=[0.0, 0.4, 0.8], help="0 is plain DreamBooth")
+    per.add_argument("--seeds", type=int, default=5)
+    per.add_argument("--steps", type=int, default=800)
+    per.add_argument("--rank", type=int, default=4)
+    per.add_argument("--lr", type=float, default=1e-3)
+    per.add_argument("--samples", type=int, default=32, help="generations per prompt")
+    per.add_argument("--threads", type=int, default=2)
+    per.add_argument("--out", default=str(Path(__file__).parent / "results" / "sude_toy.json"))
+    per.add_argument("--figure", default=str(Path(__file__).resolve().parents[1] / "docs" / "images" / "sude_toy_grid.png"))
+    per.set_defaults(run=personalize_command)
     args = parser.parse_args()
     args.run(args)
 

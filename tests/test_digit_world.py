@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facechain.lab.digit_world import (base_digits, caption, category_classifier, inversion, slant, stroke_mass,
-                                       with_attributes)
+from facechain.lab.digit_world import (base_digits, caption, category_classifier, distinctive_subject, inversion,
+                                       obeys_attribute, similarity, slant, stroke_mass, subject_views, with_attributes)
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,33 @@ def test_captions_and_bad_attributes():
         with_attributes(np.zeros((16, 16)), ("thick", "thin"))
     with pytest.raises(ValueError):
         with_attributes(np.zeros((16, 16)), ("bold",))
+
+
+def test_attribute_obeyed_only_when_the_measure_moves_its_way(digits):
+    seven = digits[0][digits[1] == 7][0]
+    for attribute in ("thick", "thin", "slanted", "inverted"):
+        assert obeys_attribute(with_attributes(seven, (attribute,)), seven, attribute, seven)
+        assert not obeys_attribute(seven, seven, attribute, seven)
+    assert not obeys_attribute(with_attributes(seven, ("thin",)), seven, "thick", seven)
+    assert not obeys_attribute(with_attributes(seven, ("thick",)), seven, "thin", seven)
+
+
+def test_similarity_tells_one_drawing_from_others(digits):
+    images, labels = digits
+    seven = images[labels == 7][0]
+    own = [similarity(seven, view) for view in subject_views(seven)]
+    others = [similarity(seven, other) for other in images[labels == 7][1:40]]
+    assert own[0] == pytest.approx(1.0)
+    assert min(own) > np.median(others)
+    assert similarity(seven, images[labels == 0][0]) < np.median(others)
+
+
+def test_distinctive_subject_is_a_recognised_but_atypical_member(digits):
+    images, labels = digits
+    judge = category_classifier(images[:1400], labels[:1400])
+    index = distinctive_subject(images[1400:], labels[1400:], 7, judge)
+    subject = images[1400:][index]
+    assert labels[1400:][index] == 7 and judge.probabilities(subject[None]).argmax() == 7
+    sevens = images[1400:][labels[1400:] == 7]
+    typicality = [np.mean([similarity(seven, other) for other in sevens]) for seven in sevens]
+    assert np.mean([similarity(subject, other) for other in sevens]) < np.percentile(typicality, 25)

@@ -113,3 +113,43 @@ def category_classifier(images: np.ndarray, labels: np.ndarray, seed: int = 0) -
     drawn = [with_attributes(image, variants[rng.integers(len(variants))]) for image in images]
     flat = np.stack([upright_ink(image).ravel() for image in drawn])
     return CategoryClassifier(LogisticRegression(max_iter=2000, C=0.5).fit(flat, labels))
+
+
+MEASURES = {"thick": (stroke_mass, +1), "thin": (stroke_mass, -1), "slanted": (slant, +1), "inverted": (inversion, +1)}
+
+
+def obeys_attribute(image: np.ndarray, plain: np.ndarray, attribute: str, drawing: np.ndarray) -> bool:
+    """Whether ``image``, generated from the same noise as ``plain`` but with ``attribute`` in the
+    prompt, moved the attribute's measure by at least half of what drawing the attribute does to
+    ``drawing`` (the subject), in the attribute's direction."""
+    measure, direction = MEASURES[attribute]
+    expected = direction * (measure(with_attributes(drawing, (attribute,))) - measure(drawing))
+    return direction * (measure(image) - measure(plain)) > expected / 2.0
+
+
+def ink_features(image: np.ndarray) -> np.ndarray:
+    """Upright ink, lightly blurred (a one-pixel shift should not read as a different drawing), centred
+    and unit length: the feature vector of subject similarity."""
+    feature = ndimage.gaussian_filter(upright_ink(image).astype(np.float64), sigma=1.0).ravel()
+    feature -= feature.mean()
+    return feature / max(float(np.linalg.norm(feature)), 1e-9)
+
+
+def similarity(image: np.ndarray, other: np.ndarray) -> float:
+    """Cosine similarity of the two drawings' ink features (1: same drawing)."""
+    return float(ink_features(image) @ ink_features(other))
+
+
+def distinctive_subject(images: np.ndarray, labels: np.ndarray, label: int, judge: CategoryClassifier) -> int:
+    """Index of the digit of ``label`` least like the average of its category, among those the judge
+    still recognises: a subject whose identity differs visibly from a generic member of the category."""
+    members = np.flatnonzero(labels == label)
+    recognised = members[judge.probabilities(images[members]).argmax(1) == label]
+    mean_features = np.mean([ink_features(image) for image in images[members]], axis=0)
+    return int(recognised[np.argmin([ink_features(images[i]) @ mean_features for i in recognised])])
+
+
+def subject_views(image: np.ndarray) -> np.ndarray:
+    """A few 'photos' of one subject: the drawing and its one-pixel shifts (n, 16, 16)."""
+    shifts = [(0, 0), (0, 1), (1, 0), (0, -1), (-1, 0)]
+    return np.stack([ndimage.shift(image, shift, order=0, mode="constant") for shift in shifts]).astype(np.float32)
