@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import staged_folder
 from .tokenizer import clip_tokenizer
 
 TINY_MARKER = "facechain_tiny.json"
@@ -55,11 +56,9 @@ def ensure_tiny_model(folder: str | Path) -> Path:
     folder = Path(folder)
     if (folder / TINY_MARKER).exists():
         return folder
-    staging = folder.with_name(folder.name + ".partial")
-    build_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
-    (staging / TINY_MARKER).write_text(json.dumps({"notice": TINY_NOTICE, "resolution": TINY_RESOLUTION}))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(folder)
+    with staged_folder(folder) as staging:
+        build_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
+        (staging / TINY_MARKER).write_text(json.dumps({"notice": TINY_NOTICE, "resolution": TINY_RESOLUTION}))
     return folder
 
 

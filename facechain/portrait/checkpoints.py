@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..atomic import staged_folder
+
 PREFIX = "step-"
 
 
@@ -20,15 +22,11 @@ def checkpoint_dir(root: Path, step: int) -> Path:
 def save_checkpoint(root: Path, step: int, trainable: dict[str, torch.Tensor], optimizer, lr_scheduler,
                     meta: dict, keep: int) -> Path:
     final = checkpoint_dir(root, step)
-    staging = final.with_name(final.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    save_file({name: tensor.detach().float().cpu().contiguous() for name, tensor in trainable.items()},
-              str(staging / "trainable.safetensors"))
-    torch.save({"optimizer": optimizer.state_dict(), "lr_scheduler": lr_scheduler.state_dict()}, staging / "state.pt")
-    (staging / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
+    with staged_folder(final) as staging:
+        save_file({name: tensor.detach().float().cpu().contiguous() for name, tensor in trainable.items()},
+                  str(staging / "trainable.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "lr_scheduler": lr_scheduler.state_dict()}, staging / "state.pt")
+        (staging / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2))
     for old in finished_checkpoints(root)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -14,6 +14,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..atomic import staged_file
+
 KOHYA_FILE = "lora_kohya.safetensors"
 PREFIXES = {"unet.": "lora_unet_", "text_encoder.": "lora_te_"}
 ENDINGS = {".lora.down.weight": ".lora_down.weight", ".lora.up.weight": ".lora_up.weight",
@@ -58,8 +60,7 @@ def export_kohya(lora_file: str | Path, out: str | Path | None = None) -> Path:
     alphas = read_alphas(lora_file)
     state = kohya_state_dict(load_file(str(lora_file)), alphas)
     rank = next(t.shape[0] for k, t in state.items() if k.endswith(".lora_down.weight"))
-    staging = out.with_name(out.name + ".partial")
-    save_file(state, str(staging), metadata={"ss_network_module": "networks.lora", "ss_network_dim": str(rank),
-                                             "ss_network_alpha": str(alphas.get("unet", rank))})
-    staging.replace(out)
+    with staged_file(out) as staging:
+        save_file(state, str(staging), metadata={"ss_network_module": "networks.lora", "ss_network_dim": str(rank),
+                                                 "ss_network_alpha": str(alphas.get("unet", rank))})
     return out

@@ -9,8 +9,6 @@ temporary folder that replaces the output folder only when everything is written
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -21,6 +19,7 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image
 
+from ..atomic import staged_folder
 from ..config import Settings
 from ..faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_degrees
 from ..faces.quality import canonical_face, difference_hash, sharpness
@@ -270,13 +269,9 @@ def _examine(key, path, analyzer, crop, settings, report):
 
 def write_dataset(result: PreparedDataset, crops: dict[int, Image.Image], kept: list[int], vote, crop: CropSpec,
                   analyzer: FaceAnalyzer) -> None:
-    """Write everything into a sibling temporary folder, then swap it in for ``result.out``."""
-    out = result.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "images").mkdir(parents=True)
-    try:
+    """Write everything into a staging folder, then swap it in for ``result.out``."""
+    with staged_folder(result.out) as staging:
+        (staging / "images").mkdir()
         with open(staging / "metadata.jsonl", "w", encoding="utf-8") as metadata:
             for rank, key in enumerate(kept):
                 name = image_name(rank)
@@ -299,16 +294,3 @@ def write_dataset(result: PreparedDataset, crops: dict[int, Image.Image], kept: 
             "photos": [asdict(p) for p in result.photos],
         }
         (staging / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def replace_folder(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``; an existing ``target`` is removed only after the swap."""
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)

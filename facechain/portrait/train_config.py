@@ -1,9 +1,15 @@
-"""Training options, importable without torch (the CLI builds its --help from the defaults)."""
+"""Training options and errors, importable without torch (the CLI builds its --help from the defaults)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..errors import FacechainError
+
+
+class TrainingError(FacechainError):
+    """A training problem with a message that says what to do."""
 
 
 @dataclass
