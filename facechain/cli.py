@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .cli_generate import add_generate_commands
 from .errors import FacechainError
 from .faces import BACKENDS, CropSpec
 from .portrait import NoUsablePhotos, PreparedDataset, prepare
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.set_defaults(run=run_prepare)
 
     add_train_command(commands)
+    add_generate_commands(commands)
 
     example = commands.add_parser("example-photos", help="write the example photo set (made from images that ship in packages)")
     example.add_argument("folder", type=Path)

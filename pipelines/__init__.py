@@ -1,5 +1,7 @@
-"""diffusers ``DiffusionPipeline`` subclasses: portrait generation and HumanMAC motion sampling.
+"""diffusers ``DiffusionPipeline`` subclasses, usable on their own (``from pipelines import ...``):
+``PortraitPipeline`` (base model + person LoRA + style LoRA as named adapters). HumanMAC motion
+sampling arrives with the motion work."""
 
-Each pipeline is usable on its own (``from pipelines import ...``); they arrive with the generation
-and motion work.
-"""
+from .portrait import SCHEDULERS, PortraitPipeline
+
+__all__ = ["SCHEDULERS", "PortraitPipeline"]

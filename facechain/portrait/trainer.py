@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from .training_data import DatasetError, Example, batch_indices, load_pixels, re
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
+REFERENCE_FILE = "reference.png"
 OUT_OF_MEMORY_ADVICE = ("try --batch-size 1 with --gradient-accumulation, --gradient-checkpointing, "
                         "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution")
 
@@ -54,12 +56,16 @@ class TrainResult:
 
 
 def dataset_identity(dataset: Path) -> dict:
-    """Trigger and class phrase recorded by ``prepare`` (report.json), when present."""
+    """Trigger, class phrase and the reference face's crop recorded by ``prepare`` (report.json)."""
     report = dataset / "report.json"
     if not report.is_file():
         return {}
     data = json.loads(report.read_text(encoding="utf-8"))
-    return {key: data[key] for key in ("trigger", "class_phrase") if key in data}
+    identity = {key: data[key] for key in ("trigger", "class_phrase") if key in data}
+    crops = [photo.get("output") for photo in data.get("photos", []) if photo.get("source") == data.get("reference")]
+    if crops and crops[0] and (dataset / crops[0]).is_file():
+        identity["reference_crop"] = dataset / crops[0]
+    return identity
 
 
 def train(config: TrainConfig, settings: Settings | None = None, progress=None) -> TrainResult:
@@ -277,6 +283,8 @@ class Trainer:
                               self.noise_scheduler, self.vae,
                               accelerator.unwrap_model(self.wrapped.get("text_encoder", self.text_encoder)),
                               accelerator.unwrap_model(self.wrapped["unet"])).save(config.out / VALIDATION_GRID)
+        if "reference_crop" in self.identity:  # generation ranks portraits against this face
+            shutil.copyfile(self.identity["reference_crop"], config.out / REFERENCE_FILE)
         (config.out / "training.json").write_text(json.dumps(info, indent=2))
         write_model_card(config.out, info, self.log)
 

@@ -1,0 +1,208 @@
+"""Styled portraits of a trained digital twin, ranked by identity similarity.
+
+The trained model folder says who (trigger, class phrase, reference face) and on what base model;
+a style preset says how. The prompt is built as in FaceChain: trigger, class phrase, style prompt,
+the user's words and a photographic quality template, against a negative prompt. Image i uses seed
+``seed + i``, so any single portrait can be reproduced on its own. Every image is then judged by the
+face engine (``ranking``) and the results come back best first with score, flag, seed and prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image
+
+from ..atomic import staged_folder
+from ..config import Settings
+from ..diffusion.base_model import resolve_base_model
+from ..diffusion.tiny import TINY_NOTICE
+from ..faces import FaceAnalyzer, load_analyzer
+from .generation_options import MAX_COUNT, SAMPLING, GenerationError, GenerationRequest
+from .lora_files import find_lora
+from .lora_state import LORA_FILE
+from .trainer import REFERENCE_FILE
+from .ranking import Judgement, judge_portrait, rank_order, reference_embedding
+from .styles import Style, load_styles
+
+POSITIVE_TEMPLATE = ("raw photo, masterpiece, solo, medium shot, high detail face, looking into the camera, "
+                     "photorealistic, best quality")
+NEGATIVE_TEMPLATE = ("nsfw, paintings, sketches, worst quality, low quality, normal quality, lowres, monochrome, "
+                     "grayscale, blurry, deformed, bad anatomy, extra fingers, watermark, text")
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Portrait:
+    image: Image.Image
+    seed: int
+    score: float | None
+    flag: str | None
+
+
+@dataclass
+class Generation:
+    portraits: list[Portrait]
+    prompt: str
+    negative_prompt: str
+    style: str
+    base_model: str
+    notice: str | None
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def all_flagged(self) -> bool:
+        return all(p.flag for p in self.portraits)
+
+
+@dataclass
+class TrainedModel:
+    """What generation needs from a trained model folder (``training.json`` + LoRA + reference)."""
+
+    folder: Path
+    lora: Path
+    base_model: str
+    tiny: bool
+    trigger: str | None
+    class_prompt: str | None
+    resolution: int
+
+    @classmethod
+    def open(cls, folder: Path) -> "TrainedModel":
+        info_file = folder / "training.json"
+        if not info_file.is_file():
+            raise GenerationError(f"{folder} is not a trained model folder (no training.json): train one with "
+                                  f"`facechain train DATASET --out {folder}`")
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        return cls(folder, find_lora(folder / LORA_FILE), info["base_model"], bool(info.get("tiny")),
+                   info.get("trigger"), info.get("class_prompt"), int(info.get("resolution") or 512))
+
+
+def build_prompts(model: TrainedModel, style: Style, request: GenerationRequest) -> tuple[str, str]:
+    who = [model.trigger, model.class_prompt]
+    positive = ", ".join(part for part in [*who, style.prompt, request.prompt.strip(), POSITIVE_TEMPLATE] if part)
+    negative = ", ".join(part for part in [NEGATIVE_TEMPLATE, style.negative_prompt, request.negative_prompt.strip()] if part)
+    return positive, negative
+
+
+class PipelineCache:
+    """One loaded base model at a time, shared by requests (the app serves many); a lock makes
+    requests on it take turns, since adapters and scheduler are pipeline state."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.key: Path | None = None
+        self.pipe = None
+
+    def get(self, model_dir: Path):
+        from pipelines import PortraitPipeline
+
+        if self.key != model_dir:
+            self.pipe = PortraitPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
+            self.pipe.set_progress_bar_config(disable=True)
+            self.key = model_dir
+        return self.pipe
+
+
+DEFAULT_CACHE = PipelineCache()
+
+
+def adapter_name(kind: str, path: Path) -> str:
+    """One adapter name per LoRA file and version (PEFT names may not contain dots)."""
+    identity = f"{path.resolve()}:{path.stat().st_mtime_ns}".encode()
+    return f"{kind}-{hashlib.sha1(identity).hexdigest()[:12]}"
+
+
+def configure(pipe, model: TrainedModel, style: Style, request: GenerationRequest) -> None:
+    """Load what is missing, then activate exactly this request's adapters with its weights; other
+    people's adapters are dropped, style adapters stay loaded for the next request."""
+    weights = {adapter_name("person", model.lora): request.person_weight if request.person_weight is not None
+               else style.person_weight}
+    pipe.load_adapter_file(model.lora, next(iter(weights)))
+    style_source = request.style_lora or style.lora
+    if style_source:
+        style_file = find_lora(style_source, None if request.style_lora else style.lora_file)
+        name = adapter_name("style", style_file)
+        pipe.load_adapter_file(style_file, name)
+        weights[name] = request.style_weight if request.style_weight is not None else style.style_weight
+    if request.scheduler == "lcm":
+        if not request.lcm_lora:
+            raise GenerationError("the lcm scheduler needs an LCM-LoRA: pass --lcm-lora (a path or a hub id such as "
+                                  "latent-consistency/lcm-lora-sdv1-5)")
+        lcm_file = find_lora(request.lcm_lora)
+        pipe.load_adapter_file(lcm_file, adapter_name("lcm", lcm_file))
+        weights[adapter_name("lcm", lcm_file)] = 1.0
+    stale = [name for name in pipe.loaded_adapters() if name.startswith("person-") and name not in weights]
+    if stale:
+        pipe.delete_adapters(stale)
+    pipe.activate(weights)
+    pipe.use_scheduler(request.scheduler)
+
+
+def check_request(request: GenerationRequest) -> None:
+    if not 1 <= request.count <= MAX_COUNT:
+        raise GenerationError(f"count must be between 1 and {MAX_COUNT}, not {request.count}")
+    if request.scheduler not in SAMPLING:
+        raise GenerationError(f"unknown scheduler {request.scheduler!r}; choose from {', '.join(SAMPLING)}")
+    if request.batch_size < 1:
+        raise GenerationError("batch size must be at least 1")
+
+
+def generate(request: GenerationRequest, settings: Settings | None = None, analyzer: FaceAnalyzer | None = None,
+             progress: Progress | None = None, cache: PipelineCache = DEFAULT_CACHE) -> Generation:
+    """Generate ``request.count`` portraits, judge each, return them best first."""
+    settings = settings or Settings.from_env()
+    check_request(request)
+    model = TrainedModel.open(Path(request.model))
+    style = load_styles(settings).get(request.style)
+    base_dir = resolve_base_model(model.base_model, settings, tiny=model.tiny and not Path(model.base_model).exists())
+    positive, negative = build_prompts(model, style, request)
+    default_steps, default_guidance = SAMPLING[request.scheduler]
+    steps, guidance = request.steps or default_steps, request.guidance if request.guidance is not None else default_guidance
+    resolution = request.resolution or model.resolution
+    seed = request.seed if request.seed is not None else random.randrange(2**31)
+    images = []
+    with cache.lock:
+        pipe = cache.get(base_dir)
+        configure(pipe, model, style, request)
+        for start in range(0, request.count, request.batch_size):
+            seeds = list(range(seed + start, seed + min(start + request.batch_size, request.count)))
+            with torch.no_grad():
+                images += pipe([positive] * len(seeds), negative_prompt=[negative] * len(seeds), height=resolution,
+                               width=resolution, num_inference_steps=steps, guidance_scale=guidance,
+                               generator=[torch.Generator().manual_seed(s) for s in seeds]).images
+            if progress:
+                progress(len(images), request.count)
+    analyzer = analyzer or load_analyzer(settings.face_backend, settings)
+    reference = reference_embedding(model.folder / REFERENCE_FILE, analyzer)
+    judgements: list[Judgement] = [judge_portrait(image, reference, analyzer) for image in images]
+    portraits = [Portrait(images[i], seed + i, judgements[i].score, judgements[i].flag) for i in rank_order(judgements)]
+    return Generation(portraits, positive, negative, style.name, model.base_model, TINY_NOTICE if model.tiny else None,
+                      {"steps": steps, "guidance": guidance, "scheduler": request.scheduler, "resolution": resolution,
+                       "seed": seed, "person_weight": request.person_weight, "style_weight": request.style_weight})
+
+
+def write_generation(result: Generation, out: Path) -> Path:
+    """PNGs named by rank and seed, and ``results.json`` with every score and flag; the folder is
+    written whole. An existing ``out`` is replaced only if it is an earlier generation's output."""
+    if out.exists() and any(out.iterdir()) and not (out / "results.json").is_file():
+        raise GenerationError(f"{out} exists and is not an earlier generation output: choose another --out")
+    with staged_folder(out) as staging:
+        entries = []
+        for rank, portrait in enumerate(result.portraits):
+            name = f"{rank:02d}-seed{portrait.seed}.png"
+            portrait.image.save(staging / name)
+            entries.append({"file": name, "rank": rank, "seed": portrait.seed, "score": portrait.score,
+                            "flag": portrait.flag})
+        (staging / "results.json").write_text(json.dumps({
+            "prompt": result.prompt, "negative_prompt": result.negative_prompt, "style": result.style,
+            "base_model": result.base_model, "notice": result.notice, "settings": result.settings,
+            "all_flagged": result.all_flagged, "portraits": entries}, indent=2))
+    return out

@@ -1,0 +1,57 @@
+"""Find and check a LoRA before anything loads it: a local file, a folder holding
+``pytorch_lora_weights.safetensors``, or a hub repo id. Only safetensors files pass: a pickled
+``.bin``/``.pt``/``.ckpt`` can run code when loaded, so it is refused by name, never opened."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import FacechainError
+from .lora_state import LORA_FILE
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class LoraError(FacechainError):
+    """A LoRA that cannot be used, naming the file and what to do."""
+
+
+def find_lora(source: str | Path, filename: str | None = None) -> Path:
+    """The checked safetensors file that ``source`` names."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        path = path / (filename or LORA_FILE)
+    elif not path.exists() and HUB_ID.match(str(source)):
+        path = download_lora(str(source), filename or LORA_FILE)
+    check_lora(path)
+    return path
+
+
+def download_lora(repo_id: str, filename: str) -> Path:
+    if not filename.endswith(".safetensors"):
+        raise LoraError(f"{repo_id}/{filename}: only .safetensors LoRA files are loaded")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id, filename))
+    except Exception as error:  # network, missing repo or file, offline mode: one message for all
+        raise LoraError(f"could not fetch {filename} from the hub repo {repo_id} ({type(error).__name__}); "
+                        f"check the id, or download it and give its local path") from None
+
+
+def check_lora(path: Path) -> None:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise LoraError(f"{path}: no such LoRA file")
+    if path.suffix != ".safetensors":
+        raise LoraError(f"{path}: only .safetensors LoRA files are loaded (pickled {path.suffix or 'files'} can run code "
+                        f"when opened); convert it with safetensors first")
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            keys = list(weights.keys())
+    except Exception as error:  # safetensors raises several types for a damaged header
+        raise LoraError(f"{path}: not a readable safetensors file ({error})") from None
+    if not any("lora" in key for key in keys):
+        raise LoraError(f"{path}: holds no LoRA tensors (no lora_A/lora_B or lora_down/lora_up keys)")
