@@ -43,8 +43,9 @@ def add_generate_commands(commands) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from .portrait.generate import GenerationRequest, generate, write_generation
+    from .portrait.generate import GenerationRequest, check_output_folder, generate, write_generation
 
+    check_output_folder(args.out)
     options = {key: value for key, value in vars(args).items() if key not in ("command", "run", "out")}
     with tqdm(total=args.count, unit="image", desc="generate", file=sys.stderr) as bar:
         result = generate(GenerationRequest(**options), progress=lambda done, total: bar.update(done - bar.n))

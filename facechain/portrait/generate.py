@@ -189,11 +189,16 @@ def generate(request: GenerationRequest, settings: Settings | None = None, analy
                        "seed": seed, "person_weight": request.person_weight, "style_weight": request.style_weight})
 
 
+def check_output_folder(out: Path) -> None:
+    """Refuse a folder that holds anything but an earlier generation output (it would be replaced)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "results.json").is_file())):
+        raise GenerationError(f"{out} exists and is not an earlier generation output: choose another --out")
+
+
 def write_generation(result: Generation, out: Path) -> Path:
     """PNGs named by rank and seed, and ``results.json`` with every score and flag; the folder is
     written whole. An existing ``out`` is replaced only if it is an earlier generation's output."""
-    if out.exists() and any(out.iterdir()) and not (out / "results.json").is_file():
-        raise GenerationError(f"{out} exists and is not an earlier generation output: choose another --out")
+    check_output_folder(out)
     with staged_folder(out) as staging:
         entries = []
         for rank, portrait in enumerate(result.portraits):
