@@ -13,7 +13,7 @@ import hashlib
 import json
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -55,6 +55,7 @@ class Generation:
     style: str
     base_model: str
     notice: str | None
+    reference: Path
     settings: dict = field(default_factory=dict)
 
     @property
@@ -155,9 +156,9 @@ def check_request(request: GenerationRequest) -> None:
         raise GenerationError("batch size must be at least 1")
 
 
-def generate(request: GenerationRequest, settings: Settings | None = None, analyzer: FaceAnalyzer | None = None,
-             progress: Progress | None = None, cache: PipelineCache = DEFAULT_CACHE) -> Generation:
-    """Generate ``request.count`` portraits, judge each, return them best first."""
+def render(request: GenerationRequest, settings: Settings | None = None, progress: Progress | None = None,
+           cache: PipelineCache = DEFAULT_CACHE) -> Generation:
+    """Sample ``request.count`` portraits, in seed order and not yet judged."""
     settings = settings or Settings.from_env()
     check_request(request)
     model = TrainedModel.open(Path(request.model))
@@ -180,13 +181,27 @@ def generate(request: GenerationRequest, settings: Settings | None = None, analy
                                generator=[torch.Generator().manual_seed(s) for s in seeds]).images
             if progress:
                 progress(len(images), request.count)
-    analyzer = analyzer or load_analyzer(settings.face_backend, settings)
-    reference = reference_embedding(model.folder / REFERENCE_FILE, analyzer)
-    judgements: list[Judgement] = [judge_portrait(image, reference, analyzer) for image in images]
-    portraits = [Portrait(images[i], seed + i, judgements[i].score, judgements[i].flag) for i in rank_order(judgements)]
-    return Generation(portraits, positive, negative, style.name, model.base_model, TINY_NOTICE if model.tiny else None,
+    return Generation([Portrait(image, seed + i, None, None) for i, image in enumerate(images)], positive, negative,
+                      style.name, model.base_model, TINY_NOTICE if model.tiny else None, model.folder / REFERENCE_FILE,
                       {"steps": steps, "guidance": guidance, "scheduler": request.scheduler, "resolution": resolution,
                        "seed": seed, "person_weight": request.person_weight, "style_weight": request.style_weight})
+
+
+def rank(generation: Generation, analyzer: FaceAnalyzer) -> Generation:
+    """Judge every portrait against the reference face and order them best first."""
+    reference = reference_embedding(generation.reference, analyzer)
+    judgements: list[Judgement] = [judge_portrait(p.image, reference, analyzer) for p in generation.portraits]
+    portraits = [replace(generation.portraits[i], score=judgements[i].score, flag=judgements[i].flag)
+                 for i in rank_order(judgements)]
+    return replace(generation, portraits=portraits)
+
+
+def generate(request: GenerationRequest, settings: Settings | None = None, analyzer: FaceAnalyzer | None = None,
+             progress: Progress | None = None, cache: PipelineCache = DEFAULT_CACHE) -> Generation:
+    """Sample ``request.count`` portraits, judge each, return them best first."""
+    settings = settings or Settings.from_env()
+    rendered = render(request, settings, progress, cache)
+    return rank(rendered, analyzer or load_analyzer(settings.face_backend, settings))
 
 
 def check_output_folder(out: Path) -> None:
