@@ -54,3 +54,16 @@ def image_grid(images: Sequence[Image.Image], columns: int) -> Image.Image:
     for index, image in enumerate(images):
         grid.paste(image, ((index % columns) * width, (index // columns) * height))
     return grid
+
+
+def title_card(title: str, subtitle: str, size: int = 192) -> Image.Image:
+    """A plain card with a title, standing in for a style thumbnail that was not provided."""
+    from PIL import ImageFont
+
+    card = Image.new("RGB", (size, size), (236, 240, 246))
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((6, 6, size - 7, size - 7), outline=(150, 160, 180), width=2)
+    draw.text((size // 2, size // 2 - 12), title, fill=(30, 40, 60), anchor="mm", font=ImageFont.load_default(size=18))
+    draw.text((size // 2, size // 2 + 16), subtitle[:28], fill=(90, 100, 120), anchor="mm",
+              font=ImageFont.load_default(size=11))
+    return card

@@ -53,8 +53,60 @@ def test_upload_and_prepare_through_the_server(tmp_path, example_files, analyzer
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         gallery, table, summary, report = client.predict(
             [handle_file(str(example_files[0])), handle_file(str(example_files[4]))], "ohwx", "astronaut", 20,
-            api_name="/handler")
+            api_name="/prepare")
         assert len(gallery) == 2 and "ohwx, an astronaut" in summary and "(detected: *a woman*)" in summary
         assert [row[1] for row in table["data"]] == ["kept", "kept"]
     finally:
         app.close()
+
+
+def test_upload_train_generate_through_the_server(tmp_path, example_files, analyzer):
+    """The whole workflow as an API user sees it: prepare -> train (tiny, a few steps) -> generate."""
+    from gradio_client import Client, handle_file
+
+    from facechain.ui.training import TINY_CHOICE
+
+    app = build_app(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs")
+    port = free_port()
+    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client.predict([handle_file(str(example_files[i])) for i in (0, 1, 4)], "sks", "", 20, api_name="/prepare")
+        status, plot, models = client.predict("my twin!", TINY_CHOICE, "", 6, 0.4, False, api_name="/train")
+        assert "**Done:** my-twin, 6 steps" in status and "TINY" in status
+        assert [row[:2] for row in models["data"]] == [["my-twin", 6]]
+        assert [point[0] for point in plot["data"]] == [1, 2, 3, 4, 5, 6]  # one loss point per step
+        choices = client.predict(api_name="/models")
+        assert choices["value"] == "my-twin"
+        gallery, summary, results = client.predict("my-twin", "anime", "smiling", 2, 3, 0.9, 0.25, api_name="/generate")
+        assert len(gallery) == 2 and "anime style illustration" in summary and "No portrait passed" in summary
+        assert sorted(item["caption"].split(" · ")[1] for item in gallery) == ["seed 3", "seed 4"]
+        portraits = json.loads(Path(results).read_text())["portraits"]
+        assert [p["flag"] for p in portraits] == ["no face found"] * 2
+        sessions = list((tmp_path / "runs" / "sessions").iterdir())
+        assert len(sessions) == 1 and (sessions[0] / "models" / "my-twin" / "pytorch_lora_weights.safetensors").is_file()
+    finally:
+        app.close()
+
+
+def test_training_can_be_cancelled_and_sessions_stay_apart(tmp_path, example_files, analyzer):
+    from facechain.ui.generate import generate_portraits
+    from facechain.ui.training import TINY_CHOICE, cancel_training, run_training, training_config
+
+    context = AppContext(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path)
+    me, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
+    prepare_uploads([example_files[0], example_files[1]], "sks", "", 20, context, me, no_progress)
+    config = training_config(context, me, "../../escape", TINY_CHOICE, "", 2000, 0.0, False)
+    assert config.out == tmp_path / "sessions" / "me" / "models" / "escape"
+    updates = run_training(context, me, config)
+    status = next(updates)[0]
+    while "step 0/" in status or "?" in status:
+        status = next(updates)[0]
+    assert cancel_training(context, other) == "Nothing is training."
+    assert "Stopping" in cancel_training(context, me)
+    final = list(updates)[-1][0]
+    assert final.startswith("**Stopped:** cancelled at step") and "Resume" in final
+    with pytest.raises(Exception, match="Prepare your photos first"):
+        training_config(context, other, "x", TINY_CHOICE, "", 5, 0.0, False)
+    with pytest.raises(Exception, match="No trained model named 'escape'"):
+        generate_portraits(context, other, "escape", "natural", "", 1, 1, 0.9, 0.25)

@@ -19,22 +19,33 @@ class BaseModelUnavailable(FacechainError):
     pass
 
 
+def locally_available(name: str | None, settings: Settings) -> Path | None:
+    """The base model's folder if it is on disk (a local folder or the Hugging Face cache); never
+    downloads, so the app can say at start-up what is missing."""
+    name = name or settings.base_model
+    local = Path(name).expanduser()
+    if local.exists():
+        return local if (local / "model_index.json").is_file() or (local / "unet").is_dir() else None
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, allow_patterns=PIPELINE_FILES, local_files_only=True))
+    except Exception:  # not cached, or not a valid id: either way not available here
+        return None
+
+
 def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False) -> Path:
     """A local folder in diffusers' layout holding the base model."""
     if tiny:
         return ensure_tiny_model(settings.home / "tiny-sd")
     name = name or settings.base_model
-    local = Path(name).expanduser()
-    if local.exists():
-        if not (local / "model_index.json").is_file() and not (local / "unet").is_dir():
-            raise BaseModelUnavailable(f"{local} is not a diffusers model folder (no model_index.json, no unet/)")
-        return local
+    found = locally_available(name, settings)
+    if found is not None:
+        return found
+    if Path(name).expanduser().exists():
+        raise BaseModelUnavailable(f"{name} is not a diffusers model folder (no model_index.json, no unet/)")
     from huggingface_hub import snapshot_download
 
-    try:
-        return Path(snapshot_download(name, allow_patterns=PIPELINE_FILES, local_files_only=True))
-    except Exception:
-        pass
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         error = "HF_HUB_OFFLINE is set"
     else:

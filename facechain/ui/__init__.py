@@ -3,16 +3,17 @@ Python API and keeps a browser session's files in that session's own folder."""
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 
 from ..config import Settings
-from . import photos
+from . import generate, photos, training
 
-TABS = (photos,)
+TABS = (photos, training, generate)
 """Adding a tab: a module with ``TITLE`` and ``build(context)``, listed here."""
 
 
@@ -22,12 +23,32 @@ class AppContext:
 
     settings: Settings
     runs_root: Path
+    jobs: dict = field(default_factory=dict)  # session folder -> its TrainingJob
 
     def session_dir(self, request: gr.Request | None) -> Path:
         """This browser session's folder. Only the session hash (reduced to [A-Za-z0-9_-]) names it,
         so nothing a user types reaches the path."""
         session = re.sub(r"[^A-Za-z0-9_-]", "", getattr(request, "session_hash", None) or "") or "local"
         return self.runs_root / "sessions" / session
+
+    def model_dir(self, request: gr.Request | None, name: str) -> Path:
+        """The session's model folder for a user-given name (reduced to a safe file name)."""
+        return self.session_dir(request) / "models" / safe_name(name)
+
+    def session_models(self, request: gr.Request | None) -> list[dict]:
+        """The session's trained models (folders with training.json), newest first."""
+        root = self.session_dir(request) / "models"
+        found = [(path, json.loads((path / "training.json").read_text())) for path in root.glob("*")
+                 if (path / "training.json").is_file()] if root.is_dir() else []
+        found.sort(key=lambda item: item[0].stat().st_mtime, reverse=True)
+        return [{"name": path.name, "steps": info["steps"], "base_model": "tiny demo" if info.get("tiny") else info["base_model"]}
+                for path, info in found]
+
+
+def safe_name(text: str) -> str:
+    """A user's name for something as a file name: letters, digits, dash, underscore, at most 40."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", (text or "").strip()).strip("-")[:40]
+    return name or "model"
 
 
 def build_app(settings: Settings | None = None, runs_root: str | Path = "runs") -> gr.Blocks:

@@ -63,4 +63,4 @@ def build(context) -> None:
     def handler(files, trigger_text, class_text, keep, request: gr.Request, progress=gr.Progress()):
         return prepare_uploads(files, trigger_text, class_text, keep, context, request, progress)
 
-    run.click(handler, [uploads, trigger, class_word, max_photos], [gallery, table, summary, report])
+    run.click(handler, [uploads, trigger, class_word, max_photos], [gallery, table, summary, report], api_name="prepare")

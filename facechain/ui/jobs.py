@@ -1,0 +1,64 @@
+"""A training run in a background thread that the app can watch and stop.
+
+The Gradio handler polls ``TrainingJob`` for step, total and losses to draw progress and the loss
+plot; Cancel sets a flag that the trainer's progress callback turns into ``TrainingCancelled`` at
+the end of the current step. Checkpoints written so far stay, so the run can be resumed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from ..config import Settings
+from ..errors import FacechainError
+from ..portrait.train_config import TrainConfig
+
+
+class TrainingCancelled(FacechainError):
+    """Training stopped at the user's request."""
+
+
+@dataclass
+class TrainingJob:
+    config: TrainConfig
+    settings: Settings
+    step: int = 0
+    total: int | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    error: str | None = None
+    result: object = None
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def start(self) -> "TrainingJob":
+        self.thread = threading.Thread(target=self._run, name=f"train-{self.config.out.name}", daemon=True)
+        self.thread.start()
+        return self
+
+    def _progress(self, step: int, total: int, loss: float) -> None:
+        self.step, self.total = step, total
+        self.losses.append((step, loss))
+        if self.stop_requested.is_set():
+            raise TrainingCancelled(f"cancelled at step {step} of {total}")
+
+    def _run(self) -> None:
+        from ..portrait import train
+
+        try:
+            self.result = train(self.config, self.settings, progress=self._progress)
+        except FacechainError as error:
+            self.error = str(error)
+        except Exception as error:  # shown in the app instead of a silent dead thread
+            self.error = f"{type(error).__name__}: {error}"
+
+    @property
+    def finished(self) -> bool:
+        return self.thread is not None and not self.thread.is_alive()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)

@@ -1,0 +1,117 @@
+"""Train tab: train a digital twin on the session's prepared photos, with live progress and loss plot,
+cancel, and the list of the session's models. One training runs at a time in the whole app (the
+event's concurrency limit); others wait in the queue, which Gradio shows with their position."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import pandas as pd
+
+from ..diffusion.base_model import locally_available
+from ..diffusion.tiny import TINY_NOTICE
+from ..portrait.train_config import TrainConfig
+from .jobs import TrainingJob
+
+TITLE = "Train"
+TINY_CHOICE = "Tiny offline demo model"
+POLL_SECONDS = 0.5
+MAX_STEPS = 3000
+
+
+def base_model_status(settings) -> str:
+    """What the app can train on, said at start-up: the configured base model or why not."""
+    if locally_available(None, settings) is not None:
+        return f"Base model **{settings.base_model}** is available."
+    return (f"Base model **{settings.base_model}** is not on this machine (not a local folder, not in the Hugging Face "
+            f"cache). It is downloaded on first use when the hub is reachable; otherwise give a local diffusers folder "
+            f"or another hub id below, or set `FACECHAIN_BASE_MODEL` / `HF_HOME` and restart. "
+            f"*{TINY_CHOICE}*: {TINY_NOTICE}.")
+
+
+def loss_frame(job: TrainingJob | None) -> pd.DataFrame:
+    return pd.DataFrame(job.losses if job else [], columns=["step", "loss"])
+
+
+def models_table(context, request) -> list[list]:
+    return [[m["name"], m["steps"], m["base_model"]] for m in context.session_models(request)]
+
+
+def training_config(context, request, name: str, base: str, custom_base: str, steps: float, sude_weight: float,
+                    resume: bool) -> TrainConfig:
+    dataset = context.session_dir(request) / "dataset"
+    if not (dataset / "metadata.jsonl").is_file():
+        raise gr.Error("Prepare your photos first (Photos tab).")
+    if not 1 <= int(steps) <= MAX_STEPS:
+        raise gr.Error(f"Steps must be between 1 and {MAX_STEPS}.")
+    out = context.model_dir(request, name)
+    if (out / "training.json").is_file():
+        raise gr.Error(f"A model named '{out.name}' exists already: choose another name.")
+    tiny = base == TINY_CHOICE
+    return TrainConfig(dataset=dataset, out=out, tiny=tiny, base_model=None if tiny else (custom_base.strip() or None),
+                       steps=int(steps), sude_weight=float(sude_weight), resume=bool(resume), checkpoint_every=100,
+                       validation_images=2 if tiny else 4)
+
+
+def run_training(context, request, config: TrainConfig, progress=None):
+    """Start the job and yield (status, loss frame, models table) until it ends."""
+    session = context.session_dir(request)
+    job = context.jobs[session] = TrainingJob(config, context.settings).start()
+    try:
+        while not job.finished:
+            time.sleep(POLL_SECONDS)
+            if progress is not None and job.total:
+                progress(job.step / job.total, desc=f"step {job.step}/{job.total}")
+            loss = f", loss {job.losses[-1][1]:.4f}" if job.losses else ""
+            yield f"Training **{config.out.name}**: step {job.step}/{job.total or '?'}{loss}", loss_frame(job), gr.skip()
+    finally:
+        job.stop()  # the browser went away or Cancel was pressed: stop at the end of the step
+    if job.error:
+        hint = " Checkpoints are kept: tick *Resume* and start again with the same name." if "cancelled" in job.error else ""
+        yield f"**Stopped:** {job.error}.{hint}", loss_frame(job), models_table(context, request)
+        return
+    notice = f"\n\n{TINY_NOTICE}." if config.tiny else ""
+    yield (f"**Done:** {config.out.name}, {job.result.steps} steps. Use it in the Generate tab.{notice}",
+           loss_frame(job), models_table(context, request))
+
+
+def cancel_training(context, request) -> str:
+    job = context.jobs.get(context.session_dir(request))
+    if job is None or job.finished:
+        return "Nothing is training."
+    job.stop()
+    return "Stopping at the end of the current step..."
+
+
+def build(context) -> None:
+    gr.Markdown(base_model_status(context.settings))  # said once, at start-up: nothing is downloaded here
+    with gr.Row():
+        with gr.Column(scale=1):
+            name = gr.Textbox(label="Model name", value="me")
+            configured = f"Base model ({context.settings.base_model})"
+            available = locally_available(None, context.settings) is not None
+            base = gr.Radio([configured, TINY_CHOICE], value=configured if available else TINY_CHOICE, label="Train on")
+            custom_base = gr.Textbox(label="Or another base model (hub id or local folder)", placeholder="optional")
+            steps = gr.Slider(1, MAX_STEPS, value=400, step=1, label="Steps")
+            sude_weight = gr.Slider(0.0, 2.0, value=0.4, step=0.1, label="SuDe weight (0: off)")
+            resume = gr.Checkbox(label="Resume an interrupted run of this name")
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary")
+                cancel = gr.Button("Cancel")
+        with gr.Column(scale=2):
+            status = gr.Markdown()
+            plot = gr.LinePlot(loss_frame(None), x="step", y="loss", label="Training loss")
+            models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
+
+    def handler(name_text, base_choice, custom, step_count, weight, resume_flag, request: gr.Request,
+                progress=gr.Progress()):
+        config = training_config(context, request, name_text, base_choice, custom or "", step_count, weight, resume_flag)
+        yield from run_training(context, request, config, progress)
+
+    def stop(request: gr.Request):
+        return cancel_training(context, request)
+
+    start.click(handler, [name, base, custom_base, steps, sude_weight, resume], [status, plot, models],
+                concurrency_limit=1, concurrency_id="training", api_name="train")
+    cancel.click(stop, None, status, api_name="cancel")
