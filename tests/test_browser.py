@@ -1,0 +1,66 @@
+"""The app in a real headless Chromium (Debian's ``chromium``, driven by Playwright): upload photos,
+see the curation report, train the tiny model with progress, and get a ranked gallery.
+
+Screenshots go to the test's folder, or to ``$FACECHAIN_SCREENSHOTS`` (docs/images uses them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from facechain.config import Settings
+from facechain.examples import write_example_photos
+from facechain.ui import build_app
+
+from .test_app import free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt install chromium")
+
+
+@pytest.fixture()
+def served_app(tmp_path, analyzer):
+    app = build_app(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs")
+    port = free_port()
+    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_photos_to_portraits_in_a_browser(served_app, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("FACECHAIN_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    photos = write_example_photos(tmp_path / "photos")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(served_app)
+        page.locator("input[type=file]").first.set_input_files([str(photos[i]) for i in (0, 1, 4, 10)])
+        page.get_by_role("button", name="Prepare training set").click()
+        expect(page.get_by_text("Kept 3 of 4 photos")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("no face found").first).to_be_visible()
+        page.screenshot(path=str(shots / "app-photos-tab.png"))
+
+        page.get_by_role("tab", name="Train").click()
+        steps = page.get_by_label("number input for Steps")
+        steps.fill("8")
+        steps.press("Enter")
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("Done:")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("TINY OFFLINE MODEL").first).to_be_visible()
+        page.screenshot(path=str(shots / "app-train-tab.png"))
+
+        page.get_by_role("tab", name="Generate").click()
+        page.get_by_role("button", name="Refresh model list").click()
+        expect(page.get_by_role("combobox", name="Your model")).to_have_value("me", timeout=30_000)
+        page.get_by_role("button", name="Generate", exact=True).click()
+        expect(page.get_by_text("4 portraits")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("seed").first).to_be_visible()
+        page.screenshot(path=str(shots / "app-generate-tab.png"))
+        browser.close()
