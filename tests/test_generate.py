@@ -162,3 +162,16 @@ def test_write_generation_replaces_an_earlier_output(model, settings, tmp_path):
     write_generation(result, tmp_path / "out")
     write_generation(generate(request(model, count=1), settings), tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["00-seed11.png", "results.json"]
+
+
+def test_lcm_scheduler_uses_its_lora_and_few_steps(model, settings, style_lora):
+    from diffusers import LCMScheduler
+
+    cache = PipelineCache()
+    result = generate(GenerationRequest(model=model, count=1, seed=2, scheduler="lcm", lcm_lora=str(style_lora)),
+                      settings, cache=cache)
+    assert (result.settings["steps"], result.settings["guidance"]) == (8, 2.0)
+    assert isinstance(cache.pipe.scheduler, LCMScheduler)
+    assert {name.split("-")[0] for name in cache.pipe.get_active_adapters()} == {"person", "lcm"}
+    generate(request(model, count=1), settings, cache=cache)  # back to DPM-Solver++, LCM adapter off
+    assert {name.split("-")[0] for name in cache.pipe.get_active_adapters()} == {"person"}
