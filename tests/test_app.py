@@ -29,7 +29,8 @@ def test_sessions_get_their_own_folders(tmp_path, example_files, analyzer):
     uploads = [example_files[0], example_files[2], example_files[10]]  # portrait, mirrored, cat
     gallery, table, summary, report = prepare_uploads(uploads, "sks", "", 20, context,
                                                       SimpleNamespace(session_hash="abc/../../x"), no_progress)
-    assert len(gallery) == 2 and "Kept **2** of 3" in summary and "sks, a woman" in summary
+    assert [caption.split(" ·")[0] for _, caption in gallery] == ["kept 000", "kept 001", "rejected"]
+    assert gallery[2][1].endswith("11_cat.jpg: no face found") and "Kept **2** of 3" in summary and "sks, a woman" in summary
     assert Path(report).parent == tmp_path / "sessions" / "abcx" / "dataset"
     assert {row[0]: row[1] for row in table}["11_cat.jpg"] == "rejected"
     other = prepare_uploads([example_files[10]], "sks", "", 20, context, SimpleNamespace(session_hash="other"), no_progress)

@@ -12,6 +12,18 @@ TITLE = "Photos"
 MAX_UPLOADS = 40
 
 
+def thumbnailable(path: str) -> bool:
+    """Whether an uploaded file can be shown as a thumbnail (a rejected non-image cannot)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return False
+
+
 def decisions_table(photos) -> list[list[str]]:
     rows = []
     for photo in photos:
@@ -38,7 +50,9 @@ def prepare_uploads(files, trigger: str, class_word: str, max_photos: float, con
         return [], decisions_table(error.photos), summary, None
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    gallery = [(str(out / p.output), f"{p.order:03d} · {Path(p.source).name}") for p in result.kept]
+    gallery = [(str(out / p.output), f"kept {p.order:03d} · {Path(p.source).name}") for p in result.kept]
+    gallery += [(p.source, f"rejected · {Path(p.source).name}: {p.reason}") for p in result.photos
+                if p.status != "kept" and thumbnailable(p.source)]
     detected = "" if result.class_phrase == result.detected_class_phrase else f" (detected: *{result.detected_class_phrase}*)"
     summary = (f"Kept **{len(result.kept)}** of {len(result.photos)} photos. Caption: **{result.caption}**{detected}. "
                f"Reference face: {Path(result.reference).name}. If the class phrase is wrong, type the right one and prepare again.")
@@ -56,7 +70,7 @@ def build(context) -> None:
             run = gr.Button("Prepare training set", variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown()
-            gallery = gr.Gallery(label="Training set (aligned)", columns=5, height="auto")
+            gallery = gr.Gallery(label="Kept (aligned crops), then rejected with the reason", columns=5, height="auto")
             table = gr.Dataframe(headers=["photo", "status", "detail"], label="Every photo and why", wrap=True)
             report = gr.File(label="report.json")
 
