@@ -66,7 +66,8 @@ def build(context) -> None:
     cards = style_cards(context)
     with gr.Row():
         with gr.Column(scale=1):
-            model = gr.Dropdown(choices=[], label="Your model", allow_custom_value=False)
+            # custom values let API clients name their model directly; the handler checks it exists in the session
+            model = gr.Dropdown(choices=[], label="Your model", allow_custom_value=True)
             refresh = gr.Button("Refresh model list", size="sm")
             styles = gr.Gallery(cards, label="Style (click one)", columns=4, height=300, allow_preview=False)
             style = gr.Textbox(value=DEFAULT_STYLE, label="Style", interactive=False)
