@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -200,7 +201,10 @@ def test_out_of_memory_says_which_flags_help(dataset, settings, tmp_path, monkey
         train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=2, sude_weight=0), settings)
 
 
-def test_bf16_mixed_precision_trains_and_validates(dataset, settings, tmp_path):
-    result = train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=1, mixed_precision="bf16",
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_validates(dataset, settings, tmp_path, precision):
+    result = train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=2, mixed_precision=precision,
                                validation_images=1, validation_steps=2, sude_weight=0.4), settings)
+    losses = [entry["loss"] for entry in result.log if "loss" in entry]
+    assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
     assert result.lora_file.is_file() and (tmp_path / "m" / "validation.png").is_file()

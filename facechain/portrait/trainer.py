@@ -279,6 +279,9 @@ class Trainer:
                 "class_prompt": self.class_prompt, "validation_prompt": self.examples[0].caption,
                 "notice": TINY_NOTICE if self.tiny else None}
         if config.validation_images:
+            if not accelerator.native_amp:  # no autocast here (fp16 on a CPU) to mix half and full precision
+                for module in (self.vae, self.text_encoder):
+                    module.to(torch.float32)
             validation_images(config, info["validation_prompt"], self.resolution, accelerator.autocast, self.tokenizer,
                               self.noise_scheduler, self.vae,
                               accelerator.unwrap_model(self.wrapped.get("text_encoder", self.text_encoder)),
