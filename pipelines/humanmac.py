@@ -1,0 +1,100 @@
+"""HumanMACPipeline: K possible futures for a motion history by masked motion completion (HumanMAC,
+Chen et al., ICCV 2023, arXiv:2302.03665).
+
+The whole clip (history + future) is denoised in the DCT domain. After every scheduler step the
+known part is written back in the time domain: the history (and, for control, a body part's given
+trajectory; for a switch, a target's final frames) noised to the next step's level replaces those
+frames of the current estimate, which then returns to the DCT domain. So the model only ever
+completes a masked clip, and any diffusers scheduler with ``step`` and ``add_noise`` can drive it
+(DDIM with the cosine schedule by default, as in the paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import DDIMScheduler, DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+from facechain.motion.dct import from_dct, to_dct
+
+SWITCH_RELEASE_STEPS = 20
+
+
+def default_scheduler() -> DDIMScheduler:
+    """1000-step cosine schedule, predicting noise, no clipping (DCT coefficients are not bounded)."""
+    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False,
+                         set_alpha_to_one=True, prediction_type="epsilon")
+
+
+@dataclass
+class MotionOutput(BaseOutput):
+    """futures: (B, K, t_pred, F); clips: (B, K, t_his + t_pred, F), history frames included."""
+
+    futures: torch.Tensor
+    clips: torch.Tensor
+
+
+class HumanMACPipeline(DiffusionPipeline):
+    def __init__(self, denoiser, scheduler):
+        super().__init__()
+        self.register_modules(denoiser=denoiser, scheduler=scheduler)
+
+    @staticmethod
+    def padded(history: torch.Tensor, frames: int) -> torch.Tensor:
+        """The history followed by its last frame repeated up to ``frames``: the condition's clip."""
+        repeat = history[:, -1:].expand(-1, frames - history.shape[1], -1)
+        return torch.cat([history, repeat], dim=1)
+
+    @torch.no_grad()
+    def __call__(self, history: torch.Tensor, future_frames: int, num_samples: int = 10, num_inference_steps: int = 100,
+                 generator: torch.Generator | None = None, control_features: list[int] | None = None,
+                 control_motion: torch.Tensor | None = None, target: torch.Tensor | None = None,
+                 use_condition: bool = True) -> MotionOutput:
+        """history (B, t_his, F) root-relative poses.
+
+        control_features + control_motion (B, t_his + future_frames, F): keep those features (a body
+        part's joints x 3) on the given trajectory over the whole clip. target (B, n, F): steer the last
+        n frames to it, released for the final 20 steps so the ending stays natural.
+        """
+        batch, t_his, features = history.shape
+        frames = t_his + future_frames
+        coefficients = self.denoiser.config.coefficients
+        device, dtype = self.denoiser.device, self.denoiser.dtype
+        history = history.to(device, dtype)
+        known_clip = self.padded(history, frames)
+        mask = torch.zeros(frames, features, device=device, dtype=dtype)
+        mask[:t_his] = 1
+        if control_features:
+            if control_motion is None:
+                raise ValueError("control_features need control_motion: the trajectory to keep")
+            known_clip = known_clip.clone()
+            known_clip[:, :, control_features] = control_motion.to(device, dtype)[:, :, control_features]
+            mask[:, control_features] = 1
+        switch_mask = mask.clone()
+        if target is not None:
+            known_clip = known_clip.clone()
+            known_clip[:, -target.shape[1]:] = target.to(device, dtype)
+            switch_mask[-target.shape[1]:] = 1
+        condition = to_dct(self.padded(history, frames), coefficients).repeat_interleave(num_samples, dim=0)
+        known = to_dct(known_clip, coefficients).repeat_interleave(num_samples, dim=0)
+        keep = torch.full((batch * num_samples,), float(use_condition), device=device)
+
+        x = torch.randn((batch * num_samples, coefficients, features), generator=generator, dtype=dtype).to(device)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = self.scheduler.timesteps
+        for index, t in enumerate(self.progress_bar(timesteps)):
+            noise = self.denoiser(self.scheduler.scale_model_input(x, t), t, condition, keep)
+            x = self.scheduler.step(noise, t, x).prev_sample
+            step_mask = switch_mask if index < len(timesteps) - SWITCH_RELEASE_STEPS else mask
+            if index + 1 < len(timesteps):
+                following = timesteps[index + 1].reshape(1).expand(len(x))
+                level = self.scheduler.add_noise(known, torch.randn(known.shape, generator=generator, dtype=dtype).to(device),
+                                                 following)
+            else:
+                level = known
+            completed = step_mask * from_dct(level, frames) + (1 - step_mask) * from_dct(x, frames)
+            x = to_dct(completed, coefficients)
+        clips = from_dct(x, frames).reshape(batch, num_samples, frames, features)
+        return MotionOutput(futures=clips[:, :, t_his:], clips=clips)
