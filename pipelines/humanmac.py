@@ -19,7 +19,7 @@ from diffusers.utils import BaseOutput
 
 from facechain.motion.dct import from_dct, to_dct
 
-SWITCH_RELEASE_STEPS = 20
+SWITCH_RELEASE = 0.2  # the target constraint is released for the last 20% of steps (20 of the paper's 100)
 
 
 def default_scheduler() -> DDIMScheduler:
@@ -56,7 +56,7 @@ class HumanMACPipeline(DiffusionPipeline):
 
         control_features + control_motion (B, t_his + future_frames, F): keep those features (a body
         part's joints x 3) on the given trajectory over the whole clip. target (B, n, F): steer the last
-        n frames to it, released for the final 20 steps so the ending stays natural.
+        n frames to it, released for the final 20% of the steps so the ending stays natural.
         """
         batch, t_his, features = history.shape
         frames = t_his + future_frames
@@ -87,7 +87,7 @@ class HumanMACPipeline(DiffusionPipeline):
         for index, t in enumerate(self.progress_bar(timesteps)):
             noise = self.denoiser(self.scheduler.scale_model_input(x, t), t, condition, keep)
             x = self.scheduler.step(noise, t, x).prev_sample
-            step_mask = switch_mask if index < len(timesteps) - SWITCH_RELEASE_STEPS else mask
+            step_mask = switch_mask if index < (1 - SWITCH_RELEASE) * len(timesteps) else mask
             if index + 1 < len(timesteps):
                 following = timesteps[index + 1].reshape(1).expand(len(x))
                 level = self.scheduler.add_noise(known, torch.randn(known.shape, generator=generator, dtype=dtype).to(device),

@@ -62,6 +62,18 @@ def test_sampling_keeps_the_history_and_a_controlled_part(trained, held_out):
         pipe(clips[:, :T_HIS], T_PRED, num_samples=1, num_inference_steps=2, control_features=right_leg)
 
 
+def test_motion_switch_steers_the_ending_to_the_target(trained, held_out):
+    pipe, _ = trained
+    history, target = held_out[:4, :T_HIS], held_out[4:8, -10:]
+    free = pipe(history, T_PRED, num_samples=3, num_inference_steps=20, generator=torch.Generator().manual_seed(3))
+    steered = pipe(history, T_PRED, num_samples=3, num_inference_steps=20, target=target,
+                   generator=torch.Generator().manual_seed(3))
+    def miss(out):
+        return (out.futures[:, :, -10:] - target[:, None]).abs().mean()
+    assert miss(steered) < 0.5 * miss(free)
+    assert (steered.clips[:, :, :T_HIS] - history[:, None]).abs().mean() < 0.02
+
+
 def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
     from diffusers import DDPMScheduler
 
