@@ -76,3 +76,22 @@ def test_branching_clips_share_history_then_diverge():
     assert np.allclose(clips[:, :25], clips[:1, :25])
     ends = clips[:, -1].reshape(6, -1)
     assert np.linalg.norm(ends[:, None] - ends[None], axis=-1).max() > 0.5
+
+
+def test_animation_shows_history_then_each_future(tmp_path):
+    from PIL import Image
+
+    from facechain.motion.render import animate
+
+    clips = branching_clips(3, 25, 100, np.random.default_rng(4))
+    features = np.stack([root_relative(c) for c in clips])
+    path = animate(features[0, :25], features[:, 25:], H36M, tmp_path / "motion.gif")
+    with Image.open(path) as gif:
+        assert gif.n_frames == 63 and gif.size == (600, 200)
+        first = np.asarray(gif.convert("RGB"))
+        gif.seek(gif.n_frames - 1)
+        last = np.asarray(gif.convert("RGB"))
+    grey = np.all(first == (120, 120, 120), axis=-1)
+    assert grey.sum() > 100  # the history skeletons are grey
+    for k, colour in enumerate([(31, 119, 180), (255, 127, 14), (44, 160, 44)]):  # each future in its panel
+        assert np.all(last[:, 200 * k:200 * (k + 1)] == colour, axis=-1).sum() > 100

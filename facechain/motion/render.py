@@ -1,0 +1,54 @@
+"""Animate a motion history and its predicted futures as a GIF: a 3D skeleton per future, seen from
+a fixed oblique camera (orthographic), history frames in grey, then each future in its own colour,
+side by side. Pillow only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .skeleton import Skeleton
+
+COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
+HISTORY = (120, 120, 120)
+
+
+def project(joints: np.ndarray, azimuth: float = 0.6, elevation: float = 0.25) -> np.ndarray:
+    """(..., J, 3) z-up positions -> (..., J, 2) screen coordinates (x right, y down), orthographic."""
+    c, s = np.cos(azimuth), np.sin(azimuth)
+    x = c * joints[..., 0] - s * joints[..., 1]
+    depth = s * joints[..., 0] + c * joints[..., 1]
+    y = joints[..., 2] * np.cos(elevation) - depth * np.sin(elevation)
+    return np.stack([x, -y], axis=-1)
+
+
+def with_root(features: np.ndarray) -> np.ndarray:
+    """(..., T, 3(J-1)) root-relative features -> (..., T, J, 3) with the root at the origin."""
+    joints = features.reshape(*features.shape[:-1], -1, 3)
+    return np.concatenate([np.zeros_like(joints[..., :1, :]), joints], axis=-2)
+
+
+def animate(history: np.ndarray, futures: np.ndarray, skeleton: Skeleton, path: Path, panel: int = 200,
+            fps: int | None = None) -> Path:
+    """history (t_his, F), futures (K, t_pred, F) root-relative -> an animated GIF of K panels."""
+    clips = np.concatenate([np.repeat(history[None], len(futures), 0), futures], axis=1)
+    screen = project(with_root(clips))  # (K, T, J, 2)
+    low, high = screen.reshape(-1, 2).min(0), screen.reshape(-1, 2).max(0)
+    scale = 0.85 * panel / max(float((high - low).max()), 1e-6)
+    centre = (low + high) / 2
+    frames = []
+    for t in range(0, clips.shape[1], 2):  # every second frame, shown twice as long: half the file
+        image = Image.new("RGB", (panel * len(futures), panel), "white")
+        draw = ImageDraw.Draw(image)
+        for k in range(len(futures)):
+            colour = HISTORY if t < len(history) else COLOURS[k % len(COLOURS)]
+            points = (screen[k, t] - centre) * scale + np.array([panel * k + panel / 2, panel / 2])
+            for joint, parent in enumerate(skeleton.parents):
+                if parent >= 0:
+                    draw.line([tuple(points[parent]), tuple(points[joint])], fill=colour, width=3)
+            draw.text((panel * k + 6, 6), "history" if t < len(history) else f"future {k + 1}", fill=colour)
+        frames.append(image)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(2000 / (fps or skeleton.fps)), loop=0)
+    return path
