@@ -18,6 +18,7 @@ from diffusers import DDIMScheduler, DiffusionPipeline
 from diffusers.utils import BaseOutput
 
 from facechain.motion.dct import from_dct, to_dct
+from models.humanmac import HumanMACDenoiser
 
 SWITCH_RELEASE = 0.2  # the target constraint is released for the last 20% of steps (20 of the paper's 100)
 
@@ -37,7 +38,7 @@ class MotionOutput(BaseOutput):
 
 
 class HumanMACPipeline(DiffusionPipeline):
-    def __init__(self, denoiser, scheduler):
+    def __init__(self, denoiser: HumanMACDenoiser, scheduler):
         super().__init__()
         self.register_modules(denoiser=denoiser, scheduler=scheduler)
 

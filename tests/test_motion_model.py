@@ -97,3 +97,20 @@ def test_augmentation_keeps_bone_geometry():
     norms = windows.reshape(8, -1, 16, 3).norm(dim=-1).sort(dim=-1).values
     assert torch.allclose(moved.reshape(8, -1, 16, 3).norm(dim=-1).sort(dim=-1).values, norms, atol=1e-5)
     assert not torch.allclose(moved, windows)
+
+
+def test_cli_trains_saves_and_predicts_a_gif(tmp_path, capsys):
+    from PIL import Image
+
+    from facechain.cli import main
+
+    model = tmp_path / "motion"
+    assert main(["motion", "train", "--out", str(model), "--steps", "5", "--windows", "20", "--width", "32",
+                 "--layers", "2", "--batch-size", "4"]) == 0
+    assert (model / "denoiser" / "diffusion_pytorch_model.safetensors").is_file()
+    gif = tmp_path / "pred.gif"
+    assert main(["motion", "predict", str(model), "--out", str(gif), "--samples", "2", "--steps", "3"]) == 0
+    with Image.open(gif) as animation:
+        assert animation.size == (400, 200) and animation.n_frames == 63
+    assert main(["motion", "predict", str(tmp_path), "--out", str(gif)]) == 3
+    assert "not a motion pipeline folder" in capsys.readouterr().err
