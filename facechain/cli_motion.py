@@ -28,6 +28,16 @@ def add_motion_commands(commands) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=run_motion_train)
 
+    evaluate = actions.add_parser(
+        "eval", help="APD/ADE/FDE/MMADE/MMFDE on held-out procedural windows, beside the zero-velocity baseline",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    evaluate.add_argument("model", type=Path, help="pipeline folder from `facechain motion train`")
+    evaluate.add_argument("--windows", type=int, default=100, help="held-out procedural test windows")
+    evaluate.add_argument("--samples", type=int, default=50, help="K futures per window (paper: 50)")
+    evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
+    evaluate.add_argument("--seed", type=int, default=12345, help="draws the test windows (not the training seed)")
+    evaluate.set_defaults(run=run_motion_eval)
+
     predict = actions.add_parser(
         "predict", help="K futures for a procedural history, as an animated GIF",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -69,23 +79,46 @@ def run_motion_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_pipeline(folder: Path):
+    from pipelines.humanmac import HumanMACPipeline
+
+    from .errors import FacechainError
+
+    if not (folder / "model_index.json").is_file():
+        raise FacechainError(f"{folder} is not a motion pipeline folder: make one with `facechain motion train`")
+    pipe = HumanMACPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def run_motion_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .motion.evaluation import ZeroVelocity, evaluate, table
+    from .motion.skeleton import H36M
+    from .motion.training import procedural_windows
+
+    pipe = load_pipeline(args.model)
+    windows = procedural_windows(args.windows, H36M, np.random.default_rng(args.seed))
+    with tqdm(total=args.windows, unit="window", desc="motion eval", file=sys.stderr) as bar:
+        ours = evaluate(pipe, windows, H36M, args.samples, args.steps, progress=lambda done, total: bar.update(done - bar.n))
+    baseline = evaluate(ZeroVelocity(), windows, H36M, samples=1, steps=1)
+    print(table({"HumanMAC (this model)": ours, "zero velocity": baseline}))
+    return 0
+
+
 def run_motion_predict(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
-
-    from pipelines.humanmac import HumanMACPipeline
 
     from .errors import FacechainError
     from .motion.procedural import random_clip, root_relative
     from .motion.render import animate
     from .motion.skeleton import H36M
 
-    if not (args.model / "model_index.json").is_file():
-        raise FacechainError(f"{args.model} is not a motion pipeline folder: make one with `facechain motion train`")
     if not 1 <= args.samples <= 6:
         raise FacechainError("--samples must be between 1 and 6")
-    pipe = HumanMACPipeline.from_pretrained(args.model)
-    pipe.set_progress_bar_config(disable=True)
+    pipe = load_pipeline(args.model)
     history = root_relative(random_clip(H36M.t_his, np.random.default_rng(args.seed))).astype(np.float32)
     out = pipe(torch.from_numpy(history)[None], H36M.t_pred, num_samples=args.samples, num_inference_steps=args.steps,
                generator=torch.Generator().manual_seed(args.seed))

@@ -74,6 +74,18 @@ def test_motion_switch_steers_the_ending_to_the_target(trained, held_out):
     assert (steered.clips[:, :, :T_HIS] - history[:, None]).abs().mean() < 0.02
 
 
+def test_evaluation_matches_direct_metrics(trained, held_out):
+    from facechain.motion.evaluation import ZeroVelocity, evaluate
+
+    windows = held_out.numpy()
+    still = evaluate(ZeroVelocity(), windows, H36M, samples=1, steps=1)
+    expected = np.mean([ade(np.repeat(windows[i, T_HIS - 1][None, None], T_PRED, 1), windows[i, T_HIS:])
+                        for i in range(len(windows))])
+    assert still["ADE"] == pytest.approx(expected) and still["APD"] == 0.0
+    ours = evaluate(trained[0], windows[:6], H36M, samples=5, steps=10)
+    assert ours["APD"] > 0 and all(np.isfinite(value) for value in ours.values())  # K > 1 futures differ
+
+
 def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
     from diffusers import DDPMScheduler
 
@@ -112,5 +124,8 @@ def test_cli_trains_saves_and_predicts_a_gif(tmp_path, capsys):
     assert main(["motion", "predict", str(model), "--out", str(gif), "--samples", "2", "--steps", "3"]) == 0
     with Image.open(gif) as animation:
         assert animation.size == (400, 200) and animation.n_frames == 63
+    assert main(["motion", "eval", str(model), "--windows", "3", "--samples", "2", "--steps", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "APD" in printed and "HumanMAC (this model)" in printed and "zero velocity" in printed
     assert main(["motion", "predict", str(tmp_path), "--out", str(gif)]) == 3
     assert "not a motion pipeline folder" in capsys.readouterr().err
