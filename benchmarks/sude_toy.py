@@ -84,6 +84,13 @@ def pretrain(args) -> None:
     print(f"wrote {out}")
 
 
+def pretraining_split(folder: Path):
+    """(images, labels, the pretraining indices, the judge trained on them) for a pretrained model."""
+    train_index = json.loads((folder / "pretraining.json").read_text())["train_indices"]
+    images, labels = base_digits()
+    return images, labels, train_index, category_classifier(images[train_index], labels[train_index])
+
+
 def check(args) -> None:
     """How well the pretrained model obeys category and attribute words: judge accuracy and the pixel
     measure of each attribute on generated samples, and a grid (rows: attributes, columns: digits)."""
@@ -93,9 +100,7 @@ def check(args) -> None:
     torch.set_num_threads(args.threads)
     folder = Path(args.model)
     model = load_model(folder)
-    train_index = json.loads((folder / "pretraining.json").read_text())["train_indices"]
-    images, labels = base_digits()
-    judge = category_classifier(images[train_index], labels[train_index])
+    judge = pretraining_split(folder)[3]
     rows, tiles = [], []
     for attributes in [(), ("thick",), ("thin",), ("slanted",), ("inverted",)]:
         prompts = [caption(label, attributes) for label in range(10) for _ in range(args.per_digit)]
@@ -124,10 +129,8 @@ def personalize_command(args) -> None:
 
     torch.set_num_threads(args.threads)
     folder = Path(args.model)
-    train_index = json.loads((folder / "pretraining.json").read_text())["train_indices"]
-    images, labels = base_digits()
+    images, labels, train_index, judge = pretraining_split(folder)
     held_out = np.setdiff1d(np.arange(len(images)), train_index)
-    judge = category_classifier(images[train_index], labels[train_index])
     subject_index = int(held_out[distinctive_subject(images[held_out], labels[held_out], args.label, judge)])
     subject = images[subject_index]
     views = subject_views(subject)

@@ -138,8 +138,9 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
             raise GenerationError("the lcm scheduler needs an LCM-LoRA: pass --lcm-lora (a path or a hub id such as "
                                   "latent-consistency/lcm-lora-sdv1-5)")
         lcm_file = find_lora(request.lcm_lora)
-        pipe.load_adapter_file(lcm_file, adapter_name("lcm", lcm_file))
-        weights[adapter_name("lcm", lcm_file)] = 1.0
+        name = adapter_name("lcm", lcm_file)
+        pipe.load_adapter_file(lcm_file, name)
+        weights[name] = 1.0
     stale = [name for name in pipe.loaded_adapters() if name.startswith("person-") and name not in weights]
     if stale:
         pipe.delete_adapters(stale)

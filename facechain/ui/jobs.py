@@ -58,7 +58,3 @@ class TrainingJob:
 
     def stop(self) -> None:
         self.stop_requested.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)

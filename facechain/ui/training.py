@@ -20,9 +20,9 @@ POLL_SECONDS = 0.5
 MAX_STEPS = 3000
 
 
-def base_model_status(settings) -> str:
+def base_model_status(settings, available: bool) -> str:
     """What the app can train on, said at start-up: the configured base model or why not."""
-    if locally_available(None, settings) is not None:
+    if available:
         return f"Base model **{settings.base_model}** is available."
     return (f"Base model **{settings.base_model}** is not on this machine (not a local folder, not in the Hugging Face "
             f"cache). It is downloaded on first use when the hub is reachable; otherwise give a local diffusers folder "
@@ -85,12 +85,12 @@ def cancel_training(context, request) -> str:
 
 
 def build(context) -> None:
-    gr.Markdown(base_model_status(context.settings))  # said once, at start-up: nothing is downloaded here
+    available = locally_available(None, context.settings) is not None  # looked up once; nothing is downloaded
+    gr.Markdown(base_model_status(context.settings, available))
     with gr.Row():
         with gr.Column(scale=1):
             name = gr.Textbox(label="Model name", value="me")
             configured = f"Base model ({context.settings.base_model})"
-            available = locally_available(None, context.settings) is not None
             base = gr.Radio([configured, TINY_CHOICE], value=configured if available else TINY_CHOICE, label="Train on")
             custom_base = gr.Textbox(label="Or another base model (hub id or local folder)", placeholder="optional")
             steps = gr.Slider(1, MAX_STEPS, value=400, step=1, label="Steps")
