@@ -7,7 +7,7 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw
 
-COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
+COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
 
 
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], path: Path, title: str,
