@@ -1,24 +1,37 @@
-"""``facechain motion train|predict``: HumanMAC on the procedural motion set (real VideoPose3D files
-and evaluation come next)."""
+"""``facechain motion train|eval|predict``: HumanMAC on the procedural motion set or on VideoPose3D
+files (Human3.6M, HumanEva-I) in the standard splits, with checkpoints and resume."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .motion.scenario import MODES, START_MOTIONS
+
+DATA_HELP = ("VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
+             "arrays, one key per 'subject/action'); without it, procedural H36M motion")
+TRUSTED_HELP = "open VideoPose3D's pickled layout (only for a file you downloaded yourself: unpickling can run code)"
+
 
 def add_motion_commands(commands) -> None:
-    motion = commands.add_parser("motion", help="HumanMAC motion prediction: train, predict")
+    motion = commands.add_parser("motion", help="HumanMAC motion prediction: train, eval, predict")
     actions = motion.add_subparsers(dest="action", required=True, metavar="ACTION")
     train = actions.add_parser(
-        "train", help="train a HumanMAC denoiser on procedural motion (H36M skeleton)",
-        description="Train the HumanMAC denoiser on procedural 17-joint motion and save the pipeline "
-                    "(denoiser + DDIM cosine scheduler, safetensors) into --out.",
+        "train", help="train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
+        description="Train the HumanMAC denoiser and save the pipeline (denoiser + DDIM cosine scheduler, "
+                    "safetensors) into --out. Checkpoints go to --checkpoints every --checkpoint-every steps; "
+                    "after an interruption, the same command with --resume continues exactly where it stopped "
+                    "(also to a larger --steps). Paper size: --width 512 --layers 8 (HumanEva: 4), --batch-size 64, "
+                    "--learning-rate 3e-4.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     train.add_argument("--out", required=True, type=Path, help="pipeline folder to write")
+    train.add_argument("--dataset", choices=("h36m", "humaneva"), default="h36m", help="skeleton and split")
+    train.add_argument("--data", type=Path, help=DATA_HELP)
+    train.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
     train.add_argument("--steps", type=int, default=2000)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
@@ -26,26 +39,47 @@ def add_motion_commands(commands) -> None:
     train.add_argument("--width", type=int, default=128, help="transformer width (paper: 512)")
     train.add_argument("--layers", type=int, default=4, help="transformer layers, even (paper: 8)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: beside --out, named <out>.checkpoints)")
+    train.add_argument("--checkpoint-every", type=int, default=500)
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     train.set_defaults(run=run_motion_train)
 
     evaluate = actions.add_parser(
-        "eval", help="APD/ADE/FDE/MMADE/MMFDE on held-out procedural windows, beside the zero-velocity baseline",
+        "eval", help="APD/ADE/FDE/MMADE/MMFDE beside the zero-velocity baseline",
+        description="The paper's protocol: K futures per test window; with --data, the test subjects' windows "
+                    "at stride t_his, multimodal ground truth from all of them.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    evaluate.add_argument("model", type=Path, help="pipeline folder from `facechain motion train`")
-    evaluate.add_argument("--windows", type=int, default=100, help="held-out procedural test windows")
+    evaluate.add_argument("model", type=Path, nargs="?",
+                          help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
+    evaluate.add_argument("--data", type=Path, help=DATA_HELP)
+    evaluate.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
+    evaluate.add_argument("--windows", type=int, default=100, help="test windows to predict (0: all, with --data)")
     evaluate.add_argument("--samples", type=int, default=50, help="K futures per window (paper: 50)")
     evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
     evaluate.add_argument("--seed", type=int, default=12345, help="draws the test windows (not the training seed)")
+    evaluate.add_argument("--json", type=Path, help="also write the metrics here")
     evaluate.set_defaults(run=run_motion_eval)
 
     predict = actions.add_parser(
-        "predict", help="K futures for a procedural history, as an animated GIF",
+        "predict", help="K futures for a motion history, as an animated GIF",
+        description="Start from a procedural motion (--motion) or a clip of a motion file (--data, --sequence, "
+                    "--start); predict freely, keep a body part on its recorded trajectory (--mode control "
+                    "--part), or steer the ending toward another motion (--mode switch --switch-to).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    predict.add_argument("model", type=Path, help="pipeline folder from `facechain motion train`")
+    predict.add_argument("model", type=Path, nargs="?",
+                         help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
     predict.add_argument("--out", required=True, type=Path, help="GIF to write")
+    predict.add_argument("--motion", choices=START_MOTIONS, default="walk", help="procedural motion to start from")
+    predict.add_argument("--data", type=Path, help="motion file to start from instead (either layout, see train)")
+    predict.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
+    predict.add_argument("--sequence", help="'subject/action' in --data (default: the first)")
+    predict.add_argument("--start", type=int, default=0, help="first history frame in the sequence")
+    predict.add_argument("--mode", choices=MODES, default="predict")
+    predict.add_argument("--part", help="control mode: body part to keep (e.g. right_leg, left_arm, torso, lower, upper)")
+    predict.add_argument("--switch-to", choices=START_MOTIONS, default="run", help="switch mode: motion to end in")
     predict.add_argument("--samples", type=int, default=3, help="K futures (1-6 in the GIF)")
     predict.add_argument("--steps", type=int, default=50, help="DDIM steps (paper: 100)")
-    predict.add_argument("--seed", type=int, default=0, help="chooses the history and the sampling noise")
+    predict.add_argument("--seed", type=int, default=0, help="chooses the procedural motion and the sampling noise")
     predict.set_defaults(run=run_motion_predict)
 
 
@@ -57,71 +91,106 @@ def run_motion_train(args: argparse.Namespace) -> int:
     from pipelines.humanmac import HumanMACPipeline, default_scheduler
 
     from .atomic import staged_folder
-    from .motion.skeleton import H36M
-    from .motion.training import MotionTrainConfig, procedural_windows, train_denoiser
+    from .motion.data import load_positions, split_sequences
+    from .motion.skeleton import SKELETONS
+    from .motion.training import MotionTrainConfig, RandomWindows, procedural_windows, train_denoiser
 
+    skeleton = SKELETONS[args.dataset]
+    if args.data:
+        sequences = split_sequences(load_positions(args.data, args.trusted_file), skeleton, "train")
+    else:
+        require_h36m(skeleton)
+        sequences = list(procedural_windows(args.windows, skeleton, np.random.default_rng(args.seed)))
+    windows = RandomWindows(sequences, skeleton.t_his + skeleton.t_pred)
     torch.manual_seed(args.seed)
-    windows = procedural_windows(args.windows, H36M, np.random.default_rng(args.seed))
-    denoiser = HumanMACDenoiser(joints=H36M.count - 1, coefficients=H36M.dct_coefficients, width=args.width,
+    denoiser = HumanMACDenoiser(joints=skeleton.count - 1, coefficients=skeleton.dct_coefficients, width=args.width,
                                 layers=args.layers, heads=8 if args.width % 8 == 0 else 4, feed_forward=2 * args.width)
     scheduler = default_scheduler()
     config = MotionTrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                               seed=args.seed)
+                               seed=args.seed, checkpoint_every=args.checkpoint_every)
+    checkpoints = args.checkpoints or args.out.with_name(f"{args.out.name}.checkpoints")
     with tqdm(total=args.steps, unit="step", desc="motion train", file=sys.stderr) as bar:
         def progress(step: int, total: int, loss: float) -> None:
             bar.set_postfix(loss=f"{loss:.4f}")
             bar.update(step - bar.n)
 
-        ema, losses = train_denoiser(denoiser, scheduler, windows, config, H36M, progress)
+        try:
+            ema, losses = train_denoiser(denoiser, scheduler, windows, config, skeleton, progress, checkpoints, args.resume)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: run the same command with --resume to continue from the newest checkpoint in "
+                  f"{checkpoints}", file=sys.stderr)
+            return 130
     with staged_folder(args.out) as staging:
         HumanMACPipeline(ema, scheduler).save_pretrained(staging)
     print(f"loss {np.mean(losses[:20]):.4f} -> {np.mean(losses[-20:]):.4f}; pipeline: {args.out}")
     return 0
 
 
-def load_pipeline(folder: Path):
-    from pipelines.humanmac import HumanMACPipeline
-
+def require_h36m(skeleton) -> None:
     from .errors import FacechainError
 
-    if not (folder / "model_index.json").is_file():
-        raise FacechainError(f"{folder} is not a motion pipeline folder: make one with `facechain motion train`")
-    pipe = HumanMACPipeline.from_pretrained(folder)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    if skeleton.name != "h36m":
+        raise FacechainError(f"procedural motion is H36M-only: pass --data with a {skeleton.name} file")
+
+
+def load_pipeline(args: argparse.Namespace):
+    from .config import Settings
+    from .motion.scenario import load_motion_pipeline
+
+    args.model = args.model or Settings.from_env().motion_model
+    return load_motion_pipeline(args.model)
 
 
 def run_motion_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .motion.data import load_positions, split_sequences, windows
     from .motion.evaluation import ZeroVelocity, evaluate, table
-    from .motion.skeleton import H36M
+    from .motion.scenario import skeleton_of
     from .motion.training import procedural_windows
 
-    pipe = load_pipeline(args.model)
-    windows = procedural_windows(args.windows, H36M, np.random.default_rng(args.seed))
-    with tqdm(total=args.windows, unit="window", desc="motion eval", file=sys.stderr) as bar:
-        ours = evaluate(pipe, windows, H36M, args.samples, args.steps, progress=lambda done, total: bar.update(done - bar.n))
-    baseline = evaluate(ZeroVelocity(), windows, H36M, samples=1, steps=1)
+    pipe = load_pipeline(args)
+    skeleton = skeleton_of(pipe)
+    rng = np.random.default_rng(args.seed)
+    if args.data:
+        test = windows(split_sequences(load_positions(args.data, args.trusted_file), skeleton, "test"),
+                       skeleton.t_his + skeleton.t_pred, stride=skeleton.t_his)
+        chosen = np.sort(rng.choice(len(test), args.windows, replace=False)) if 0 < args.windows < len(test) else None
+    else:
+        require_h36m(skeleton)
+        test, chosen = procedural_windows(args.windows, skeleton, rng), None
+    count = len(test) if chosen is None else len(chosen)
+    with tqdm(total=count, unit="window", desc="motion eval", file=sys.stderr) as bar:
+        ours = evaluate(pipe, test, skeleton, args.samples, args.steps, chosen=chosen,
+                        progress=lambda done, total: bar.update(done - bar.n))
+    baseline = evaluate(ZeroVelocity(), test, skeleton, samples=1, steps=1, chosen=chosen)
     print(table({"HumanMAC (this model)": ours, "zero velocity": baseline}))
+    if args.json:
+        from .atomic import staged_file
+
+        with staged_file(args.json) as staging:
+            staging.write_text(json.dumps({"model": str(args.model), "data": str(args.data or "procedural"),
+                                           "windows": count, "samples": args.samples, "steps": args.steps,
+                                           "metrics": {"humanmac": ours, "zero_velocity": baseline}}, indent=2))
     return 0
 
 
 def run_motion_predict(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
-
     from .errors import FacechainError
-    from .motion.procedural import random_clip, root_relative
+    from .motion.data import load_positions
     from .motion.render import animate
-    from .motion.skeleton import H36M
+    from .motion.scenario import MotionRequest, file_window, predict, procedural_window, skeleton_of
 
     if not 1 <= args.samples <= 6:
         raise FacechainError("--samples must be between 1 and 6")
-    pipe = load_pipeline(args.model)
-    history = root_relative(random_clip(H36M.t_his, np.random.default_rng(args.seed))).astype(np.float32)
-    out = pipe(torch.from_numpy(history)[None], H36M.t_pred, num_samples=args.samples, num_inference_steps=args.steps,
-               generator=torch.Generator().manual_seed(args.seed))
-    animate(history, out.futures[0].numpy(), H36M, args.out)
-    print(f"wrote {args.out}: the history and {args.samples} futures")
+    pipe = load_pipeline(args)
+    skeleton = skeleton_of(pipe)
+    if args.data:
+        window, name = file_window(load_positions(args.data, args.trusted_file), skeleton, args.sequence, args.start)
+    else:
+        window, name = procedural_window(args.motion, args.seed, skeleton), f"procedural {args.motion}"
+    history, futures = predict(pipe, window, MotionRequest(args.mode, args.part, args.switch_to, args.samples,
+                                                           args.steps, args.seed))
+    animate(history, futures, skeleton, args.out, recorded=window[skeleton.t_his:] if len(window) > skeleton.t_his else None)
+    print(f"wrote {args.out}: {name}, {args.mode}, the history and {args.samples} futures")
     return 0

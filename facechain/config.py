@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+SHIPPED_MOTION_MODEL = Path(__file__).parent / "motion" / "pretrained" / "procedural_h36m"
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -29,6 +31,9 @@ class Settings:
     base_model: Stable Diffusion 1.5-class model, a hub id or a local folder in diffusers' layout.
         Env ``FACECHAIN_BASE_MODEL``.
     home: facechain's own cache (the tiny offline model lives here). Env ``FACECHAIN_HOME``.
+    motion_model: the HumanMAC pipeline folder the Motion tab and ``facechain motion`` use when none is
+        named (default: the small procedural-motion model shipped in the package). Env
+        ``FACECHAIN_MOTION_MODEL``.
     """
 
     face_backend: str = "auto"
@@ -37,6 +42,7 @@ class Settings:
     max_image_pixels: int = 120_000_000
     base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     home: Path = field(default_factory=lambda: Path.home() / ".cache" / "facechain")
+    motion_model: Path = SHIPPED_MOTION_MODEL
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -48,4 +54,5 @@ class Settings:
             max_image_pixels=int(_env("FACECHAIN_MAX_IMAGE_PIXELS", str(defaults.max_image_pixels))),
             base_model=_env("FACECHAIN_BASE_MODEL", defaults.base_model),
             home=Path(_env("FACECHAIN_HOME", str(defaults.home))).expanduser(),
+            motion_model=Path(_env("FACECHAIN_MOTION_MODEL", str(defaults.motion_model))).expanduser(),
         )

@@ -10,7 +10,7 @@ import torch
 
 from facechain.motion.metrics import ade
 from facechain.motion.skeleton import H36M
-from facechain.motion.training import MotionTrainConfig, augment, procedural_windows, train_denoiser
+from facechain.motion.training import MotionTrainConfig, RandomWindows, augment, procedural_windows, train_denoiser
 from models.humanmac import HumanMACDenoiser
 from pipelines import HumanMACPipeline
 from pipelines.humanmac import default_scheduler
@@ -24,7 +24,7 @@ def trained():
     denoiser = HumanMACDenoiser(joints=16, coefficients=20, width=64, layers=2, heads=4, feed_forward=128, dropout=0.0)
     scheduler = default_scheduler()
     windows = procedural_windows(300, H36M, np.random.default_rng(0))
-    ema, losses = train_denoiser(denoiser, scheduler, windows, MotionTrainConfig(steps=2000, batch_size=32,
+    ema, losses = train_denoiser(denoiser, scheduler, RandomWindows(windows, windows.shape[1]), MotionTrainConfig(steps=2000, batch_size=32,
                                                                                  learning_rate=1e-3))
     pipe = HumanMACPipeline(ema, scheduler)
     pipe.set_progress_bar_config(disable=True)

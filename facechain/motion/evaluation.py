@@ -16,24 +16,27 @@ METRICS = ("APD", "ADE", "FDE", "MMADE", "MMFDE")
 
 
 def evaluate(pipe, windows: np.ndarray, skeleton: Skeleton, samples: int = 50, steps: int = 100, batch: int = 16,
-             seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
-    """windows (N, t_his + t_pred, F) -> the mean of each metric over the windows."""
+             seed: int = 0, chosen: np.ndarray | None = None,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+    """windows (N, t_his + t_pred, F) -> the mean of each metric over the ``chosen`` windows (all by
+    default); the multimodal ground truth is gathered from all of them."""
     t_his = skeleton.t_his
     futures = windows[:, t_his:]
     multimodal = multimodal_futures(windows[:, t_his - 1], futures)
+    chosen = np.arange(len(windows)) if chosen is None else np.asarray(chosen)
     generator = torch.Generator().manual_seed(seed)
     totals = {name: 0.0 for name in METRICS}
-    for start in range(0, len(windows), batch):
-        history = torch.from_numpy(windows[start:start + batch, :t_his]).float()
+    for start in range(0, len(chosen), batch):
+        indices = chosen[start:start + batch]
+        history = torch.from_numpy(windows[indices, :t_his]).float()
         predicted = pipe(history, futures.shape[1], num_samples=samples, num_inference_steps=steps,
                          generator=generator).futures.numpy()
-        for offset, prediction in enumerate(predicted):
-            index = start + offset
+        for index, prediction in zip(indices, predicted):
             for name, value in all_metrics(prediction, futures[index], multimodal[index]).items():
                 totals[name] += value
         if progress:
-            progress(min(start + batch, len(windows)), len(windows))
-    return {name: total / len(windows) for name, total in totals.items()}
+            progress(start + len(indices), len(chosen))
+    return {name: total / len(chosen) for name, total in totals.items()}
 
 
 class ZeroVelocity:

@@ -87,7 +87,6 @@ def clip(styles: list[tuple[int, GaitStyle]], frames: int, fps: int = H36M.fps, 
     """(frames, 17, 3) positions. ``styles``: (start frame, style) in order; each change blends in over
     half a second from its start frame."""
     rng = rng or np.random.default_rng()
-    t = np.arange(frames) / fps
     params = {key: np.full(frames, value, dtype=np.float64) for key, value in styles[0][1].__dict__.items()}
     for (_, previous), (start, style) in zip(styles, styles[1:]):
         weight = np.clip((np.arange(frames) - start) / (0.5 * fps), 0.0, 1.0)

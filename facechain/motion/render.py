@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..atomic import staged_file
 from ..plots import COLOURS
 from .skeleton import Skeleton
 
 HISTORY = (120, 120, 120)
+RECORDED = (0, 0, 0)
 
 
 def project(joints: np.ndarray, azimuth: float = 0.6, elevation: float = 0.25) -> np.ndarray:
@@ -31,24 +33,32 @@ def with_root(features: np.ndarray) -> np.ndarray:
 
 
 def animate(history: np.ndarray, futures: np.ndarray, skeleton: Skeleton, path: Path, panel: int = 200,
-            fps: int | None = None) -> Path:
-    """history (t_his, F), futures (K, t_pred, F) root-relative -> an animated GIF of K panels."""
-    clips = np.concatenate([np.repeat(history[None], len(futures), 0), futures], axis=1)
-    screen = project(with_root(clips))  # (K, T, J, 2)
+            fps: int | None = None, recorded: np.ndarray | None = None) -> Path:
+    """history (t_his, F), futures (K, t_pred, F) root-relative -> an animated GIF of K panels, plus a
+    black "recorded" panel when the recorded continuation (up to t_pred frames) is given."""
+    panels = list(futures)
+    if recorded is not None:
+        held = np.repeat(recorded[-1:], futures.shape[1] - len(recorded), 0)  # a short recording holds its last pose
+        panels.append(np.concatenate([recorded, held]))
+    clips = np.concatenate([np.repeat(history[None], len(panels), 0), np.stack(panels)], axis=1)
+    colours = [COLOURS[k % len(COLOURS)] for k in range(len(futures))] + [RECORDED] * (recorded is not None)
+    labels = [f"future {k + 1}" for k in range(len(futures))] + ["recorded"] * (recorded is not None)
+    screen = project(with_root(clips))  # (panels, T, J, 2)
     low, high = screen.reshape(-1, 2).min(0), screen.reshape(-1, 2).max(0)
     scale = 0.85 * panel / max(float((high - low).max()), 1e-6)
     centre = (low + high) / 2
     frames = []
     for t in range(0, clips.shape[1], 2):  # every second frame, shown twice as long: half the file
-        image = Image.new("RGB", (panel * len(futures), panel), "white")
+        image = Image.new("RGB", (panel * len(clips), panel), "white")
         draw = ImageDraw.Draw(image)
-        for k in range(len(futures)):
-            colour = HISTORY if t < len(history) else COLOURS[k % len(COLOURS)]
+        for k in range(len(clips)):
+            colour = HISTORY if t < len(history) else colours[k]
             points = (screen[k, t] - centre) * scale + np.array([panel * k + panel / 2, panel / 2])
             for joint, parent in enumerate(skeleton.parents):
                 if parent >= 0:
                     draw.line([tuple(points[parent]), tuple(points[joint])], fill=colour, width=3)
-            draw.text((panel * k + 6, 6), "history" if t < len(history) else f"future {k + 1}", fill=colour)
+            draw.text((panel * k + 6, 6), "history" if t < len(history) else labels[k], fill=colour)
         frames.append(image)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(2000 / (fps or skeleton.fps)), loop=0)
+    with staged_file(Path(path)) as staging:
+        frames[0].save(staging, save_all=True, append_images=frames[1:], duration=int(2000 / (fps or skeleton.fps)), loop=0)
     return path

@@ -1,21 +1,35 @@
 """Training the HumanMAC denoiser on motion windows (paper: Adam 3e-4, batch 64, cosine schedule,
 noise-prediction MSE on the DCT of the whole window, history condition dropped with probability
-1 - mod_train, EMA 0.995 after 2000 steps; augmentation with probability 0.5 each: a rotation about
-the vertical axis, a mirror in x, a mirror in y)."""
+1 - mod_train, EMA 0.995 after 2000 steps, learning rate x0.9 at 15/30/45/55/70/90% of training;
+augmentation with probability 0.5 each: a rotation about the vertical axis, a mirror in x, a mirror
+in y).
+
+Every step draws its randomness from (seed, step) and the state is checkpointed whole (model, EMA,
+optimizer, learning-rate schedule, loss history), so a resumed run continues exactly where the
+interrupted one stopped.
+"""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from ..errors import FacechainError
+from ..seeding import step_generator
 from .dct import to_dct
 from .procedural import random_clip, root_relative
 from .skeleton import H36M, Skeleton
+
+
+class MotionTrainingError(FacechainError):
+    """A training run that cannot start or resume, saying what to do instead."""
 
 
 @dataclass
@@ -23,10 +37,33 @@ class MotionTrainConfig:
     steps: int = 1000
     batch_size: int = 64
     learning_rate: float = 3e-4
+    lr_milestones: tuple[float, ...] = (0.15, 0.3, 0.45, 0.55, 0.7, 0.9)  # the paper's epochs 75..450 of 500
+    lr_gamma: float = 0.9
     mod_train: float = 0.8
     ema_decay: float = 0.995
     ema_start: int = 2000
     seed: int = 0
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+
+
+class RandomWindows:
+    """Windows of ``length`` frames cut at random from root-relative sequences (frames, F), every
+    possible window equally likely, as the paper draws a fresh set of windows each epoch. A set of
+    ready-made windows is the special case of sequences exactly ``length`` long."""
+
+    def __init__(self, sequences: list[np.ndarray], length: int):
+        usable = [torch.from_numpy(np.ascontiguousarray(s, dtype=np.float32)) for s in sequences if len(s) >= length]
+        if not usable:
+            raise MotionTrainingError(f"no training sequence is {length} frames long")
+        self.sequences, self.length = usable, length
+        self.ends = torch.cumsum(torch.tensor([len(s) - length + 1 for s in usable]), 0)
+
+    def draw(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        picks = torch.randint(0, int(self.ends[-1]), (count,), generator=generator)
+        which = torch.searchsorted(self.ends, picks, right=True)
+        starts = picks - torch.cat([torch.zeros(1, dtype=self.ends.dtype), self.ends])[which]
+        return torch.stack([self.sequences[i][s:s + self.length] for i, s in zip(which.tolist(), starts.tolist())])
 
 
 def procedural_windows(count: int, skeleton: Skeleton, rng: np.random.Generator) -> np.ndarray:
@@ -54,18 +91,32 @@ def augment(windows: torch.Tensor, skeleton: Skeleton, generator: torch.Generato
     return joints.reshape(batch, frames, -1)
 
 
-def train_denoiser(denoiser, scheduler, windows: np.ndarray, config: MotionTrainConfig, skeleton: Skeleton = H36M,
-                   progress: Callable[[int, int, float], None] | None = None):
-    """Train in place; returns the EMA copy (the model to sample with) and the loss per step."""
-    generator = torch.Generator().manual_seed(config.seed)
-    data = torch.from_numpy(windows)
+def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTrainConfig, skeleton: Skeleton = H36M,
+                   progress: Callable[[int, int, float], None] | None = None, checkpoints: Path | None = None,
+                   resume: bool = False):
+    """Train in place; returns the EMA copy (the model to sample with) and the loss per step.
+
+    With ``checkpoints`` (a folder), the state is saved every ``config.checkpoint_every`` steps and at
+    the end; ``resume`` continues from the newest one (also to a larger ``config.steps``)."""
     ema = copy.deepcopy(denoiser).eval().requires_grad_(False)
     optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate)
+    lr_schedule = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, sorted({max(1, round(f * config.steps)) for f in config.lr_milestones}), config.lr_gamma)
+    losses: list[float] = []
+    found = latest_checkpoint(checkpoints) if checkpoints else None
+    if found and not resume:
+        raise MotionTrainingError(f"{checkpoints} holds checkpoints of an earlier run: pass --resume to continue it, "
+                                  f"or choose another output")
+    if resume:
+        if not found:
+            raise MotionTrainingError(f"--resume: no checkpoint in {checkpoints}")
+        losses = restore(found, denoiser, ema, optimizer, lr_schedule)
     coefficients = denoiser.config.coefficients
-    losses = []
     denoiser.train()
-    for step in range(1, config.steps + 1):
-        batch = augment(data[torch.randint(0, len(data), (config.batch_size,), generator=generator)], skeleton, generator)
+    for step in range(len(losses) + 1, config.steps + 1):
+        generator = step_generator(config.seed, step)
+        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))  # dropout draws from the global one
+        batch = augment(windows.draw(config.batch_size, generator), skeleton, generator)
         clean = to_dct(batch, coefficients)
         history = batch[:, : skeleton.t_his]
         padded = torch.cat([history, history[:, -1:].expand(-1, batch.shape[1] - skeleton.t_his, -1)], dim=1)
@@ -77,12 +128,32 @@ def train_denoiser(denoiser, scheduler, windows: np.ndarray, config: MotionTrain
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+        lr_schedule.step()
         decay = config.ema_decay if step > config.ema_start else 0.0  # before EMA starts, the copy follows
         with torch.no_grad():
             for average, current in zip(ema.parameters(), denoiser.parameters()):
                 average.lerp_(current, 1.0 - decay)
         losses.append(float(loss.detach()))
+        if checkpoints and (step == config.steps or config.checkpoint_every and step % config.checkpoint_every == 0):
+            tensors = {**{f"model.{k}": v for k, v in denoiser.state_dict().items()},
+                       **{f"ema.{k}": v for k, v in ema.state_dict().items()}}
+            save_checkpoint(checkpoints, step, tensors, optimizer, lr_schedule,
+                            {"losses": losses, "config": asdict(config)}, config.keep_checkpoints)
         if progress:
             progress(step, config.steps, losses[-1])
     denoiser.eval()
     return ema, losses
+
+
+def restore(found: Path, denoiser, ema, optimizer, lr_schedule) -> list[float]:
+    """Load a checkpoint into the models, optimizer and schedule; returns its loss history."""
+    step, tensors, state, meta = load_checkpoint(found)
+    try:
+        for prefix, model in (("model.", denoiser), ("ema.", ema)):
+            model.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    except RuntimeError as error:
+        raise MotionTrainingError(f"{found} was written for another model size: resume with the same "
+                                  f"--width/--layers ({str(error).splitlines()[0]})") from None
+    optimizer.load_state_dict(state["optimizer"])
+    lr_schedule.load_state_dict(state["lr_scheduler"])
+    return list(meta["losses"])[:step]

@@ -23,13 +23,14 @@ from ..config import Settings
 from ..diffusion.base_model import resolve_base_model
 from ..diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
 from ..plots import image_grid
-from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .kohya import export_kohya
 from .lora_state import LORA_FILE, load_trainable, save_lora, trainable_tensors
 from .model_card import VALIDATION_GRID, write_model_card
 from .prior import class_images, generate_class_images
 from .train_config import TrainConfig, TrainingError
-from .training_data import DatasetError, Example, batch_indices, load_pixels, read_examples, step_generator
+from ..seeding import step_generator
+from .training_data import DatasetError, Example, batch_indices, load_pixels, read_examples
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from ..errors import FacechainError
+from ..seeding import step_generator
 
 
 class DatasetError(FacechainError, ValueError):
@@ -49,12 +50,6 @@ def read_examples(dataset: Path) -> list[Example]:
     if not examples:
         raise DatasetError(f"{metadata} lists no images")
     return examples
-
-
-def step_generator(seed: int, *position: int) -> torch.Generator:
-    """A generator for one position in training (e.g. step, micro-step, process)."""
-    mixed = np.random.SeedSequence([seed, *position]).generate_state(1, dtype=np.uint64)[0]
-    return torch.Generator().manual_seed(int(mixed))
 
 
 def batch_indices(count: int, batch_size: int, seed: int, micro_step: int, process: int, processes: int) -> list[int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..atomic import staged_folder
+from .atomic import staged_folder
 
 PREFIX = "step-"
 

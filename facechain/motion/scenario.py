@@ -1,0 +1,107 @@
+"""One prediction as a user asks for it (CLI ``motion predict`` and the app's Motion tab): a motion to
+start from (a procedural style, or a clip from a motion file), a mode (plain prediction, body-part
+control, or a switch toward another motion) and K, turned into the pipeline's inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import FacechainError
+from .data import MotionDataError, to_skeleton
+from .procedural import STYLES, clip, random_clip, root_relative, varied
+from .skeleton import H36M, SKELETONS, Skeleton
+
+MODES = ("predict", "control", "switch")
+START_MOTIONS = (*STYLES, "random")
+SWITCH_FRAMES = 10  # the target's final frames the ending is steered to
+
+
+@dataclass
+class MotionRequest:
+    mode: str = "predict"
+    part: str | None = None  # control mode: the body part whose recorded trajectory is kept
+    switch_to: str = "run"  # switch mode: the procedural style to end in
+    samples: int = 3
+    steps: int = 50
+    seed: int = 0
+
+
+def load_motion_pipeline(folder: Path):
+    """A pipeline folder written by ``facechain motion train`` (e.g. the shipped one), progress bar off."""
+    from pipelines.humanmac import HumanMACPipeline
+
+    if not (Path(folder) / "model_index.json").is_file():
+        raise FacechainError(f"{folder} is not a motion pipeline folder: make one with `facechain motion train`")
+    pipe = HumanMACPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def skeleton_of(pipe) -> Skeleton:
+    """The skeleton a pipeline's denoiser was built for, from its joint count."""
+    joints = pipe.denoiser.config.joints + 1
+    for skeleton in SKELETONS.values():
+        if skeleton.count == joints:
+            return skeleton
+    raise FacechainError(f"no known skeleton has {joints} joints")
+
+
+def procedural_window(motion: str, seed: int, skeleton: Skeleton = H36M) -> np.ndarray:
+    """(t_his + t_pred, F) root-relative frames of a procedural motion: one of the styles, or a random
+    clip that may change style."""
+    if skeleton is not H36M:
+        raise MotionDataError(f"procedural motion is drawn on the H36M skeleton, not {skeleton.name}")
+    if motion not in START_MOTIONS:
+        raise MotionDataError(f"unknown motion {motion!r}; choose from {', '.join(START_MOTIONS)}")
+    rng = np.random.default_rng(seed)
+    frames = skeleton.t_his + skeleton.t_pred
+    positions = random_clip(frames, rng) if motion == "random" else \
+        clip([(0, varied(STYLES[motion], rng))], frames, phase=rng.uniform(0, 2 * np.pi), rng=rng)
+    return root_relative(positions).astype(np.float32)
+
+
+def file_window(data: dict, skeleton: Skeleton, sequence: str | None = None, start: int = 0) -> tuple[np.ndarray, str]:
+    """A clip cut from loaded motion data at ``start``: (frames, F) root-relative, at most t_his + t_pred
+    long and at least t_his, and its 'subject/action' name (the first sequence when none is named)."""
+    names = [f"{subject}/{action}" for subject, actions in data.items() for action in actions]
+    name = sequence or names[0]
+    if name not in names:
+        raise MotionDataError(f"no sequence {name!r} in the file; it has {', '.join(names[:10])}"
+                              + (" ..." if len(names) > 10 else ""))
+    subject, _, action = name.rpartition("/")
+    joints = to_skeleton(data[subject][action], skeleton)
+    piece = joints[start:start + skeleton.t_his + skeleton.t_pred]
+    if start < 0 or len(piece) < skeleton.t_his:
+        raise MotionDataError(f"{name} has {len(joints)} frames: a history needs {skeleton.t_his} from frame {start}")
+    return (piece[:, 1:] - piece[:, :1]).reshape(len(piece), -1).astype(np.float32), name
+
+
+def part_features(skeleton: Skeleton, part: str) -> list[int]:
+    """The feature columns (x, y, z of each joint; the root is not a feature) of a body part."""
+    return [3 * (joint - 1) + axis for joint in skeleton.part(part) if joint > 0 for axis in range(3)]
+
+
+def predict(pipe, window: np.ndarray, request: MotionRequest) -> tuple[np.ndarray, np.ndarray]:
+    """(history (t_his, F), futures (K, t_pred, F)) for a window that starts with the history."""
+    skeleton = skeleton_of(pipe)
+    if request.mode not in MODES:
+        raise FacechainError(f"unknown mode {request.mode!r}; choose from {', '.join(MODES)}")
+    history = torch.from_numpy(window[: skeleton.t_his])[None]
+    options = {}
+    if request.mode == "control":
+        if request.part not in skeleton.parts:
+            raise FacechainError(f"control mode needs a body part: one of {', '.join(skeleton.parts)}")
+        if len(window) < skeleton.t_his + skeleton.t_pred:
+            raise MotionDataError(f"control mode keeps a recorded trajectory: it needs {skeleton.t_his + skeleton.t_pred} "
+                                  f"frames from the start frame, the clip has {len(window)}")
+        options = {"control_features": part_features(skeleton, request.part), "control_motion": torch.from_numpy(window)[None]}
+    elif request.mode == "switch":
+        target = procedural_window(request.switch_to, request.seed + 1, skeleton)[-SWITCH_FRAMES:]
+        options = {"target": torch.from_numpy(target)[None]}
+    out = pipe(history, skeleton.t_pred, num_samples=request.samples, num_inference_steps=request.steps,
+               generator=torch.Generator().manual_seed(request.seed), **options)
+    return history[0].numpy(), out.futures[0].numpy()

@@ -1,0 +1,95 @@
+"""``facechain motion`` on motion files in the benchmark layouts: Human3.6M (32 mocap joints) and
+HumanEva-I (15 joints) train, evaluate on the test split and predict from a chosen clip; the
+control and switch modes; bad requests get clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facechain.cli import main
+from facechain.motion.data import H36M_KEPT_JOINTS, MotionDataError, save_plain
+from facechain.motion.procedural import random_clip
+from facechain.motion.scenario import MotionRequest, file_window, load_motion_pipeline, part_features, predict
+from facechain.motion.skeleton import H36M, HUMANEVA
+
+TINY = ["--steps", "3", "--width", "32", "--layers", "2", "--batch-size", "4", "--checkpoint-every", "0"]
+
+
+def h36m_file(path, rng):
+    """Procedural motion in the 32-joint mocap layout (the dropped joints hold noise)."""
+    data = {}
+    for subject in ["S1", "S5", "S6", "S7", "S8", "S9", "S11"]:
+        positions = rng.normal(size=(300, 32, 3)).astype(np.float32)
+        positions[:, H36M_KEPT_JOINTS] = random_clip(300, rng)
+        data[subject] = {"Walking": positions}
+    save_plain(data, path)
+    return data
+
+
+def test_h36m_file_train_eval_predict(tmp_path, capsys):
+    data = h36m_file(tmp_path / "h36m.npz", np.random.default_rng(0))
+    model = tmp_path / "model"
+    assert main(["motion", "train", "--out", str(model), "--data", str(tmp_path / "h36m.npz"), *TINY]) == 0
+    assert main(["motion", "eval", str(model), "--data", str(tmp_path / "h36m.npz"), "--windows", "3",
+                 "--samples", "2", "--steps", "2", "--json", str(tmp_path / "metrics.json")]) == 0
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["windows"] == 3 and set(report["metrics"]["zero_velocity"]) == {"APD", "ADE", "FDE", "MMADE", "MMFDE"}
+    assert "zero velocity" in capsys.readouterr().out
+    gif = tmp_path / "walk.gif"
+    assert main(["motion", "predict", str(model), "--out", str(gif), "--data", str(tmp_path / "h36m.npz"),
+                 "--sequence", "S9/Walking", "--start", "40", "--samples", "2", "--steps", "2"]) == 0
+    with Image.open(gif) as animation:
+        assert animation.size == (3 * 200, 200)  # two futures and the recorded continuation
+    window, name = file_window(data, H36M, "S9/Walking", 40)
+    expected = data["S9"]["Walking"][40:165, H36M_KEPT_JOINTS]
+    assert name == "S9/Walking" and np.allclose(window, (expected[:, 1:] - expected[:, :1]).reshape(125, 48))
+    assert main(["motion", "predict", str(model), "--out", str(gif), "--data", str(tmp_path / "h36m.npz"),
+                 "--sequence", "S2/Walking"]) == 3
+    assert "no sequence 'S2/Walking'" in capsys.readouterr().err
+    assert main(["motion", "predict", str(model), "--out", str(gif), "--data", str(tmp_path / "h36m.npz"),
+                 "--start", "290"]) == 3
+    assert "a history needs 25 from frame 290" in capsys.readouterr().err
+
+
+def test_humaneva_file_builds_a_15_joint_model(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    subjects = ["Train/S1", "Train/S2", "Train/S3", "Validate/S1", "Validate/S2", "Validate/S3"]
+    walk = np.cumsum(rng.normal(0, 0.01, size=(120, 15, 3)), axis=0).astype(np.float32)
+    save_plain({subject: {"Walking 1 chunk0": walk + i} for i, subject in enumerate(subjects)}, tmp_path / "he.npz")
+    model = tmp_path / "humaneva"
+    assert main(["motion", "train", "--out", str(model), "--dataset", "humaneva", "--data", str(tmp_path / "he.npz"),
+                 *TINY]) == 0
+    pipe = load_motion_pipeline(model)
+    assert pipe.denoiser.config.joints == 14 and pipe.denoiser.config.coefficients == HUMANEVA.dct_coefficients
+    window, _ = file_window({"Validate/S1": {"Walking": walk}}, HUMANEVA)
+    history, futures = predict(pipe, window, MotionRequest(samples=2, steps=2))
+    assert history.shape == (15, 42) and futures.shape == (2, 60, 42)
+    assert main(["motion", "train", "--out", str(tmp_path / "x"), "--dataset", "humaneva", *TINY]) == 3
+    assert "procedural motion is H36M-only" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("motion") / "model"
+    assert main(["motion", "train", "--out", str(folder), "--windows", "20", *TINY]) == 0
+    return load_motion_pipeline(folder)
+
+
+def test_modes_hold_what_they_promise(tiny_pipeline):
+    from facechain.motion.scenario import SWITCH_FRAMES, procedural_window
+
+    window = procedural_window("walk", 3)
+    history, futures = predict(tiny_pipeline, window, MotionRequest(mode="control", part="left_arm", samples=2, steps=5))
+    arm = part_features(H36M, "left_arm")
+    assert len(arm) == 9 and np.abs(futures[..., arm] - window[None, H36M.t_his:, arm]).mean() < 0.05
+    assert np.allclose(history, window[:H36M.t_his])
+    target = procedural_window("run", 1)[-SWITCH_FRAMES:]
+    _, steered = predict(tiny_pipeline, window, MotionRequest(mode="switch", switch_to="run", seed=0, samples=2, steps=10))
+    _, free = predict(tiny_pipeline, window, MotionRequest(seed=0, samples=2, steps=10))
+    assert np.abs(steered[:, -SWITCH_FRAMES:] - target).mean() < np.abs(free[:, -SWITCH_FRAMES:] - target).mean()
+    with pytest.raises(MotionDataError, match="needs 125 frames"):
+        predict(tiny_pipeline, window[:40], MotionRequest(mode="control", part="torso"))
