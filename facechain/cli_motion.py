@@ -61,14 +61,15 @@ def add_motion_commands(commands) -> None:
     evaluate.set_defaults(run=run_motion_eval)
 
     predict = actions.add_parser(
-        "predict", help="K futures for a motion history, as an animated GIF",
+        "predict", help="K futures for a motion history, as an animated GIF or MP4",
         description="Start from a procedural motion (--motion) or a clip of a motion file (--data, --sequence, "
                     "--start); predict freely, keep a body part on its recorded trajectory (--mode control "
                     "--part), or steer the ending toward another motion (--mode switch --switch-to).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     predict.add_argument("model", type=Path, nargs="?",
                          help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
-    predict.add_argument("--out", required=True, type=Path, help="GIF to write")
+    predict.add_argument("--out", required=True, type=Path,
+                         help="animation to write: .gif, or .mp4 (needs the video extra: pip install 'facechain[video]')")
     predict.add_argument("--motion", choices=START_MOTIONS, default="walk", help="procedural motion to start from")
     predict.add_argument("--data", type=Path, help="motion file to start from instead (either layout, see train)")
     predict.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
@@ -183,6 +184,8 @@ def run_motion_predict(args: argparse.Namespace) -> int:
 
     if not 1 <= args.samples <= 6:
         raise FacechainError("--samples must be between 1 and 6")
+    if args.out.suffix.lower() not in (".gif", ".mp4"):
+        raise FacechainError(f"--out {args.out}: name a .gif or .mp4 file")
     pipe = load_pipeline(args)
     skeleton = skeleton_of(pipe)
     if args.data:

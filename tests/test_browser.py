@@ -1,5 +1,5 @@
 """The app in a real headless Chromium (Debian's ``chromium``, driven by Playwright): upload photos,
-see the curation report, train the tiny model with progress, and get a ranked gallery.
+see the curation report, train the tiny model with progress, get a ranked gallery, then predict motion.
 
 Screenshots go to the test's folder, or to ``$FACECHAIN_SCREENSHOTS`` (docs/images uses them).
 """
@@ -31,7 +31,7 @@ def served_app(tmp_path, analyzer):
     app.close()
 
 
-def test_photos_to_portraits_in_a_browser(served_app, tmp_path):
+def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     shots = Path(os.environ.get("FACECHAIN_SCREENSHOTS", tmp_path))
@@ -63,4 +63,10 @@ def test_photos_to_portraits_in_a_browser(served_app, tmp_path):
         expect(page.get_by_text("4 portraits")).to_be_visible(timeout=180_000)
         expect(page.get_by_text("seed").first).to_be_visible()
         page.screenshot(path=str(shots / "app-generate-tab.png"))
+
+        page.get_by_role("tab", name="Motion").click()
+        page.get_by_role("button", name="Predict motion").click()
+        expect(page.get_by_text("procedural walk: predict, 3 futures")).to_be_visible(timeout=120_000)
+        expect(page.get_by_role("img").last).to_be_visible()
+        page.screenshot(path=str(shots / "app-motion-tab.png"))
         browser.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
@@ -44,6 +45,12 @@ def test_h36m_file_train_eval_predict(tmp_path, capsys):
                  "--sequence", "S9/Walking", "--start", "40", "--samples", "2", "--steps", "2"]) == 0
     with Image.open(gif) as animation:
         assert animation.size == (3 * 200, 200)  # two futures and the recorded continuation
+    video = tmp_path / "walk.mp4"
+    assert main(["motion", "predict", str(model), "--out", str(video), "--samples", "1", "--steps", "2"]) == 0
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(video))
+    assert frames == 63 and seconds == pytest.approx(2.5, abs=0.05)  # 125 frames at 50 Hz, every second one shown
+    assert main(["motion", "predict", str(model), "--out", str(tmp_path / "walk.avi")]) == 3
+    assert "name a .gif or .mp4 file" in capsys.readouterr().err
     window, name = file_window(data, H36M, "S9/Walking", 40)
     expected = data["S9"]["Walking"][40:165, H36M_KEPT_JOINTS]
     assert name == "S9/Walking" and np.allclose(window, (expected[:, 1:] - expected[:, :1]).reshape(125, 48))

@@ -1,6 +1,7 @@
-"""Animate a motion history and its predicted futures as a GIF: a 3D skeleton per future, seen from
-a fixed oblique camera (orthographic), history frames in grey, then each future in its own colour,
-side by side. Pillow only."""
+"""Animate a motion history and its predicted futures: a 3D skeleton per future, seen from a fixed
+oblique camera (orthographic), history frames in grey, then each future in its own colour, side by
+side. Drawn with Pillow; written as a GIF, or as an H.264 MP4 when the path ends in .mp4 (needs the
+``video`` extra: imageio-ffmpeg, which ships its own ffmpeg)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..atomic import staged_file
+from ..errors import FacechainError
 from ..plots import COLOURS
 from .skeleton import Skeleton
 
@@ -34,8 +36,8 @@ def with_root(features: np.ndarray) -> np.ndarray:
 
 def animate(history: np.ndarray, futures: np.ndarray, skeleton: Skeleton, path: Path, panel: int = 200,
             fps: int | None = None, recorded: np.ndarray | None = None) -> Path:
-    """history (t_his, F), futures (K, t_pred, F) root-relative -> an animated GIF of K panels, plus a
-    black "recorded" panel when the recorded continuation (up to t_pred frames) is given."""
+    """history (t_his, F), futures (K, t_pred, F) root-relative -> an animation (GIF or MP4) of K panels,
+    plus a black "recorded" panel when the recorded continuation (up to t_pred frames) is given."""
     panels = list(futures)
     if recorded is not None:
         held = np.repeat(recorded[-1:], futures.shape[1] - len(recorded), 0)  # a short recording holds its last pose
@@ -59,6 +61,23 @@ def animate(history: np.ndarray, futures: np.ndarray, skeleton: Skeleton, path: 
                     draw.line([tuple(points[parent]), tuple(points[joint])], fill=colour, width=3)
             draw.text((panel * k + 6, 6), "history" if t < len(history) else labels[k], fill=colour)
         frames.append(image)
-    with staged_file(Path(path)) as staging:
-        frames[0].save(staging, save_all=True, append_images=frames[1:], duration=int(2000 / (fps or skeleton.fps)), loop=0)
+    return save_animation(frames, Path(path), (fps or skeleton.fps) / 2)
+
+
+def save_animation(frames: list[Image.Image], path: Path, fps: float) -> Path:
+    with staged_file(path) as staging:
+        if path.suffix.lower() == ".mp4":
+            try:
+                import imageio_ffmpeg
+            except ImportError:
+                raise FacechainError("MP4 output needs imageio-ffmpeg: pip install 'facechain[video]', "
+                                     "or write a .gif") from None
+            writer = imageio_ffmpeg.write_frames(str(staging), frames[0].size, fps=fps, macro_block_size=8,
+                                                 ffmpeg_log_level="error")
+            writer.send(None)
+            for frame in frames:
+                writer.send(frame.tobytes())
+            writer.close()
+        else:
+            frames[0].save(staging, save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0)
     return path
