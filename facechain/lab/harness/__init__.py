@@ -1,0 +1,4 @@
+"""The shared harness of the lab: small datasets with planted corruptions (data), small models
+(models), a training loop with pluggable steps (training), metrics, and paired-seed experiments with
+a verdict on the paper's claim (experiment). Methods live one module each in ``facechain.lab``; their
+experiments in ``facechain.lab.experiments``."""
