@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .cli_generate import add_generate_commands
+from .cli_lab import add_lab_commands
 from .cli_motion import add_motion_commands
 from .errors import FacechainError
 from .faces import BACKENDS, CropSpec
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_command(commands)
     add_generate_commands(commands)
     add_motion_commands(commands)
+    add_lab_commands(commands)
 
     example = commands.add_parser("example-photos", help="write the example photo set (made from images that ship in packages)")
     example.add_argument("folder", type=Path)

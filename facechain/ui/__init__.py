@@ -11,9 +11,9 @@ from pathlib import Path
 import gradio as gr
 
 from ..config import Settings
-from . import generate, motion, photos, training
+from . import generate, lab, motion, photos, training
 
-TABS = (photos, training, generate, motion)
+TABS = (photos, training, generate, motion, lab)
 """Adding a tab: a module with ``TITLE`` and ``build(context)``, listed here."""
 
 
@@ -54,7 +54,7 @@ def safe_name(text: str) -> str:
 def build_app(settings: Settings | None = None, runs_root: str | Path = "runs") -> gr.Blocks:
     context = AppContext(settings or Settings.from_env(), Path(runs_root))
     with gr.Blocks(title="FaceChain Studio") as app:
-        gr.Markdown("# FaceChain Studio\nPersonalized portraits from a few photos of yourself, and motion prediction.")
+        gr.Markdown("# FaceChain Studio\nPersonalized portraits from a few photos of yourself, motion prediction, and a lab of recognition methods.")
         for tab in TABS:
             with gr.Tab(tab.TITLE):
                 tab.build(context)

@@ -52,13 +52,13 @@ def symmetric_noise(y: np.ndarray, rate: float, rng: np.random.Generator, classe
 
 
 def long_tail(y: np.ndarray, ratio: float, rng: np.random.Generator, classes: int = CLASSES) -> np.ndarray:
-    """Indices of an exponentially imbalanced subset: class c keeps n_max * ratio^(-c / (classes - 1))
-    items, so class 0 keeps all and the last class 1 / ratio of them."""
+    """Indices of an exponentially imbalanced subset: class c keeps n * ratio^(-c / (classes - 1)) items,
+    n the smallest class's count, so the first class keeps n and the last n / ratio."""
     keep = []
-    n_max = np.bincount(y, minlength=classes).max()
+    smallest = np.bincount(y, minlength=classes).min()
     for c in range(classes):
         members = rng.permutation(np.flatnonzero(y == c))
-        keep.append(members[: max(1, int(round(n_max * ratio ** (-c / (classes - 1)))))])
+        keep.append(members[: max(1, int(round(smallest * ratio ** (-c / (classes - 1)))))])
     return np.sort(np.concatenate(keep))
 
 

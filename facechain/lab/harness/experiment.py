@@ -115,5 +115,7 @@ def plot(experiment: Experiment, result: LabResult, path: Path) -> Path:
 
     series = {arm: [(seed, values[arm][experiment.metric]) for seed, values in zip(result.seeds, result.per_seed)
                     if experiment.metric in values[arm]] for arm in result.mean}
-    return line_chart({arm: points for arm, points in series.items() if points}, Path(path),
-                      f"{experiment.title}: {experiment.metric} per seed")
+    with staged_file(Path(path)) as staging:
+        line_chart({arm: points for arm, points in series.items() if points}, staging,
+                   f"{experiment.title}: {experiment.metric} per seed")
+    return Path(path)
