@@ -2,7 +2,7 @@
 ``PortraitPipeline`` (base model + person LoRA + style LoRA as named adapters) and
 ``HumanMACPipeline`` (K motion futures by masked motion completion)."""
 
-from .humanmac import HumanMACPipeline, MotionOutput
+from .humanmac import MOTION_SCHEDULERS, HumanMACPipeline, MotionOutput
 from .portrait import SCHEDULERS, PortraitPipeline
 
-__all__ = ["HumanMACPipeline", "MotionOutput", "PortraitPipeline", "SCHEDULERS"]
+__all__ = ["HumanMACPipeline", "MOTION_SCHEDULERS", "MotionOutput", "PortraitPipeline", "SCHEDULERS"]

@@ -7,6 +7,11 @@ trajectory; for a switch, a target's final frames) noised to the next step's lev
 frames of the current estimate, which then returns to the DCT domain. So the model only ever
 completes a masked clip, and any diffusers scheduler with ``step`` and ``add_noise`` can drive it
 (DDIM with the cosine schedule by default, as in the paper).
+
+The cosine schedule's last training step has alpha_bar = 2.4e-9 (its beta is clipped at 0.999), so a
+solver that starts sampling there divides its clean-motion estimate by 5e-5 and diverges (measured:
+DPM-Solver++, UniPC and Euler with their default spacing give errors of ~1500 m). DDIM's default
+"leading" spacing starts at t = 950 instead; ``MOTION_SCHEDULERS`` configures every solver that way.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from diffusers import DDIMScheduler, DiffusionPipeline
+from diffusers import (DDIMScheduler, DDPMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler,
+                       UniPCMultistepScheduler)
 from diffusers.utils import BaseOutput
 
 from facechain.motion.dct import from_dct, to_dct
@@ -29,6 +35,15 @@ def default_scheduler() -> DDIMScheduler:
                          set_alpha_to_one=True, prediction_type="epsilon")
 
 
+MOTION_SCHEDULERS = {
+    "ddim": lambda config: DDIMScheduler.from_config(config, timestep_spacing="leading"),
+    "dpm++": lambda config: DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
+                                                                    timestep_spacing="leading"),
+    "unipc": lambda config: UniPCMultistepScheduler.from_config(config, timestep_spacing="leading"),
+    "ddpm": lambda config: DDPMScheduler.from_config(config, timestep_spacing="leading"),
+}
+
+
 @dataclass
 class MotionOutput(BaseOutput):
     """futures: (B, K, t_pred, F); clips: (B, K, t_his + t_pred, F), history frames included."""
@@ -41,6 +56,12 @@ class HumanMACPipeline(DiffusionPipeline):
     def __init__(self, denoiser: HumanMACDenoiser, scheduler):
         super().__init__()
         self.register_modules(denoiser=denoiser, scheduler=scheduler)
+
+    def use_scheduler(self, kind: str) -> None:
+        """Sample with another solver on the same noise schedule (see ``MOTION_SCHEDULERS``)."""
+        if kind not in MOTION_SCHEDULERS:
+            raise ValueError(f"unknown scheduler {kind!r}; choose from {', '.join(MOTION_SCHEDULERS)}")
+        self.scheduler = MOTION_SCHEDULERS[kind](self.scheduler.config)
 
     @staticmethod
     def padded(history: torch.Tensor, frames: int) -> torch.Tensor:
