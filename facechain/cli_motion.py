@@ -14,6 +14,7 @@ from .motion.scenario import MODES, START_MOTIONS
 
 DATA_HELP = ("VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
              "arrays, one key per 'subject/action'); without it, procedural H36M motion")
+SOLVERS = ("ddim", "dpm++", "unipc", "ddpm")  # pipelines.MOTION_SCHEDULERS, named here without importing torch
 TRUSTED_HELP = "open VideoPose3D's pickled layout (only for a file you downloaded yourself: unpickling can run code)"
 
 
@@ -55,6 +56,8 @@ def add_motion_commands(commands) -> None:
     evaluate.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
     evaluate.add_argument("--windows", type=int, default=100, help="test windows to predict (0: all, with --data)")
     evaluate.add_argument("--samples", type=int, default=50, help="K futures per window (paper: 50)")
+    evaluate.add_argument("--scheduler", choices=SOLVERS,
+                          help="sampling solver (default: the pipeline's own, DDIM)")
     evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
     evaluate.add_argument("--seed", type=int, default=12345, help="draws the test windows (not the training seed)")
     evaluate.add_argument("--json", type=Path, help="also write the metrics here")
@@ -79,6 +82,8 @@ def add_motion_commands(commands) -> None:
     predict.add_argument("--part", help="control mode: body part to keep (e.g. right_leg, left_arm, torso, lower, upper)")
     predict.add_argument("--switch-to", choices=START_MOTIONS, default="run", help="switch mode: motion to end in")
     predict.add_argument("--samples", type=int, default=3, help="K futures (1-6 in the GIF)")
+    predict.add_argument("--scheduler", choices=SOLVERS,
+                          help="sampling solver (default: the pipeline's own, DDIM)")
     predict.add_argument("--steps", type=int, default=50, help="DDIM steps (paper: 100)")
     predict.add_argument("--seed", type=int, default=0, help="chooses the procedural motion and the sampling noise")
     predict.set_defaults(run=run_motion_predict)
@@ -139,7 +144,10 @@ def load_pipeline(args: argparse.Namespace):
     from .motion.scenario import load_motion_pipeline
 
     args.model = args.model or Settings.from_env().motion_model
-    return load_motion_pipeline(args.model)
+    pipe = load_motion_pipeline(args.model)
+    if args.scheduler:
+        pipe.use_scheduler(args.scheduler)
+    return pipe
 
 
 def run_motion_eval(args: argparse.Namespace) -> int:

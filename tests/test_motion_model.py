@@ -87,8 +87,10 @@ def test_evaluation_matches_direct_metrics(trained, held_out):
 
 
 def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
+    from facechain.cli_motion import SOLVERS
     from pipelines import MOTION_SCHEDULERS
 
+    assert tuple(MOTION_SCHEDULERS) == SOLVERS  # the CLI's choices
     pipe, _ = trained
     for kind in MOTION_SCHEDULERS:  # none diverges at the cosine schedule's last step (see pipelines/humanmac.py)
         other = HumanMACPipeline(pipe.denoiser, pipe.scheduler)
@@ -130,7 +132,7 @@ def test_cli_trains_saves_and_predicts_a_gif(tmp_path, capsys):
     assert main(["motion", "predict", str(model), "--out", str(gif), "--samples", "2", "--steps", "3"]) == 0
     with Image.open(gif) as animation:
         assert animation.size == (600, 200) and animation.n_frames == 63  # 2 futures + the recorded motion
-    assert main(["motion", "eval", str(model), "--windows", "3", "--samples", "2", "--steps", "2"]) == 0
+    assert main(["motion", "eval", str(model), "--windows", "3", "--samples", "2", "--steps", "2", "--scheduler", "dpm++"]) == 0
     printed = capsys.readouterr().out
     assert "APD" in printed and "HumanMAC (this model)" in printed and "zero velocity" in printed
     assert main(["motion", "predict", str(tmp_path), "--out", str(gif)]) == 3
