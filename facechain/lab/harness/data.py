@@ -128,3 +128,34 @@ def growing_stream(x: np.ndarray, y: np.ndarray, mismatch: float, duplicate: flo
         bad.insert(at, bool(mismatched[source]))
         dup.insert(at, True)
     return Stream(np.stack(xs), np.array(ys), np.array(bad), np.array(dup))
+
+
+SHAPES = ("disc", "square", "triangle")
+
+
+def shapes(count: int, rng: np.random.Generator, side: int = 24) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images with one or two filled shapes on a noisy, shaded background, for weak supervision:
+    (images (n, 1, side, side) float32, image labels (n, 3) float32 multi-hot, masks (n, side, side)
+    int64 with 0 background and c + 1 for shape c; a later shape covers an earlier one)."""
+    yy, xx = np.mgrid[:side, :side].astype(np.float32)
+    images = np.zeros((count, 1, side, side), np.float32)
+    labels = np.zeros((count, len(SHAPES)), np.float32)
+    masks = np.zeros((count, side, side), np.int64)
+    for n in range(count):
+        slope = rng.normal(0, 0.004, 2)
+        image = 0.2 + slope[0] * (xx - side / 2) + slope[1] * (yy - side / 2)
+        for kind in rng.choice(len(SHAPES), size=int(rng.integers(1, 3)), replace=False):
+            radius = rng.uniform(3.5, 6.0)
+            cx, cy = rng.uniform(radius, side - radius, 2)
+            if kind == 0:
+                inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius ** 2
+            elif kind == 1:
+                inside = (np.abs(xx - cx) <= radius * 0.85) & (np.abs(yy - cy) <= radius * 0.85)
+            else:
+                inside = (yy - cy <= radius * 0.8) & (yy - cy >= -radius) & \
+                         (np.abs(xx - cx) <= (yy - cy + radius) * 0.6)
+            image = np.where(inside, rng.uniform(0.6, 1.0), image)
+            masks[n][inside] = kind + 1
+            labels[n, kind] = 1
+        images[n, 0] = image + rng.normal(0, 0.08, (side, side))
+    return images, labels, masks

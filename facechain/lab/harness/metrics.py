@@ -51,3 +51,14 @@ def precision_recall(flagged: np.ndarray, truth: np.ndarray) -> tuple[float, flo
     precision = hits / flagged.sum() if flagged.any() else float("nan")
     recall = hits / truth.sum() if truth.any() else float("nan")
     return float(precision), float(recall)
+
+
+def mean_iou(predicted: np.ndarray, truth: np.ndarray, classes: int) -> float:
+    """Intersection over union per class (0..classes-1) over the whole set, averaged over the classes
+    that occur in either."""
+    ious = []
+    for c in range(classes):
+        union = np.sum((predicted == c) | (truth == c))
+        if union:
+            ious.append(np.sum((predicted == c) & (truth == c)) / union)
+    return float(np.mean(ious))
