@@ -90,11 +90,11 @@ def table(experiment: Experiment, result: LabResult) -> str:
     metrics = list(dict.fromkeys(m for values in result.mean.values() for m in values))  # every arm's, in order
     width = max(len(arm) for arm in result.mean) + 2
     lines = [f"{experiment.title} ({len(result.seeds)} seeds{', quick' if result.quick else ''})",
-             f"{'arm':<{width}}" + "".join(f"{m:>18}" for m in metrics)]
+             f"{'arm':<{width}}" + "".join(f"{m:>{max(18, len(m) + 2)}}" for m in metrics)]
     for arm in result.mean:
         cells = [f"{result.mean[arm][m]:.3f} +- {result.sd[arm][m]:.3f}" if m in result.mean[arm] else "-"
                  for m in metrics]
-        lines.append(f"{arm:<{width}}" + "".join(f"{c:>18}" for c in cells))
+        lines.append(f"{arm:<{width}}" + "".join(f"{c:>{max(18, len(m) + 2)}}" for c, m in zip(cells, metrics)))
     better = "higher" if experiment.higher_is_better else "lower"
     lines.append(f"{experiment.metric} ({better} is better): {experiment.method} - {experiment.baseline} = "
                  f"{result.difference:+.4f} +- {result.difference_sd:.4f} (paired), method better in "
