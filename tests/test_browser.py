@@ -1,5 +1,6 @@
 """The app in a real headless Chromium (Debian's ``chromium``, driven by Playwright): upload photos,
-see the curation report, train the tiny model with progress, get a ranked gallery, then predict motion.
+see the curation report, train the tiny model with progress, get a ranked gallery, predict motion,
+and run a lab experiment.
 
 Screenshots go to the test's folder, or to ``$FACECHAIN_SCREENSHOTS`` (docs/images uses them).
 """
@@ -69,4 +70,9 @@ def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
         expect(page.get_by_text("procedural walk: predict, 3 futures")).to_be_visible(timeout=120_000)
         expect(page.get_by_role("img").last).to_be_visible()
         page.screenshot(path=str(shots / "app-motion-tab.png"))
+
+        page.get_by_role("tab", name="Lab").click()
+        page.get_by_role("button", name="Run experiment").click()
+        expect(page.get_by_text("over 3 paired seeds")).to_be_visible(timeout=180_000)
+        page.screenshot(path=str(shots / "app-lab-tab.png"))
         browser.close()

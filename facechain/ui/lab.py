@@ -39,7 +39,8 @@ def run_lab(context, request, name: str, seeds: float, quick: bool, progress=Non
     saved = save(result, out / f"{name}.json")
     verdict = (f"**{result.verdict}** on {experiment.metric}: {experiment.method} − {experiment.baseline} = "
                f"{result.difference:+.3f} ± {result.difference_sd:.3f} over {len(result.seeds)} paired seeds, "
-               f"better in {result.wins}.")
+               f"better in {result.wins}." + (" *Quick version: fewer epochs and less data, a check that it runs "
+                                               "rather than evidence; untick Quick for the verdict.*" if quick else ""))
     return f"```\n{table(experiment, result)}\n```", str(chart), str(saved), verdict
 
 
