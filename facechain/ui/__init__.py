@@ -11,9 +11,9 @@ from pathlib import Path
 import gradio as gr
 
 from ..config import Settings
-from . import generate, lab, motion, photos, training
+from . import face_map, generate, lab, motion, photos, training
 
-TABS = (photos, training, generate, motion, lab)
+TABS = (photos, training, generate, face_map, motion, lab)
 """Adding a tab: a module with ``TITLE`` and ``build(context)``, listed here."""
 
 

@@ -1,0 +1,103 @@
+"""Map tab: the session's prepared photos or generated portraits laid out in 2-D by identity (DLME),
+so clusters and outliers show at a glance, with a table of the faces farthest from the median
+identity. Only this session's own files are read; the map image is written into its folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ..faces import load_analyzer
+from ..portrait.face_map import MIN_DLME_FACES, build_face_map
+
+TITLE = "Map"
+PHOTOS = "My prepared photos"
+PORTRAITS = "My generated portraits"
+MAX_FACES = 80
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def session_images(session: Path, source: str) -> list[Path]:
+    """The session's prepared crops (``dataset/images``) or its generated portraits (every
+    ``outputs/<run>/``, newest run first), at most ``MAX_FACES``."""
+    if source == PHOTOS:
+        folders = [session / "dataset" / "images"]
+    elif source == PORTRAITS:
+        runs = [path for path in (session / "outputs").glob("*") if path.is_dir()]
+        folders = sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)
+    else:
+        raise gr.Error(f"Choose what to map: {PHOTOS} or {PORTRAITS}.")
+    images = [path for folder in folders if folder.is_dir() for path in sorted(folder.iterdir())
+              if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")]
+    return images[:MAX_FACES]
+
+
+def missing_message(source: str) -> str:
+    if source == PHOTOS:
+        return "No prepared photos in this session yet: upload your photos in the Photos tab and prepare them first."
+    return "No generated portraits in this session yet: make some in the Generate tab first."
+
+
+def summary_text(face_map, total: int) -> str:
+    lines = []
+    if face_map.method == "PCA":
+        lines.append(f"**PCA map, not DLME:** only {len(face_map.faces)} faces, and DLME needs at least "
+                     f"{MIN_DLME_FACES}. Positions show the two main directions in which the faces differ.")
+    elif face_map.faces:
+        lines.append(f"**Identity map of {len(face_map.faces)} faces (DLME).** Photos of one person gather; "
+                     "a face far from the rest is someone else or a poor likeness.")
+    outliers = face_map.outliers
+    lines.append(f"**{len(outliers)} outlier(s)** (framed red): farther from the median identity than two photos "
+                 "of one person usually are." if outliers
+                 else "No outliers: every face is close to the median identity.")
+    if face_map.without_face:
+        listed = ", ".join(f"{path.name} ({why})" for path, why in face_map.without_face)
+        lines.append(f"Not on the map: {listed}.")
+    if total >= MAX_FACES:
+        lines.append(f"Only the first {MAX_FACES} images were mapped.")
+    return "\n\n".join(lines)
+
+
+def outlier_table(face_map) -> list[list]:
+    """Every face, farthest from the median identity first: (number on the map, file, distance, verdict)."""
+    return [[face.number, face.path.name, round(face.identity_distance, 3), "outlier" if face.outlier else "fits"]
+            for face in face_map.farthest_first()]
+
+
+def map_session(context, request, source: str, progress=None):
+    """Handler of Draw map: (map image path, summary, outlier table)."""
+    session = context.session_dir(request)
+    images = session_images(session, source)
+    if not images:
+        raise gr.Error(missing_message(source))
+    report = (lambda done, total, name: progress(done / total, desc=f"{Path(name).name} ({done}/{total})")) \
+        if progress else None
+    out = session / "map" / ("photos.png" if source == PHOTOS else "portraits.png")
+    face_map = build_face_map(images, out, load_analyzer(settings=context.settings),
+                              context.settings.max_image_pixels, progress=report)
+    if not face_map.faces:
+        raise gr.Error(f"No face found in any of the {len(images)} images, so there is nothing to map.")
+    return str(face_map.image), summary_text(face_map, len(images)), outlier_table(face_map)
+
+
+def build(context) -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            source = gr.Radio([PHOTOS, PORTRAITS], value=PHOTOS, label="Map")
+            run = gr.Button("Draw map", variant="primary")
+            gr.Markdown("Each face is placed by its identity embedding: the same person's photos land together, "
+                        "someone else lands apart. Map distances are relative (a map of one person still spreads "
+                        "out); outliers are decided in the table, by distance to the median identity. With fewer "
+                        f"than {MIN_DLME_FACES} faces the map is a simple PCA projection, and says so.")
+        with gr.Column(scale=2):
+            summary = gr.Markdown()
+            image = gr.Image(label="Identity map", type="filepath")
+            table = gr.Dataframe(headers=["#", "photo", "distance to median identity", "verdict"],
+                                 label="Faces, farthest from the median identity first", wrap=True)
+
+    def handler(which, request: gr.Request, progress=gr.Progress()):
+        return map_session(context, request, which, progress)
+
+    run.click(handler, [source], [image, summary, table], api_name="face_map",
+              concurrency_limit=1, concurrency_id="face_map")
