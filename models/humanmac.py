@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from diffusers import ModelMixin
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from torch import nn
@@ -49,21 +50,36 @@ class Stylization(nn.Module):
         return self.out(self.norm(y) * (1 + scale) + shift)
 
 
+class SelfAttention(nn.Module):
+    """Multi-head self-attention without an output projection: the stylization block that follows
+    ends in its own linear layer, which serves as one (as in the paper's model)."""
+
+    def __init__(self, width: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(width, 3 * width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, tokens, width = x.shape
+        q, k, v = self.qkv(x).reshape(batch, tokens, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+        mixed = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return mixed.transpose(1, 2).reshape(batch, tokens, width)
+
+
 class DenoiserLayer(nn.Module):
     """Pre-LN self-attention and feed-forward, each followed by its stylization block."""
 
     def __init__(self, width: int, heads: int, feed_forward: int, embedding: int, dropout: float):
         super().__init__()
         self.attention_norm = nn.LayerNorm(width)
-        self.attention = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.attention = SelfAttention(width, heads, dropout)
         self.attention_style = Stylization(width, embedding, dropout)
         self.feed_forward = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, feed_forward), nn.GELU(),
                                           nn.Dropout(dropout), nn.Linear(feed_forward, width))
         self.feed_forward_style = Stylization(width, embedding, dropout)
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        normed = self.attention_norm(x)
-        x = x + self.attention_style(self.attention(normed, normed, normed, need_weights=False)[0], embedding)
+        x = x + self.attention_style(self.attention(self.attention_norm(x)), embedding)
         return x + self.feed_forward_style(self.feed_forward(x), embedding)
 
 
@@ -82,7 +98,6 @@ class HumanMACDenoiser(ModelMixin, ConfigMixin):
         self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
         self.condition = nn.Linear(coefficients * features, width)
         self.blocks = nn.ModuleList(DenoiserLayer(width, heads, feed_forward, width, dropout) for _ in range(layers))
-        self.skips = nn.ModuleList(nn.Linear(2 * width, width) for _ in range(layers // 2))
         self.out = nn.Sequential(nn.LayerNorm(width), zero(nn.Linear(width, features)))
 
     def forward(self, sample: torch.Tensor, timesteps: torch.Tensor, condition: torch.Tensor,
@@ -99,9 +114,9 @@ class HumanMACDenoiser(ModelMixin, ConfigMixin):
         half = len(self.blocks) // 2
         skipped = []
         for index, layer in enumerate(self.blocks):
-            if index >= half:
-                x = self.skips[index - half](torch.cat([x, skipped.pop()], dim=-1))
-            x = layer(x, embedding)
             if index < half:
                 skipped.append(x)
+            x = layer(x, embedding)
+            if index >= half:
+                x = x + skipped.pop()
         return self.out(x)

@@ -99,7 +99,7 @@ def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTr
     With ``checkpoints`` (a folder), the state is saved every ``config.checkpoint_every`` steps and at
     the end; ``resume`` continues from the newest one (also to a larger ``config.steps``)."""
     ema = copy.deepcopy(denoiser).eval().requires_grad_(False)
-    optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate, foreach=True)
     lr_schedule = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, sorted({max(1, round(f * config.steps)) for f in config.lr_milestones}), config.lr_gamma)
     losses: list[float] = []
@@ -131,8 +131,7 @@ def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTr
         lr_schedule.step()
         decay = config.ema_decay if step > config.ema_start else 0.0  # before EMA starts, the copy follows
         with torch.no_grad():
-            for average, current in zip(ema.parameters(), denoiser.parameters()):
-                average.lerp_(current, 1.0 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(denoiser.parameters()), 1.0 - decay)
         losses.append(float(loss.detach()))
         if checkpoints and (step == config.steps or config.checkpoint_every and step % config.checkpoint_every == 0):
             tensors = {**{f"model.{k}": v for k, v in denoiser.state_dict().items()},
