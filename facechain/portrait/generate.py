@@ -45,6 +45,7 @@ class Portrait:
     seed: int
     score: float | None
     flag: str | None
+    quality: float | None = None  # RTS reliability of the face, see faces/quality_score.py
 
 
 @dataclass
@@ -192,8 +193,8 @@ def rank(generation: Generation, analyzer: FaceAnalyzer) -> Generation:
     """Judge every portrait against the reference face and order them best first."""
     reference = reference_embedding(generation.reference, analyzer)
     judgements: list[Judgement] = [judge_portrait(p.image, reference, analyzer) for p in generation.portraits]
-    portraits = [replace(generation.portraits[i], score=judgements[i].score, flag=judgements[i].flag)
-                 for i in rank_order(judgements)]
+    portraits = [replace(generation.portraits[i], score=judgements[i].score, flag=judgements[i].flag,
+                         quality=judgements[i].quality) for i in rank_order(judgements)]
     return replace(generation, portraits=portraits)
 
 
@@ -221,7 +222,7 @@ def write_generation(result: Generation, out: Path) -> Path:
             name = f"{rank:02d}-seed{portrait.seed}.png"
             portrait.image.save(staging / name)
             entries.append({"file": name, "rank": rank, "seed": portrait.seed, "score": portrait.score,
-                            "flag": portrait.flag})
+                            "flag": portrait.flag, "quality": portrait.quality})
         (staging / "results.json").write_text(json.dumps({
             "prompt": result.prompt, "negative_prompt": result.negative_prompt, "style": result.style,
             "base_model": result.base_model, "notice": result.notice, "settings": result.settings,

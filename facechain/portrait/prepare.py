@@ -23,6 +23,7 @@ from ..atomic import staged_folder
 from ..config import Settings
 from ..faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_degrees
 from ..faces.quality import canonical_face, difference_hash, sharpness
+from ..faces.quality_score import quality_for
 from ..images import PhotoError, load_photo
 from .captions import caption, class_vote, with_article
 from .curate import Candidate, curate
@@ -55,6 +56,7 @@ class PhotoReport:
     gender: str | None = None
     gender_confidence: float | None = None
     age: float | None = None
+    quality: float | None = None  # RTS reliability of the face in (0, 1), see faces/quality_score.py
 
 
 @dataclass
@@ -249,6 +251,7 @@ def _examine(key, path, analyzer, crop, settings, report):
     report.roll_degrees = round(roll_degrees(face.landmarks), 1)
     report.gender, report.age = face.gender, face.age
     report.gender_confidence = None if face.gender_confidence is None else round(face.gender_confidence, 3)
+    report.quality = quality_for(analyzer, face)
     limits = analyzer.thresholds
     if len(faces) > 1 and face.area < limits.dominant_area_ratio * faces[1].area:
         report.reason = (f"{len(faces)} faces of comparable size: crop the photo to the one person "

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..faces import FaceAnalyzer
+from ..faces.quality_score import quality_for
 
 MIN_FACE_SHARE = 0.08  # a face narrower than 8% of the image side is a crowd extra, not a portrait
 
@@ -22,10 +23,12 @@ MIN_FACE_SHARE = 0.08  # a face narrower than 8% of the image side is a crowd ex
 @dataclass
 class Judgement:
     """score: cosine similarity to the reference in [-1, 1] (None without a usable face);
-    flag: why the portrait failed a check, None when it passed."""
+    flag: why the portrait failed a check, None when it passed; quality: RTS reliability of the face
+    in (0, 1) (faces/quality_score.py), None without a face or for another engine."""
 
     score: float | None
     flag: str | None
+    quality: float | None = None
 
     @property
     def sort_key(self) -> tuple[int, float]:
@@ -46,13 +49,14 @@ def judge_portrait(image: Image.Image, reference: np.ndarray | None, analyzer: F
         return Judgement(None, "no face found")
     face = faces[0]
     score = None if reference is None else float(np.dot(face.embedding, reference))
+    quality = quality_for(analyzer, face)
     if len(faces) > 1 and face.area < analyzer.thresholds.dominant_area_ratio * faces[1].area:
-        return Judgement(score, f"{len(faces)} faces")
+        return Judgement(score, f"{len(faces)} faces", quality)
     if face.size < MIN_FACE_SHARE * min(image.size):
-        return Judgement(score, f"face too small ({face.size:.0f} px)")
+        return Judgement(score, f"face too small ({face.size:.0f} px)", quality)
     if reference is None:
-        return Judgement(None, "no reference face to compare with")
-    return Judgement(score, None)
+        return Judgement(None, "no reference face to compare with", quality)
+    return Judgement(score, None, quality)
 
 
 def rank_order(judgements: list[Judgement]) -> list[int]:
