@@ -2,7 +2,8 @@
 levels (clean, 8, 4, 2, 1, 0.5 photons per unit intensity), severe levels rarer (training shares
 falling by 0.6 per level: 42% clean, 3% at 0.5). The same MLP is trained by ERM, SAM, GroupDRO
 (groups = levels) and SharpDRO; every test image is scored at every level. Primary metric: accuracy
-at the worst level; also the mean over levels and the accuracy per level."""
+at the worst level; also the mean over levels and the accuracy per level. SAM and SharpDRO use
+radii chosen on validation (SAM_RHO, SHARPDRO_RHO)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ from ..sharpdro import GroupWeights, SharpDRO, group_dro_step, sam_step
 
 PHOTONS = (np.inf, 8.0, 4.0, 2.0, 1.0, 0.5)
 SHARE_DECAY = 0.6
+SHARPDRO_RHO, SAM_RHO = 2.0, 1.0
+"""Perturbation radii, each chosen on the validation split of seeds 0-2 by worst-level accuracy (ERM 0.462).
+The paper's 0.05 barely moves this MLP. SharpDRO for rho 0.05 / 0.5 / 1 / 2 / 5: 0.451 / 0.467 / 0.467 /
+0.478 / 0.477; SAM for rho 0.05 / 0.2 / 0.5 / 1: 0.464 / 0.468 / 0.484 / 0.500 (at 2 SAM's training
+diverges: it steps with the perturbed gradient alone, SharpDRO adds the unperturbed one)."""
 
 
 def captured(x: np.ndarray, levels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -44,15 +50,15 @@ def steps() -> dict:
         return float(loss.detach())
 
     def sam(model, optimizer, batch, progress):
-        return sam_step(model, optimizer, per_example(*batch[:2]))
+        return sam_step(model, optimizer, per_example(*batch[:2]), SAM_RHO)
 
-    def group_dro(weights=None):
+    def group_dro():
         weights = GroupWeights(len(PHOTONS))
         return lambda model, optimizer, batch, progress: group_dro_step(weights, model, optimizer,
                                                                         per_example(*batch[:2]), batch[2])
 
     def sharp_dro():
-        method = SharpDRO(len(PHOTONS))
+        method = SharpDRO(len(PHOTONS), rho=SHARPDRO_RHO)
         return lambda model, optimizer, batch, progress: method.step(model, optimizer, per_example(*batch[:2]),
                                                                      batch[2])
 
