@@ -50,7 +50,7 @@ def test_fixmatch_keeps_only_confident_weak_views():
 
 
 def test_views_keep_the_digit_and_strong_views_differ_more():
-    from facechain.lab.experiments.dash import shifted, strongly_augmented
+    from facechain.lab.harness.views import shifted, strongly_augmented
     from facechain.lab.harness.data import digits
 
     x = torch.as_tensor(digits(0).x_train[:200])
