@@ -11,10 +11,12 @@ COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], path: Path, title: str,
-               size: tuple[int, int] = (640, 360)) -> Path:
-    """Plot named (x, y) series with axes labelled by their ranges; writes a PNG."""
+               size: tuple[int, int] = (640, 360), every_point: bool = False) -> Path:
+    """Plot named (x, y) series with axes labelled by their ranges and a legend row under the title;
+    writes a PNG. ``every_point`` marks and labels each x (few, discrete x such as seeds); otherwise
+    only the ends of each series are marked (long curves such as losses)."""
     width, height = size
-    left, right, top, bottom = 60, 20, 36, 40
+    left, right, top, bottom = 60, 20, 48, 40
     chart = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(chart)
     points = [p for values in series.values() for p in values]
@@ -29,19 +31,23 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], path: Path, tit
                 height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
 
     draw.rectangle((left, top, width - right, height - bottom), outline=(160, 160, 160))
-    draw.text((left, 10), title, fill="black")
+    draw.text((left, 8), title, fill="black")
     draw.text((4, top), f"{y1:.4g}", fill="black")
     draw.text((4, height - bottom - 10), f"{y0:.4g}", fill="black")
-    draw.text((left, height - bottom + 8), f"{x0:g}", fill="black")
-    draw.text((width - right - 40, height - bottom + 8), f"{x1:g}", fill="black")
+    ticks = sorted(set(xs)) if every_point else [x0, x1]
+    for x in ticks:
+        draw.text((place(x, y0)[0] - 3, height - bottom + 8), f"{x:g}", fill="black")
+    legend_x = left
     for index, (name, values) in enumerate(series.items()):
         colour = COLOURS[index % len(COLOURS)]
         if len(values) > 1:
             draw.line([place(x, y) for x, y in values], fill=colour, width=2)
-        for x, y in values[:1] + values[-1:]:
+        for x, y in (values if every_point else values[:1] + values[-1:]):
             cx, cy = place(x, y)
             draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=colour)
-        draw.text((width - right - 150, top + 6 + 14 * index), name, fill=colour)
+        draw.rectangle((legend_x, 28, legend_x + 8, 36), fill=colour)
+        draw.text((legend_x + 12, 26), name, fill=colour)
+        legend_x += 12 + draw.textlength(name) + 16
     chart.save(path)
     return path
 

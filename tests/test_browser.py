@@ -1,6 +1,6 @@
 """The app in a real headless Chromium (Debian's ``chromium``, driven by Playwright): upload photos,
-see the curation report, train the tiny model with progress, get a ranked gallery, predict motion,
-and run a lab experiment.
+see the curation report, train the tiny model with progress, get a ranked gallery, map the photos by
+identity, predict motion, and run a lab experiment.
 
 Screenshots go to the test's folder, or to ``$FACECHAIN_SCREENSHOTS`` (docs/images uses them).
 """
@@ -64,6 +64,12 @@ def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
         expect(page.get_by_text("4 portraits")).to_be_visible(timeout=180_000)
         expect(page.get_by_text("seed").first).to_be_visible()
         page.screenshot(path=str(shots / "app-generate-tab.png"))
+
+        page.get_by_role("tab", name="Map").click()
+        page.get_by_role("button", name="Draw map").click()
+        expect(page.get_by_text("PCA map, not DLME")).to_be_visible(timeout=120_000)  # 3 faces: too few for DLME
+        expect(page.get_by_text("outlier").first).to_be_visible()
+        page.screenshot(path=str(shots / "app-map-tab.png"))
 
         page.get_by_role("tab", name="Motion").click()
         page.get_by_role("button", name="Predict motion").click()

@@ -92,7 +92,7 @@ def build(context) -> None:
                         f"than {MIN_DLME_FACES} faces the map is a simple PCA projection, and says so.")
         with gr.Column(scale=2):
             summary = gr.Markdown()
-            image = gr.Image(label="Identity map", type="filepath")
+            image = gr.Image(label="Identity map", show_label=False, type="filepath")  # the map carries its title
             table = gr.Dataframe(headers=["#", "photo", "distance to median identity", "verdict"],
                                  label="Faces, farthest from the median identity first", wrap=True)
 

@@ -56,7 +56,7 @@ def build(context) -> None:
         with gr.Column(scale=2):
             verdict = gr.Markdown()
             results = gr.Markdown()
-            chart = gr.Image(label="Primary metric per seed", type="filepath")
+            chart = gr.Image(label="Primary metric per seed", show_label=False, type="filepath")  # the chart carries its title
             saved = gr.File(label="Result (JSON)")
 
     def handler(name, seed_count, quick_run, request: gr.Request, progress=gr.Progress()):

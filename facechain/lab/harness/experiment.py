@@ -117,5 +117,5 @@ def plot(experiment: Experiment, result: LabResult, path: Path) -> Path:
                     if experiment.metric in values[arm]] for arm in result.mean}
     with staged_file(Path(path)) as staging:
         line_chart({arm: points for arm, points in series.items() if points}, staging,
-                   f"{experiment.title}: {experiment.metric} per seed")
+                   f"{experiment.title}: {experiment.metric} per seed", every_point=True)
     return Path(path)
