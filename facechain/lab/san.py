@@ -76,13 +76,14 @@ def soft_contrastive_loss(features: torch.Tensor, projections: torch.Tensor) -> 
 
 
 def san_loss(logits: torch.Tensor, labels: torch.Tensor, target_logits: torch.Tensor,
-             target_features: torch.Tensor, target_projections: torch.Tensor) -> torch.Tensor:
+             target_features: torch.Tensor, target_projections: torch.Tensor,
+             entropy_weight: float = LAMBDA_ENTROPY) -> torch.Tensor:
     """The total SAN objective of one step: labelled source logits (n, 2K) and labels; target logits
     of the first views, their backbone features (B, d) and the projections of both views (2B, e)."""
     classes = logits.shape[1] // 2
     return (F.cross_entropy(logits[:, :classes], labels) + ALPHA * open_set_loss(logits, labels)
             + GAMMA * soft_contrastive_loss(target_features, target_projections)
-            + LAMBDA_ENTROPY * open_set_entropy(target_logits))
+            + entropy_weight * open_set_entropy(target_logits))
 
 
 @torch.no_grad()
