@@ -137,3 +137,10 @@ def test_cli_trains_saves_and_predicts_a_gif(tmp_path, capsys):
     assert "APD" in printed and "HumanMAC (this model)" in printed and "zero velocity" in printed
     assert main(["motion", "predict", str(tmp_path), "--out", str(gif)]) == 3
     assert "not a motion pipeline folder" in capsys.readouterr().err
+
+
+def test_paper_configuration_has_the_official_models_parameter_count():
+    """Width 512, 8 layers, 8 heads, FFN 1024 on H36M (16 joints, 20 coefficients): 28,401,712
+    parameters, exactly the count of the official MotionTransformer (measured by benchmarks/motion_bench.py)."""
+    denoiser = HumanMACDenoiser(joints=16, coefficients=20, width=512, layers=8, heads=8, feed_forward=1024)
+    assert sum(p.numel() for p in denoiser.parameters()) == 28_401_712

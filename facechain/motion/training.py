@@ -99,7 +99,7 @@ def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTr
     With ``checkpoints`` (a folder), the state is saved every ``config.checkpoint_every`` steps and at
     the end; ``resume`` continues from the newest one (also to a larger ``config.steps``)."""
     ema = copy.deepcopy(denoiser).eval().requires_grad_(False)
-    optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate, foreach=True)
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate, fused=True)  # 5x faster on CPU than foreach
     lr_schedule = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, sorted({max(1, round(f * config.steps)) for f in config.lr_milestones}), config.lr_gamma)
     losses: list[float] = []
