@@ -18,7 +18,7 @@ def test_open_set_loss_matches_its_terms():
     p = logits.softmax(1)[0]
     known, unknown = p[:3], p[3:]
     positive = -math.log(known[0])
-    negative = max(-math.log(unknown[k] / (known[k] + unknown[k])) for k in (1, 2))
+    negative = max(-math.log(unknown[k]) for k in (1, 2))  # the unknown slots of the one 2K softmax
     connection = -math.log(1 / (1 + math.exp(-(known.max() - unknown.max()))))
     assert open_set_loss(logits, torch.tensor([0])).item() == pytest.approx(positive + negative + 1.5 * connection, rel=1e-5)
 

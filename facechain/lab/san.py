@@ -12,7 +12,7 @@ and the class decision are made by the same normalised distribution:
 
     p = softmax over the 2K logits;  p_known[k], p_unknown[k]
     L_pos  = -log p_known[y]
-    L_neg  = max_{k != y} -log( p_unknown[k] / (p_known[k] + p_unknown[k]) )    (the hardest other class)
+    L_neg  = max_{k != y} -log p_unknown[k]                                     (the hardest other class)
     L_conn = beta * mean -log sigmoid( max_k p_known - max_k p_unknown )         beta = 1.5
     L_open = L_pos + L_neg + L_conn
     L_ent  = mean over target items and classes of the binary entropy of p_known[k] / (p_known[k] + p_unknown[k])
@@ -54,9 +54,8 @@ def open_set_loss(logits: torch.Tensor, labels: torch.Tensor, beta: float = BETA
     """L_pos + L_neg + L_conn on labelled (source) items."""
     log_p = logits.log_softmax(dim=1)
     positive = -log_p.gather(1, labels[:, None]).squeeze(1)
-    odds = pair_log_odds(logits)
-    unknown_share = F.logsigmoid(-odds)  # log p_unknown[k] / (p_known[k] + p_unknown[k])
-    negative = (-unknown_share).scatter(1, labels[:, None], float("-inf")).max(dim=1).values
+    log_unknown = log_p[:, logits.shape[1] // 2:]
+    negative = (-log_unknown).scatter(1, labels[:, None], float("-inf")).max(dim=1).values
     p_known, p_unknown = known_unknown(logits)
     connection = -F.logsigmoid(p_known.max(dim=1).values - p_unknown.max(dim=1).values)
     return (positive + negative + beta * connection).mean()

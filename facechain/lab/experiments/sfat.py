@@ -149,7 +149,7 @@ def run(seed: int, quick: bool = False, processes: bool = False) -> Arms:
     """``processes``: run the clients as separate processes instead of simulating them in this one."""
     split = digits(seed)
     parts = label_shards(split.y_train, np.random.default_rng(seed))
-    rounds, scored = (6, 2) if quick else (40, 5)
+    rounds, scored = (4, 2) if quick else (40, 5)
     train = federated_in_processes if processes else federated_adversarial_training
     return {name: train(split, parts, slack, rounds, scored, seed)
             for name, slack in (("FedAvg-AT", False), ("SFAT", True))}
