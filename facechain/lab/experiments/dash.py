@@ -16,7 +16,7 @@ from ..harness.data import digits, few_labels
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
-from ..harness.training import fit, outputs
+from ..harness.training import fit, loss_step, outputs
 from ..harness.views import shifted, strongly_augmented
 
 LABELS_PER_CLASS = 4
@@ -42,7 +42,8 @@ class SemiSupervised:
         if epoch >= self.warmup and (epoch - self.warmup) % UPDATE_EVERY == 0:
             self.update += 1
 
-    def step(self, model, optimizer, batch: tuple, progress: float) -> float:
+    def objective(self, model, batch: tuple, progress: float) -> torch.Tensor:
+        """The labelled loss plus, after the warm-up, the rule's unlabelled loss; counts what the rule kept."""
         x_unlabelled, y_hidden = batch
         pick = torch.randint(0, len(self.x_labelled), (LABELLED_BATCH,))
         loss = F.cross_entropy(model(shifted(self.x_labelled[pick])), self.y_labelled[pick])
@@ -57,10 +58,7 @@ class SemiSupervised:
             self.seen += len(kept)
             self.kept += int(kept.sum())
             self.correct += int((kept & (weak.argmax(1) == y_hidden)).sum())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
+        return loss
 
 
 def run(seed: int, quick: bool = False) -> Arms:
@@ -73,7 +71,7 @@ def run(seed: int, quick: bool = False) -> Arms:
         torch.manual_seed(seed)
         model = Classifier()
         state = SemiSupervised(rule, split.x_train[labelled], split.y_train[labelled], warmup)
-        fit(model, state.step, [x_unlabelled, y_hidden], epochs=epochs, seed=seed,
+        fit(model, loss_step(state.objective), [x_unlabelled, y_hidden], epochs=epochs, seed=seed,
             on_epoch=lambda epoch, m, state=state: state.on_epoch(epoch, m, x_unlabelled))
         arms[name] = {"accuracy": accuracy(outputs(model, split.x_test).argmax(1), split.y_test)}
         if rule is not None:

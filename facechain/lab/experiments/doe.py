@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..doe import ImplicitOutlierTransform, max_logit, oe_step
 from ..harness.data import class_subset, digits
 from ..harness.experiment import Arms, Experiment
-from ..harness.metrics import accuracy, auroc, fpr_at_95_tpr
+from ..harness.metrics import accuracy, auroc, fpr_at_95_tpr, max_softmax
 from ..harness.models import Classifier
 from ..harness.training import cross_entropy, fit, loss_step, outputs
 
@@ -56,8 +55,7 @@ def run(seed: int, quick: bool = False) -> Arms:
             step = outlier_step(x_surrogate, ImplicitOutlierTransform(model, gammas=GAMMAS) if name == "DOE" else None)
         fit(model, step, [x_in, y_in], epochs=epochs, seed=seed)
         logits_in, logits_out = outputs(model, x_test_in), outputs(model, x_test_out)
-        score = (lambda z: F.softmax(torch.as_tensor(z), 1).max(1).values.numpy()) if name == "MSP" else \
-            (lambda z: max_logit(torch.as_tensor(z)).numpy())
+        score = max_softmax if name == "MSP" else (lambda z: max_logit(torch.as_tensor(z)).numpy())
         arms[name] = {"fpr@95tpr": fpr_at_95_tpr(score(logits_in), score(logits_out)),
                       "ood_auroc": auroc(score(logits_in), score(logits_out)),
                       "id_accuracy": accuracy(logits_in.argmax(1), y_test_in)}

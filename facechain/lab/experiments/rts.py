@@ -15,7 +15,7 @@ from torch import nn
 
 from ..harness.data import digits
 from ..harness.experiment import Arms, Experiment
-from ..harness.metrics import accuracy, auroc, fpr_at_95_tpr
+from ..harness.metrics import accuracy, auroc, fpr_at_95_tpr, max_softmax
 from ..harness.models import Classifier
 from ..harness.training import cross_entropy, fit, loss_step, outputs
 from ..rts import VarianceHead, calibrate_sign, expected_temperature, rts_loss
@@ -47,10 +47,6 @@ class RTSClassifier(nn.Module):
 def rts_step(model: RTSClassifier, batch: tuple, progress: float) -> torch.Tensor:
     logits, v = model.logits_and_variance(batch[0])
     return rts_loss(logits, batch[1], v)
-
-
-def max_softmax(logits: np.ndarray) -> np.ndarray:
-    return torch.as_tensor(logits).softmax(dim=1).max(dim=1).values.numpy()
 
 
 def trained(build, step, x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> nn.Module:

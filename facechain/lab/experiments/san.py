@@ -20,7 +20,7 @@ from torch import nn
 from ..harness.data import digits
 from ..harness.experiment import Arms, Experiment
 from ..harness.models import Classifier
-from ..harness.training import fit, outputs
+from ..harness.training import fit, loss_step, outputs
 from ..harness.views import shifted
 from ..san import (LAMBDA_ENTROPY, AllInOneHead, open_set_entropy, open_set_predictions, pair_log_odds,
                    san_loss)
@@ -87,24 +87,19 @@ def one_vs_all_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def open_set_step(x_target: np.ndarray):
     pool = torch.as_tensor(x_target)
 
-    def step(model: OpenSetNet, optimizer, batch, progress):
+    def loss(model: OpenSetNet, batch, progress):
         x, y = batch
         target = pool[torch.randint(len(pool), (TARGET_BATCH,))]
         features = model.features(x)
         if model.method.startswith("SAN"):
             first, second = model.features(shifted(target)), model.features(shifted(target))
             projections = model.head.projection(torch.cat([first, second]))
-            loss = san_loss(model.head(features), y, model.head(first), first, projections,
+            return san_loss(model.head(features), y, model.head(first), first, projections,
                             entropy_weight=0.0 if model.method == NO_ENTROPY else LAMBDA_ENTROPY)
-        else:
-            loss = (F.cross_entropy(model.backbone.head(features), y) + one_vs_all_loss(model.one_vs_all(features), y)
-                    + 0.1 * open_set_entropy(model.one_vs_all(model.features(target))))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
+        return (F.cross_entropy(model.backbone.head(features), y) + one_vs_all_loss(model.one_vs_all(features), y)
+                + 0.1 * open_set_entropy(model.one_vs_all(model.features(target))))
 
-    return step
+    return loss_step(loss)
 
 
 def run(seed: int, quick: bool = False) -> Arms:

@@ -19,7 +19,7 @@ from ..harness.data import digits
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
-from ..harness.training import fit, outputs
+from ..harness.training import fit, loss_step, outputs
 from ..sfat import aggregate, fedavg_weights, pgd_attack, robust_accuracy, slack_weights
 
 CLIENTS, SHARDS_PER_CLIENT = 5, 2
@@ -34,19 +34,16 @@ def label_shards(y: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return [np.concatenate([shards[i] for i in order[c::CLIENTS]]) for c in range(CLIENTS)]
 
 
-def adversarial_step(model, optimizer, batch, progress):
+def adversarial_loss(model, batch, progress):
+    """PGD adversarial training's loss: cross-entropy on the batch's attacked inputs."""
     x, y = batch
-    loss = F.cross_entropy(model(pgd_attack(model, x, y, EPS, TRAIN_STEPS)), y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return float(loss.detach())
+    return F.cross_entropy(model(pgd_attack(model, x, y, EPS, TRAIN_STEPS)), y)
 
 
 def local_round(local: Classifier, split, part: np.ndarray, seed: int, round_: int, client: int):
     """One client's round from the global weights already in ``local``: (its state, its last adversarial loss)."""
     optimizer = torch.optim.SGD(local.parameters(), lr=0.05, momentum=0.9)
-    history = fit(local, adversarial_step, [split.x_train[part], split.y_train[part]], epochs=LOCAL_EPOCHS,
+    history = fit(local, loss_step(adversarial_loss), [split.x_train[part], split.y_train[part]], epochs=LOCAL_EPOCHS,
                   batch_size=BATCH, optimizer=optimizer, seed=seed * 100_000 + round_ * 100 + client)
     return {k: v.clone() for k, v in local.state_dict().items()}, history[-1]
 

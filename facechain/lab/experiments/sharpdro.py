@@ -15,7 +15,7 @@ from ..harness.data import digits, photon_noise
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
-from ..harness.training import fit, outputs
+from ..harness.training import cross_entropy, fit, loss_step, outputs
 from ..sharpdro import GroupWeights, SharpDRO, group_dro_step, sam_step
 
 PHOTONS = (np.inf, 8.0, 4.0, 2.0, 1.0, 0.5)
@@ -42,13 +42,6 @@ def steps() -> dict:
     def per_example(x, y):
         return lambda model: F.cross_entropy(model(x), y, reduction="none")
 
-    def erm(model, optimizer, batch, progress):
-        loss = per_example(*batch[:2])(model).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
-
     def sam(model, optimizer, batch, progress):
         return sam_step(model, optimizer, per_example(*batch[:2]), SAM_RHO)
 
@@ -62,7 +55,7 @@ def steps() -> dict:
         return lambda model, optimizer, batch, progress: method.step(model, optimizer, per_example(*batch[:2]),
                                                                      batch[2])
 
-    return {"ERM": lambda: erm, "SAM": lambda: sam, "GroupDRO": group_dro, "SharpDRO": sharp_dro}
+    return {"ERM": lambda: loss_step(cross_entropy), "SAM": lambda: sam, "GroupDRO": group_dro, "SharpDRO": sharp_dro}
 
 
 def run(seed: int, quick: bool = False) -> Arms:

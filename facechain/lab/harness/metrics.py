@@ -16,6 +16,13 @@ def group_accuracy(predicted: np.ndarray, labels: np.ndarray, groups: np.ndarray
             for group in np.unique(groups)}
 
 
+def max_softmax(logits: np.ndarray) -> np.ndarray:
+    """The maximum softmax probability per row (MSP): the baseline in-distribution score."""
+    import torch
+
+    return torch.as_tensor(logits).softmax(dim=1).max(dim=1).values.numpy()
+
+
 def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
     """P(score of a positive > score of a negative), ties counted half (the Mann-Whitney statistic)."""
     from scipy.stats import rankdata
