@@ -3,12 +3,13 @@ FROM python:3.11-slim
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860
 RUN useradd --create-home --uid 1000 studio
 WORKDIR /home/studio/app
-COPY pyproject.toml README.md app.py ./
+COPY pyproject.toml README.md app.py constraints.txt ./
 COPY facechain facechain
 COPY sude sude
 COPY pipelines pipelines
 COPY models models
-RUN pip install .
+# The CPU build of the locked torch (the default PyPI wheel is the multi-GB CUDA build), then the rest of the lock.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 && pip install -c constraints.txt .
 USER studio
 EXPOSE 7860
 CMD ["python", "app.py"]

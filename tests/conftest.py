@@ -2,13 +2,16 @@
 
 - scikit-image's astronaut (one person, public domain) and its augmentations: "same person";
 - the insightface wheel's t1.jpg (six people) and Tom_Hanks_54745.png: "different people"
-  (the wheel is installed with --no-deps for its data only; see README);
+  (the README's test command downloads the wheel into tests/.data for its images only; it is read as
+  a zip, never installed, so the test venv stays exactly the locked set);
 - scikit-image's chelsea (a cat) and coffee: "no face".
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +30,20 @@ def pytest_configure(config):
         pass
 
 
+TEST_DATA = Path(__file__).parent / ".data"
+
+
 def insightface_image(name: str) -> Image.Image:
+    """An image from the downloaded insightface wheel, else from an installed insightface (the extra)."""
+    member = f"insightface/data/images/{name}"
+    for wheel in sorted(TEST_DATA.glob("insightface-*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            return Image.open(io.BytesIO(archive.read(member))).convert("RGB")
     spec = importlib.util.find_spec("insightface")
     if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the test images of other people come from the insightface wheel: pip install --no-deps insightface==2.1")
-    return Image.open(Path(list(spec.submodule_search_locations)[0]) / "data" / "images" / name).convert("RGB")
+        pytest.fail("the test images of other people come from the insightface wheel: "
+                    "pip download --no-deps insightface==2.1 -d tests/.data")
+    return Image.open(Path(list(spec.submodule_search_locations)[0]).parent / member).convert("RGB")
 
 
 @pytest.fixture(scope="session")

@@ -1,34 +1,23 @@
-"""A real CLIP tokenizer with no model hub: OpenAI CLIP's byte-level BPE, read from the vocabulary
-file that the open-clip-torch package ships (the file only; open_clip itself is never imported,
-since it requires torchvision). Token ids match OpenAI's CLIP, so prompts tokenize exactly as for
-Stable Diffusion 1.x."""
+"""A real CLIP tokenizer with no model hub: OpenAI CLIP's byte-level BPE, built from the merges file
+that ships inside this package (``clip_bpe/``, MIT, licence beside it). Token ids match OpenAI's CLIP,
+so prompts tokenize exactly as for Stable Diffusion 1.x.
+
+Why package data: the file (1.3 MB) is the only part of the tiny offline model that is not built from
+a config, and every offline path (``train --tiny``, the app's Train tab, the Python example) needs it.
+No package on PyPI ships it without also pulling torchvision (open-clip-torch, clip-anytorch), and
+torchvision does not import beside the pinned CPU torch; reading it from a ``--no-deps`` side install
+made the main install command incomplete and ``pip check`` unclean."""
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import FacechainError
-
-BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
+BPE_FILE = Path(__file__).with_name("clip_bpe") / "bpe_simple_vocab_16e6.txt.gz"
 MERGES = 49152 - 256 - 2
 """Merges CLIP uses: its vocabulary is 256 byte symbols, the same with an end-of-word mark, the
 merges, and two special tokens: 49408 entries."""
-
-
-class TokenizerUnavailable(FacechainError):
-    pass
-
-
-def bpe_vocabulary_file() -> Path:
-    spec = importlib.util.find_spec("open_clip")
-    if spec is None or not spec.submodule_search_locations:
-        raise TokenizerUnavailable(
-            "the offline CLIP tokenizer reads its vocabulary from the open-clip-torch package: "
-            "pip install --no-deps open-clip-torch (without dependencies: it would pull torchvision)")
-    return Path(list(spec.submodule_search_locations)[0]) / BPE_FILE
 
 
 def byte_symbols() -> list[str]:
@@ -45,7 +34,7 @@ def clip_tokenizer():
     """transformers' CLIPTokenizer with OpenAI CLIP's vocabulary and merges."""
     from transformers import CLIPTokenizer
 
-    lines = gzip.open(bpe_vocabulary_file(), "rt", encoding="utf-8").read().split("\n")
+    lines = gzip.open(BPE_FILE, "rt", encoding="utf-8").read().split("\n")
     merges = [tuple(line.split()) for line in lines[1 : MERGES + 1]]
     symbols = byte_symbols()
     vocabulary = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(pair) for pair in merges]
