@@ -6,6 +6,3 @@ the CLI (``facechain ...``) and the Gradio app are thin layers over it.
 
 __version__ = "0.1.0"
 
-from .quiet import quiet_torchvision_fallback
-
-quiet_torchvision_fallback()

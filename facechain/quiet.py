@@ -1,22 +1,78 @@
-"""Silence one misleading library notice: without torchvision, transformers warns that its CLIP and
-SigLIP image processors "require torchvision" and suggests installing it. The pure-PIL processors it
-falls back to are what this project uses on purpose (torchvision from PyPI does not import beside the
-pinned CPU torch), so the advice would break an installation. Every other transformers message passes."""
+"""The one place where known-harmless library messages are silenced, each by its exact text, so every
+other warning still shows. Installed by the CLI and the app (``install()``), never by ``import facechain``:
+a Python API user keeps the libraries' console as it is.
+
+Silenced, and why each is harmless here:
+
+- transformers: "... requires torchvision (not installed)". Its CLIP/SigLIP image processors fall back to
+  pure PIL, which this project uses on purpose: torchvision from PyPI does not import beside the pinned
+  CPU torch, so following the advice would break the installation.
+- diffusers: "No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'". Printed for
+  every person LoRA that adapts only the UNet (the default); nothing is missing.
+- diffusers: "There are modules in AutoencoderKL that should be kept in float32". Printed when training
+  casts the frozen VAE to half precision on purpose (``--mixed-precision``); the VAE has no such modules
+  in SD 1.x and the LoRA itself stays in float32.
+- The per-model "Loading weights" bars of transformers and diffusers' "Loading pipeline components" bar:
+  nested inside our own bars, they print dozens of lines per run. Download bars are not touched.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 
-NOTICE = "requires torchvision (not installed)"
+KNOWN_MESSAGES = {
+    "transformers.utils.import_utils": ("requires torchvision (not installed)",),
+    "diffusers.loaders.peft": ("No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'",),
+    "diffusers.loaders.lora_base": ("No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'",),
+    "diffusers.models.modeling_utils": ("There are modules in AutoencoderKL that should be kept in float32",),
+}
+"""Logger name -> the exact text that marks each message dropped from it."""
+
+LOADING_BARS = ("Loading weights", "Loading pipeline components...")
+
+_installed = False
 
 
-class _DropTorchvisionFallback(logging.Filter):
+class DropKnownMessages(logging.Filter):
+    def __init__(self, texts: tuple[str, ...]):
+        super().__init__()
+        self.texts = texts
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return NOTICE not in record.getMessage()
+        message = record.getMessage()
+        return not any(text in message for text in self.texts)
 
 
-def quiet_torchvision_fallback() -> None:
-    """Install the filter on transformers' import logger (idempotent)."""
-    logger = logging.getLogger("transformers.utils.import_utils")
-    if not any(isinstance(f, _DropTorchvisionFallback) for f in logger.filters):
-        logger.addFilter(_DropTorchvisionFallback())
+def install() -> None:
+    """Filter the known messages (idempotent); loading bars go once their library is imported."""
+    global _installed
+    for name, texts in KNOWN_MESSAGES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, DropKnownMessages) for f in logger.filters):
+            logger.addFilter(DropKnownMessages(texts))
+    _installed = True
+    quiet_loading_bars()
+
+
+def quiet_loading_bars() -> None:
+    """Drop the loading bars of whichever of transformers and diffusers is imported (the model-loading
+    code calls this before each load, so neither library is imported just to silence it)."""
+    if not _installed:
+        return
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        if hasattr(transformers_logging, "set_tqdm_hook"):  # transformers 5: one hook for its own bars
+            transformers_logging.set_tqdm_hook(_without_loading_bars)
+    if "diffusers" in sys.modules:
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.disable_progress_bar()  # diffusers' own bars only; downloads use huggingface_hub's
+
+
+def _without_loading_bars(factory, args, kwargs):
+    kwargs = dict(kwargs)
+    if kwargs.get("desc") in LOADING_BARS:
+        kwargs["disable"] = True
+    return factory(*args, **kwargs)

@@ -2,10 +2,6 @@
 ``PortraitPipeline`` (base model + person LoRA + style LoRA as named adapters) and
 ``HumanMACPipeline`` (K motion futures by masked motion completion)."""
 
-from facechain.quiet import quiet_torchvision_fallback
-
-quiet_torchvision_fallback()
-
 from .humanmac import MOTION_SCHEDULERS, HumanMACPipeline, MotionOutput
 from .portrait import SCHEDULERS, PortraitPipeline
 

@@ -87,7 +87,7 @@ def test_evaluation_matches_direct_metrics(trained, held_out):
 
 
 def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
-    from facechain.cli_motion import SOLVERS
+    from facechain.cli.motion import SOLVERS
     from pipelines import MOTION_SCHEDULERS
 
     assert tuple(MOTION_SCHEDULERS) == SOLVERS  # the CLI's choices

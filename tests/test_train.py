@@ -16,6 +16,8 @@ from facechain.config import Settings
 from facechain.diffusion.base_model import BaseModelUnavailable
 from facechain.examples import astronaut, framed
 from facechain.portrait import TrainConfig, train
+from facechain.errors import ExitCode
+from facechain.portrait.train_config import TrainingOutOfMemory
 from facechain.portrait.trainer import LORA_FILE, TrainingError
 from facechain.portrait.training_data import DatasetError
 
@@ -197,8 +199,9 @@ def test_out_of_memory_says_which_flags_help(dataset, settings, tmp_path, monkey
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(trainer, "load_pixels", exhausted)
-    with pytest.raises(TrainingError, match="--gradient-checkpointing.*--mixed-precision"):
+    with pytest.raises(TrainingOutOfMemory, match="--gradient-checkpointing.*--mixed-precision") as caught:
         train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=2, sude_weight=0), settings)
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT  # the machine, not the arguments
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import FacechainError
+from ..errors import BadArguments, EnvironmentProblem
 from .tiny import ensure_tiny_model
 
 PIPELINE_FILES = ["model_index.json", "*.json", "*.txt", "unet/*.safetensors", "vae/*.safetensors",
@@ -15,8 +15,8 @@ PIPELINE_FILES = ["model_index.json", "*.json", "*.txt", "unet/*.safetensors", "
 """What training needs from a hub repository: configs, tokenizer and safetensors weights only."""
 
 
-class BaseModelUnavailable(FacechainError):
-    pass
+class BaseModelUnavailable(EnvironmentProblem):
+    """The base model is neither a local diffusers folder nor cached, and cannot be downloaded."""
 
 
 def locally_available(name: str | None, settings: Settings) -> Path | None:
@@ -43,7 +43,8 @@ def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False)
     if found is not None:
         return found
     if Path(name).expanduser().exists():
-        raise BaseModelUnavailable(f"{name} is not a diffusers model folder (no model_index.json, no unet/)")
+        raise BadArguments(f"{name} is not a diffusers model folder (no model_index.json, no unet/): give the folder "
+                           f"that holds model_index.json")
     from huggingface_hub import snapshot_download
 
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):

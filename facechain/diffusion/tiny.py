@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import staged_folder
+from ..model_loading import model_loading
 from .tokenizer import clip_tokenizer
 
 TINY_MARKER = "facechain_tiny.json"
@@ -54,11 +55,11 @@ def ensure_tiny_model(folder: str | Path) -> Path:
     """The tiny model saved in diffusers' folder layout at ``folder`` (built once), so it loads
     through the same ``from_pretrained`` path as a real base model."""
     folder = Path(folder)
-    if (folder / TINY_MARKER).exists():
-        return folder
-    with staged_folder(folder) as staging:
-        build_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
-        (staging / TINY_MARKER).write_text(json.dumps({"notice": TINY_NOTICE, "resolution": TINY_RESOLUTION}))
+    with model_loading():
+        if not (folder / TINY_MARKER).exists():  # checked under the lock: another thread may have built it
+            with staged_folder(folder) as staging:
+                build_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
+                (staging / TINY_MARKER).write_text(json.dumps({"notice": TINY_NOTICE, "resolution": TINY_RESOLUTION}))
     return folder
 
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..config import Settings
+from ..errors import BadArguments
 from .align import CropSpec, align_face, roll_degrees
 from .types import BackendUnavailable, Face, FaceAnalyzer, Thresholds
 
@@ -24,7 +25,7 @@ def resolve_backend(name: str, settings: Settings) -> str:
     from .insightface_backend import pack_present
 
     if name not in BACKENDS:
-        raise ValueError(f"unknown face backend '{name}': choose one of {', '.join(BACKENDS)}")
+        raise BadArguments(f"unknown face backend '{name}': choose one of {', '.join(BACKENDS)}")
     if name == "auto":
         return "insightface" if pack_present(settings.insightface_root, settings.insightface_pack) else "dlib"
     return name

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ..errors import BadArguments
+
 # Left eye, right eye, nose tip, left and right mouth corner in the 112x112 ArcFace frame.
 ARCFACE_TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
@@ -37,11 +39,11 @@ class CropSpec:
 
     def __post_init__(self):
         if not 0.05 <= self.face_fraction <= 1.0:
-            raise ValueError(f"face_fraction must be in [0.05, 1], got {self.face_fraction}")
+            raise BadArguments(f"face_fraction must be in [0.05, 1], got {self.face_fraction}")
         if not 0.0 <= self.face_center_y <= 1.0:
-            raise ValueError(f"face_center_y must be in [0, 1], got {self.face_center_y}")
+            raise BadArguments(f"face_center_y must be in [0, 1], got {self.face_center_y}")
         if self.size < 64:
-            raise ValueError(f"crop size must be at least 64 px, got {self.size}")
+            raise BadArguments(f"crop size must be at least 64 px, got {self.size}")
 
 
 CANONICAL = CropSpec(size=112, face_fraction=1.0, face_center_y=0.5)

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import FacechainError
+from ..errors import EnvironmentProblem
 
 Box = tuple[float, float, float, float]
 """(left, top, right, bottom) in pixels of the analysed image."""
@@ -76,7 +76,7 @@ class Thresholds:
     dominant_area_ratio: float = 4.0
 
 
-class BackendUnavailable(FacechainError):
+class BackendUnavailable(EnvironmentProblem):
     """A backend cannot run here; the message says what is missing and where it looked."""
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..atomic import staged_file
-from ..errors import FacechainError
+from ..errors import EnvironmentProblem
 from ..plots import COLOURS
 from .skeleton import Skeleton
 
@@ -70,8 +70,8 @@ def save_animation(frames: list[Image.Image], path: Path, fps: float) -> Path:
             try:
                 import imageio_ffmpeg
             except ImportError:
-                raise FacechainError("MP4 output needs imageio-ffmpeg: pip install 'facechain[video]', "
-                                     "or write a .gif") from None
+                raise EnvironmentProblem("MP4 output needs imageio-ffmpeg: pip install 'facechain[video]', "
+                                         "or write a .gif") from None
             writer = imageio_ffmpeg.write_frames(str(staging), frames[0].size, fps=fps, macro_block_size=8,
                                                  ffmpeg_log_level="error")
             writer.send(None)

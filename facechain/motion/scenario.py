@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..errors import FacechainError
+from ..errors import BadArguments
+from ..model_loading import model_loading
 from .data import MotionDataError, to_skeleton
 from .procedural import STYLES, clip, random_clip, root_relative, varied
 from .skeleton import H36M, SKELETONS, Skeleton
@@ -35,8 +35,9 @@ def load_motion_pipeline(folder: Path):
     from pipelines.humanmac import HumanMACPipeline
 
     if not (Path(folder) / "model_index.json").is_file():
-        raise FacechainError(f"{folder} is not a motion pipeline folder: make one with `facechain motion train`")
-    pipe = HumanMACPipeline.from_pretrained(folder)
+        raise BadArguments(f"{folder} is not a motion pipeline folder: make one with `facechain motion train`")
+    with model_loading():
+        pipe = HumanMACPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -47,7 +48,7 @@ def skeleton_of(pipe) -> Skeleton:
     for skeleton in SKELETONS.values():
         if skeleton.count == joints:
             return skeleton
-    raise FacechainError(f"no known skeleton has {joints} joints")
+    raise BadArguments(f"no known skeleton has {joints} joints")
 
 
 def procedural_window(motion: str, seed: int, skeleton: Skeleton = H36M) -> np.ndarray:
@@ -87,14 +88,16 @@ def part_features(skeleton: Skeleton, part: str) -> list[int]:
 
 def predict(pipe, window: np.ndarray, request: MotionRequest) -> tuple[np.ndarray, np.ndarray]:
     """(history (t_his, F), futures (K, t_pred, F)) for a window that starts with the history."""
+    import torch
+
     skeleton = skeleton_of(pipe)
     if request.mode not in MODES:
-        raise FacechainError(f"unknown mode {request.mode!r}; choose from {', '.join(MODES)}")
+        raise BadArguments(f"unknown mode {request.mode!r}; choose from {', '.join(MODES)}")
     history = torch.from_numpy(window[: skeleton.t_his])[None]
     options = {}
     if request.mode == "control":
         if request.part not in skeleton.parts:
-            raise FacechainError(f"control mode needs a body part: one of {', '.join(skeleton.parts)}")
+            raise BadArguments(f"control mode needs a body part: one of {', '.join(skeleton.parts)}")
         if len(window) < skeleton.t_his + skeleton.t_pred:
             raise MotionDataError(f"control mode keeps a recorded trajectory: it needs {skeleton.t_his + skeleton.t_pred} "
                                   f"frames from the start frame, the clip has {len(window)}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import BadArguments
+
 
 @dataclass(frozen=True)
 class Skeleton:
@@ -25,7 +27,7 @@ class Skeleton:
 
     def part(self, name: str) -> tuple[int, ...]:
         if name not in self.parts:
-            raise ValueError(f"unknown body part {name!r} for {self.name}; choose from {', '.join(self.parts)}")
+            raise BadArguments(f"unknown body part {name!r} for {self.name}; choose from {', '.join(self.parts)}")
         return self.parts[name]
 
     def mirrored(self) -> list[int]:

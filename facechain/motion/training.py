@@ -21,14 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from ..errors import FacechainError
+from ..errors import BadArguments
 from ..seeding import step_generator
 from .dct import to_dct
 from .procedural import random_clip, root_relative
 from .skeleton import H36M, Skeleton
 
 
-class MotionTrainingError(FacechainError):
+class MotionTrainingError(BadArguments):
     """A training run that cannot start or resume, saying what to do instead."""
 
 

@@ -12,6 +12,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..errors import BadArguments
 from ..faces import Face
 
 # (upper age bound, phrase for female, phrase for male); the first bound above the age applies.
@@ -53,7 +54,7 @@ def with_article(words: str) -> str:
     """'man' -> 'a man', 'old man' -> 'an old man'; a phrase that has an article keeps it."""
     words = " ".join(words.split())
     if not words:
-        raise ValueError("the class word is empty")
+        raise BadArguments("the class word is empty: give a phrase such as 'woman' or 'an old man'")
     first = words.split()[0].lower()
     if first in ("a", "an", "the"):
         return words

@@ -25,7 +25,8 @@ from ..config import Settings
 from ..diffusion.base_model import resolve_base_model
 from ..diffusion.tiny import TINY_NOTICE
 from ..faces import FaceAnalyzer, load_analyzer
-from .generation_options import MAX_COUNT, SAMPLING, GenerationError, GenerationRequest
+from ..model_loading import model_loading
+from .generation_options import GenerationError, GenerationRequest
 from .lora_files import find_lora
 from .lora_state import LORA_FILE
 from .trainer import REFERENCE_FILE
@@ -107,7 +108,8 @@ class PipelineCache:
         from pipelines import PortraitPipeline
 
         if self.key != model_dir:
-            self.pipe = PortraitPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
+            with model_loading():
+                self.pipe = PortraitPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
             self.pipe.set_progress_bar_config(disable=True)
             self.key = model_dir
         return self.pipe
@@ -149,26 +151,15 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
     pipe.use_scheduler(request.scheduler)
 
 
-def check_request(request: GenerationRequest) -> None:
-    if not 1 <= request.count <= MAX_COUNT:
-        raise GenerationError(f"count must be between 1 and {MAX_COUNT}, not {request.count}")
-    if request.scheduler not in SAMPLING:
-        raise GenerationError(f"unknown scheduler {request.scheduler!r}; choose from {', '.join(SAMPLING)}")
-    if request.batch_size < 1:
-        raise GenerationError("batch size must be at least 1")
-
-
 def render(request: GenerationRequest, settings: Settings | None = None, progress: Progress | None = None,
            cache: PipelineCache = DEFAULT_CACHE) -> Generation:
     """Sample ``request.count`` portraits, in seed order and not yet judged."""
     settings = settings or Settings.from_env()
-    check_request(request)
     model = TrainedModel.open(Path(request.model))
     style = load_styles(settings).get(request.style)
     base_dir = resolve_base_model(model.base_model, settings, tiny=model.tiny and not Path(model.base_model).exists())
     positive, negative = build_prompts(model, style, request)
-    default_steps, default_guidance = SAMPLING[request.scheduler]
-    steps, guidance = request.steps or default_steps, request.guidance if request.guidance is not None else default_guidance
+    steps, guidance = request.sampling
     resolution = request.resolution or model.resolution
     seed = request.seed if request.seed is not None else random.randrange(2**31)
     images = []

@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import FacechainError
+from ..errors import BadArguments
+from ..validation import check_between, check_resolution, check_seed
 from .styles import DEFAULT_STYLE
 
 SAMPLING = {"dpm++": (30, 7.0), "euler-a": (30, 7.0), "lcm": (8, 2.0)}  # default (steps, guidance)
 MAX_COUNT = 32
+MAX_STEPS = 200  # past ~50 steps the solvers above change nothing visible; 200 leaves room for ddpm-like use
+MAX_GUIDANCE = 30.0
+MAX_PROMPT = 1000
+"""Characters of the user's words: CLIP reads 77 tokens (~300 characters), the rest is cut anyway."""
 
 
-class GenerationError(FacechainError):
+class GenerationError(BadArguments):
     """A generation request that cannot run, with what to change."""
 
 
@@ -36,3 +41,27 @@ class GenerationRequest:
     lcm_lora: str | None = None
     batch_size: int = 2
     resolution: int | None = None
+
+    def __post_init__(self):
+        """Refuse what cannot run, before any model loads (the CLI, the app and the API alike)."""
+        self.model = Path(self.model)
+        check_between("count", self.count, 1, MAX_COUNT, error=GenerationError)
+        if self.scheduler not in SAMPLING:
+            raise GenerationError(f"unknown scheduler {self.scheduler!r}; choose from {', '.join(SAMPLING)}")
+        for name, value, low, high in (("steps", self.steps, 1, MAX_STEPS), ("guidance", self.guidance, 0, MAX_GUIDANCE),
+                                       ("batch size", self.batch_size, 1, MAX_COUNT),
+                                       ("person weight", self.person_weight, 0, 2), ("style weight", self.style_weight, 0, 2)):
+            check_between(name, value, low, high, error=GenerationError)
+        check_seed("seed", self.seed, error=GenerationError)
+        check_resolution("resolution", self.resolution, error=GenerationError)
+        for name in ("prompt", "negative_prompt"):
+            if len(getattr(self, name)) > MAX_PROMPT:
+                raise GenerationError(f"the {name.replace('_', ' ')} has {len(getattr(self, name))} characters; "
+                                      f"at most {MAX_PROMPT} are taken (CLIP reads about 300)")
+
+    @property
+    def sampling(self) -> tuple[int, float]:
+        """(steps, guidance): the request's, else the scheduler's defaults."""
+        default_steps, default_guidance = SAMPLING[self.scheduler]
+        return (self.steps if self.steps is not None else default_steps,
+                self.guidance if self.guidance is not None else default_guidance)

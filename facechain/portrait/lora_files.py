@@ -7,14 +7,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import FacechainError
+from ..errors import BadArguments, EnvironmentProblem
 from .lora_state import LORA_FILE
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class LoraError(FacechainError):
+class LoraError(BadArguments):
     """A LoRA that cannot be used, naming the file and what to do."""
+
+
+class LoraUnreachable(EnvironmentProblem):
+    """A hub LoRA that could not be fetched (network, offline mode, missing repository)."""
 
 
 def find_lora(source: str | Path, filename: str | None = None) -> Path:
@@ -36,7 +40,7 @@ def download_lora(repo_id: str, filename: str) -> Path:
     try:
         return Path(hf_hub_download(repo_id, filename))
     except Exception as error:  # network, missing repo or file, offline mode: one message for all
-        raise LoraError(f"could not fetch {filename} from the hub repo {repo_id} ({type(error).__name__}); "
+        raise LoraUnreachable(f"could not fetch {filename} from the hub repo {repo_id} ({type(error).__name__}); "
                         f"check the id, or download it and give its local path") from None
 
 

@@ -9,11 +9,13 @@ temporary folder that replaces the output folder only when everything is written
 from __future__ import annotations
 
 import json
+import re
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from textwrap import shorten
 from typing import Callable, Iterable
 
 import numpy as np
@@ -21,12 +23,18 @@ from PIL import Image
 
 from ..atomic import staged_folder
 from ..config import Settings
+from ..errors import BadArguments, NothingUsable
 from ..faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_degrees
 from ..faces.quality import canonical_face, difference_hash, sharpness
 from ..faces.quality_score import quality_for
-from ..images import PhotoError, load_photo
+from ..images import PhotoError, decoded_pixels, load_photo
 from .captions import caption, class_vote, with_article
 from .curate import Candidate, curate
+
+MAX_TRIGGER = 32
+TRIGGER = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TRIGGER}}}")
+"""The trigger token: one rare word (FaceChain and DreamBooth use 'sks', kohya users 'ohwx'). 32 characters
+is already ~10 CLIP tokens of the 77 a prompt has; a comma or space would split the caption's phrases."""
 
 ROTATIONS = (0, 90, 270, 180)
 """Counter-clockwise turns tried, in order, when a photo shows no face as it is: phone photos
@@ -85,7 +93,11 @@ class PreparedDataset:
         return caption(self.trigger, self.class_phrase)
 
 
-class NoUsablePhotos(RuntimeError):
+class OutputExists(BadArguments, FileExistsError):
+    """The output folder holds files and overwriting was not asked for."""
+
+
+class NoUsablePhotos(NothingUsable):
     """Not one photo could be used; ``photos`` holds the reason for each."""
 
     def __init__(self, photos: list[PhotoReport]):
@@ -123,26 +135,33 @@ def prepare(
     settings: Settings | None = None,
     progress: Progress | None = None,
     workers: int = 1,
+    max_request_pixels: int | None = None,
 ) -> PreparedDataset:
     """Curate ``photos`` (files or folders) into a training set at ``out``.
 
-    Raises ``NoUsablePhotos`` when nothing survives, ``FileExistsError`` when ``out`` holds files and
-    ``overwrite`` is False; in both cases nothing is written.
+    With ``max_request_pixels``, photos that would take the pixels decoded for this call past it are
+    rejected unread, each with the reason (see ``over_budget``); the others are examined as usual.
+
+    Raises ``NoUsablePhotos`` when nothing survives, ``OutputExists`` (a ``FileExistsError``) when ``out``
+    holds files and ``overwrite`` is False, ``BadArguments`` for a bad trigger or count; in every case
+    nothing is written.
     """
     settings = settings or Settings.from_env()
     trigger = trigger.strip()
-    if not trigger or any(ch.isspace() for ch in trigger):
-        raise ValueError(f"the trigger must be one word without spaces, got {trigger!r}")
+    if not TRIGGER.fullmatch(trigger):
+        raise BadArguments(f"the trigger must be one word of 1-{MAX_TRIGGER} letters, digits, '_' or '-' "
+                           f"(e.g. sks, ohwx), got {shorten(trigger, 60)!r}")
     if max_photos < 1:
-        raise ValueError(f"max_photos must be at least 1, got {max_photos}")
+        raise BadArguments(f"max_photos must be at least 1, got {max_photos}")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(f"output folder {out} already exists and is not empty: choose another --out or pass --overwrite")
+        raise OutputExists(f"output folder {out} already exists and is not empty: choose another --out or pass --overwrite")
     if not isinstance(analyzer, FaceAnalyzer):
         analyzer = load_analyzer(analyzer, settings)
     paths = expand_inputs(photos)
 
-    examined = examine_all(paths, analyzer, crop, settings, workers, progress)
+    refused = over_budget(paths, max_request_pixels, settings.max_image_pixels) if max_request_pixels else {}
+    examined = examine_all(paths, analyzer, crop, settings, workers, progress, refused)
     reports = [report for report, _, _ in examined]
     candidates = [cand for _, cand, _ in examined if cand is not None]
     crops = {cand.key: image for _, cand, image in examined if cand is not None}
@@ -170,14 +189,30 @@ def prepare(
     return result
 
 
+def over_budget(paths: list[Path], budget: int, max_pixels: int) -> dict[int, str]:
+    """The photos, by position, whose decoding would take this call past ``budget`` pixels, with the
+    reason. Counted in input order from each header (``decoded_pixels``), so the earlier photos are
+    examined, and a later one still is when it fits in what is left."""
+    spent, refused = 0, {}
+    for key, path in enumerate(paths):
+        pixels = decoded_pixels(path, max_pixels)
+        if spent + pixels > budget:
+            refused[key] = (f"not examined: it would decode {pixels / 1e6:.0f} megapixels and this request has "
+                            f"{(budget - spent) / 1e6:.0f} of its {budget / 1e6:.0f} left; send it downscaled or in another batch")
+        else:
+            spent += pixels
+    return refused
+
+
 def examine_all(paths: list[Path], analyzer: FaceAnalyzer, crop: CropSpec, settings: Settings, workers: int,
-                progress: Progress | None = None) -> list:
-    """Examine every photo; results in input order.
+                progress: Progress | None = None, refused: dict[int, str] | None = None) -> list:
+    """Examine every photo but the ``refused`` ones (position -> reason); results in input order.
 
     With ``workers`` > 1, ``workers - 1`` helper processes take photos from the same queue as this
     one, which starts working at once while the helpers load their models. Processes, not threads:
     dlib's DNN calls hold the GIL. Spawned, not forked: dlib's CNN hung in a forked child here.
     """
+    refused = refused or {}
     results: list = [None] * len(paths)
     pending = iter(enumerate(paths))
     lock = threading.Lock()
@@ -188,7 +223,7 @@ def examine_all(paths: list[Path], analyzer: FaceAnalyzer, crop: CropSpec, setti
                 key, path = next(pending, (None, None))
             if key is None:
                 return
-            results[key] = examine(key, path)
+            results[key] = (PhotoReport(str(path), reason=refused[key]), None, None) if key in refused else examine(key, path)
             with lock:
                 if progress:
                     progress(sum(r is not None for r in results), len(paths), str(path))
@@ -232,6 +267,8 @@ def examine_photo(key: int, path: Path, analyzer: FaceAnalyzer, crop: CropSpec, 
 
 
 def _examine(key, path, analyzer, crop, settings, report):
+    """Detection, checks and crop all use ``photo.image``, the reduced copy the landmarks come from;
+    the face box and size are reported, and checked, in the photo's own pixels."""
     photo = load_photo(path, settings.max_image_pixels)
     report.exif_rotated = photo.exif_rotated
     image, faces = photo.image, []
@@ -247,7 +284,7 @@ def _examine(key, path, analyzer, crop, settings, report):
         return report, None, None
     face = faces[0]
     report.detection_score = round(face.score, 3)
-    report.box = [round(v, 1) for v in face.box]
+    report.box = [round(v * photo.scale, 1) for v in face.box]
     report.roll_degrees = round(roll_degrees(face.landmarks), 1)
     report.gender, report.age = face.gender, face.age
     report.gender_confidence = None if face.gender_confidence is None else round(face.gender_confidence, 3)
@@ -257,8 +294,8 @@ def _examine(key, path, analyzer, crop, settings, report):
         report.reason = (f"{len(faces)} faces of comparable size: crop the photo to the one person "
                          f"(a face is used only when it is {limits.dominant_area_ratio:g}x larger than any other)")
         return report, None, None
-    if face.size < limits.min_face_px:
-        report.reason = f"face too small ({face.size:.0f} px, at least {limits.min_face_px} px needed)"
+    if face.size * photo.scale < limits.min_face_px:
+        report.reason = f"face too small ({face.size * photo.scale:.0f} px, at least {limits.min_face_px} px needed)"
         return report, None, None
     canonical = canonical_face(image, face.landmarks)
     report.sharpness = round(sharpness(canonical), 1)

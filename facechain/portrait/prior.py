@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import staged_file
+from ..model_loading import model_loading
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -24,7 +25,8 @@ def generate_class_images(model_dir: Path, prompt: str, folder: Path, count: int
     have = len(class_images(folder))
     if have >= count:
         return
-    pipe = StableDiffusionPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
+    with model_loading():
+        pipe = StableDiffusionPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     for index in range(have, count):

@@ -17,14 +17,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import FacechainError
+from ..errors import BadArguments
 
 BUILT_IN = Path(__file__).resolve().parents[1] / "styles"
 DEFAULT_STYLE = "natural"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 
 
-class StyleError(FacechainError):
+class StyleError(BadArguments):
     """A preset that cannot be used, with the file and the field at fault."""
 
 

@@ -1,15 +1,33 @@
-"""Training options and errors, importable without torch (the CLI builds its --help from the defaults)."""
+"""Training options and errors, importable without torch: the CLI builds ``facechain train``'s options,
+their help and their defaults from these fields, so each is declared once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import FacechainError
+from ..errors import BadArguments, EnvironmentProblem
+from ..validation import check_between, check_resolution, check_seed
+
+MAX_STEPS = 100_000
+MAX_CHECKPOINT_INTERVAL = 100
+"""The automatic checkpoint interval: a fifth of the run, at most 100 steps, so an interruption loses at
+most a fifth of a short run (a 50-step demo checkpoints every 10 steps) and at most 100 steps of a long
+one; a LoRA checkpoint (weights + AdamW state) is a few MB, so keeping two costs nothing."""
 
 
-class TrainingError(FacechainError):
+class TrainingError(BadArguments):
     """A training problem with a message that says what to do."""
+
+
+class TrainingOutOfMemory(EnvironmentProblem):
+    """The run does not fit in this machine's memory at these settings."""
+
+
+def option(default, help: str, **cli):
+    """A field with its ``--help`` text (and argparse extras such as ``choices``) declared beside it."""
+    return field(default=default, metadata={"help": help, **cli})
 
 
 @dataclass
@@ -17,51 +35,70 @@ class TrainConfig:
     """Everything a run needs. Defaults follow FaceChain's LoRA training (rank 4, lr 1e-4, cosine,
     batch 1, 512 px, 200 epochs over the photos) and SuDe's default weight 0.4."""
 
-    dataset: Path
-    out: Path
-    base_model: str | None = None
-    tiny: bool = False
-    resolution: int | None = None
-    steps: int | None = None
-    epochs: int = 200
-    batch_size: int = 1
-    gradient_accumulation: int = 1
-    learning_rate: float = 1e-4
-    lr_scheduler: str = "cosine"
-    warmup_steps: int = 0
-    rank: int = 4
-    alpha: float | None = None
-    train_text_encoder: bool = False
-    sude_weight: float = 0.4
-    class_prompt: str | None = None
-    mixed_precision: str = "no"
-    gradient_checkpointing: bool = False
-    snr_gamma: float | None = None
-    noise_offset: float = 0.0
-    max_grad_norm: float = 1.0
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 2
-    resume: bool = False
-    seed: int = 42
-    log_every: int = 1
-    export: tuple[str, ...] = ()
-    prior_preservation: bool = False
-    class_data_dir: Path | None = None
-    num_class_images: int = 50
-    prior_loss_weight: float = 1.0
-    validation_images: int = 4
-    validation_steps: int = 25
+    dataset: Path = field(metadata={"help": "folder with metadata.jsonl (from facechain prepare)"})
+    out: Path = field(metadata={"help": "model folder to write"})
+    base_model: str | None = option(None, "hub id or local diffusers folder (default: FACECHAIN_BASE_MODEL, else SD 1.5)")
+    tiny: bool = option(False, "use the tiny offline model: a demo of the workflow, not of quality")
+    resolution: int | None = option(None, "training resolution, a multiple of 8 (default: 512; 64 with --tiny)")
+    steps: int | None = option(None, "optimizer steps (default: --epochs over the photos)")
+    epochs: int = option(200, "passes over the photos when --steps is not given")
+    batch_size: int = option(1, "images per micro-batch")
+    gradient_accumulation: int = option(1, "micro-batches per optimizer step (a larger batch in the same memory)")
+    learning_rate: float = option(1e-4, "AdamW learning rate of the LoRA weights")
+    lr_scheduler: str = option("cosine", "any diffusers scheduler name: cosine, constant, linear, ...")
+    warmup_steps: int = option(0, "steps of linear learning-rate warm-up")
+    rank: int = option(4, "LoRA rank")
+    alpha: float | None = option(None, "LoRA alpha (default: the rank)")
+    train_text_encoder: bool = option(False, "also train a LoRA on the text encoder")
+    sude_weight: float = option(0.4, "SuDe regularization weight; 0 disables")
+    class_prompt: str | None = option(None, "category prompt for SuDe (default: the dataset's class phrase)")
+    mixed_precision: str = option("no", "precision of the frozen parts and the forward pass",
+                                  choices=("no", "fp16", "bf16"))
+    gradient_checkpointing: bool = option(False, "trade compute for memory")
+    snr_gamma: float | None = option(None, "min-SNR loss weighting (5.0 is typical; default: off)")
+    noise_offset: float = option(0.0, "offset noise strength (0.05-0.1 widens the brightness range)")
+    max_grad_norm: float = option(1.0, "clip the gradient norm to this; 0 disables")
+    checkpoint_every: int | None = option(None, "steps between resumable checkpoints "
+                                                "(default: a fifth of the run, at most 100)")
+    keep_checkpoints: int = option(2, "newest checkpoints kept; 0 keeps all")
+    resume: bool = option(False, "continue from the newest checkpoint in --out")
+    seed: int = option(42, "seed of the LoRA initialisation, the noise and the batches")
+    log_every: int = option(1, "steps between lines of train_log.jsonl")
+    export: tuple[str, ...] = option((), "also write the LoRA as lora_kohya.safetensors for A1111 / ComfyUI",
+                                     choices=("kohya",))
+    prior_preservation: bool = option(False, "DreamBooth prior preservation with class images "
+                                             "(generated by the base model when missing)")
+    class_data_dir: Path | None = option(None, "class images (default: OUT/class_images)")
+    num_class_images: int = option(50, "class images for prior preservation")
+    prior_loss_weight: float = option(1.0, "weight of the prior-preservation loss")
+    validation_images: int = option(4, "images generated with the trained LoRA at the end (0: none)")
+    validation_steps: int = option(25, "sampling steps for the validation images")
 
     def __post_init__(self):
         self.dataset, self.out = Path(self.dataset), Path(self.out)
         self.class_data_dir = Path(self.class_data_dir) if self.class_data_dir else None
+        self.export = tuple(self.export)
         if self.mixed_precision not in ("no", "fp16", "bf16"):
-            raise ValueError(f"mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
-        for name in ("batch_size", "gradient_accumulation", "rank", "epochs", "checkpoint_every", "log_every"):
+            raise TrainingError(f"--mixed-precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
+        for name in ("batch_size", "gradient_accumulation", "rank", "epochs", "log_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise TrainingError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        check_between("--steps", self.steps, 1, MAX_STEPS, " (omit it to train --epochs over the photos)", TrainingError)
+        for name, low, high in (("checkpoint_every", 1, MAX_STEPS), ("learning_rate", 1e-8, 1.0),
+                                ("warmup_steps", 0, MAX_STEPS), ("keep_checkpoints", 0, 1000),
+                                ("num_class_images", 1, 10_000), ("validation_images", 0, 16),
+                                ("validation_steps", 1, 1000)):
+            check_between("--" + name.replace("_", "-"), getattr(self, name), low, high, error=TrainingError)
+        check_resolution("--resolution", self.resolution, error=TrainingError)
+        check_seed("--seed", self.seed, error=TrainingError)
         unknown = set(self.export) - {"kohya"}
         if unknown:
-            raise ValueError(f"unknown export format(s) {sorted(unknown)}: the choice is kohya")
+            raise TrainingError(f"unknown export format(s) {sorted(unknown)}: the choice is kohya")
         if self.sude_weight < 0:
-            raise ValueError(f"sude_weight must be >= 0, got {self.sude_weight}")
+            raise TrainingError(f"--sude-weight must be >= 0, got {self.sude_weight}")
+
+    def checkpoint_interval(self, total_steps: int) -> int:
+        """Steps between checkpoints: ``checkpoint_every``, else a fifth of the run, at most 100."""
+        if self.checkpoint_every:
+            return self.checkpoint_every
+        return max(1, min(MAX_CHECKPOINT_INTERVAL, math.ceil(total_steps / 5)))

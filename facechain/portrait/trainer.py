@@ -13,6 +13,7 @@ import json
 import math
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,15 +21,17 @@ import torch
 import torch.nn.functional as F
 
 from ..config import Settings
+from ..folder_lock import locked_folder
 from ..diffusion.base_model import resolve_base_model
 from ..diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
+from ..model_loading import model_loading
 from ..plots import image_grid
 from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .kohya import export_kohya
 from .lora_state import LORA_FILE, load_trainable, save_lora, trainable_tensors
 from .model_card import VALIDATION_GRID, write_model_card
 from .prior import class_images, generate_class_images
-from .train_config import TrainConfig, TrainingError
+from .train_config import TrainConfig, TrainingError, TrainingOutOfMemory
 from ..seeding import step_generator
 from .training_data import DatasetError, Example, batch_indices, load_pixels, read_examples
 
@@ -71,8 +74,31 @@ def dataset_identity(dataset: Path) -> dict:
 
 def train(config: TrainConfig, settings: Settings | None = None, progress=None) -> TrainResult:
     """Run (or resume) training; returns where the LoRA is. ``progress(step, total, loss)`` is called
-    on the main process after every optimizer step."""
-    return Trainer(config, settings or Settings.from_env()).run(progress)
+    on the main process after every optimizer step. The main process holds ``config.out`` for the
+    whole run (``FolderInUse`` if another run holds it)."""
+    from accelerate import PartialState
+
+    settings = settings or Settings.from_env()
+    held = locked_folder(config.out, "facechain train") if PartialState().is_main_process else nullcontext()
+    with held:
+        return Trainer(config, settings).run(progress)
+
+
+def finished_run(out: Path) -> dict | None:
+    """training.json of a finished run in ``out``, if there is one."""
+    info = out / "training.json"
+    return json.loads(info.read_text(encoding="utf-8")) if info.is_file() else None
+
+
+def resumed_losses(out: Path) -> list[tuple[int, float]]:
+    """(step, loss) of the run in ``out`` up to its newest checkpoint: the part a resume keeps, so a
+    live loss plot can show the whole run."""
+    found, log = latest_checkpoint(out / "checkpoints"), out / "train_log.jsonl"
+    if found is None or not log.is_file():
+        return []
+    step = json.loads((found / "meta.json").read_text())["step"]
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [(e["step"], e["loss"]) for e in entries if "loss" in e and e["step"] <= step]
 
 
 class Trainer:
@@ -97,7 +123,12 @@ class Trainer:
         self.tiny = is_tiny(self.model_dir)
         self.resolution = config.resolution or (TINY_RESOLUTION if self.tiny else 512)
         self.total_steps = config.steps or max(1, math.ceil(config.epochs * len(self.examples) / config.batch_size))
+        self.checkpoint_every = config.checkpoint_interval(self.total_steps)
         self.checkpoint_root = config.out / "checkpoints"
+        finished = finished_run(config.out)
+        if finished is not None:
+            raise TrainingError(f"{config.out} holds a finished run ({finished.get('steps')} steps; its LoRA is "
+                                f"{config.out / LORA_FILE}): nothing to resume. To train again, choose another --out")
         if not config.resume and latest_checkpoint(self.checkpoint_root) is not None:
             raise TrainingError(f"{config.out} holds checkpoints of an earlier run: pass --resume to continue it, "
                                 f"or choose another --out")
@@ -254,13 +285,13 @@ class Trainer:
                 if step % config.log_every == 0 or step == self.total_steps:
                     self.record({"step": step, "loss": float(loss.detach()), **parts,
                                  "lr": self.lr_scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - started, 3)})
-                if step % config.checkpoint_every == 0 and step < self.total_steps:
+                if step % self.checkpoint_every == 0 and step < self.total_steps:
                     accelerator.wait_for_everyone()
                     if accelerator.is_main_process:
                         save_checkpoint(self.checkpoint_root, step, trainable_tensors(accelerator, self.wrapped),
                                         self.optimizer, self.lr_scheduler, self.meta, config.keep_checkpoints)
         except torch.OutOfMemoryError:
-            raise TrainingError(f"out of memory at resolution {self.resolution}, batch size {config.batch_size}: "
+            raise TrainingOutOfMemory(f"out of memory at resolution {self.resolution}, batch size {config.batch_size}: "
                                 f"{OUT_OF_MEMORY_ADVICE}") from None
         accelerator.wait_for_everyone()
         self.record({"step": self.step, "eval_loss": self.evaluation_loss()})
@@ -316,11 +347,12 @@ def load_models(model_dir: Path, config: TrainConfig):
     from peft import LoraConfig
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
-    text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder")
-    vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae")
-    unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet")
-    noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler")
+    with model_loading():
+        tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
+        text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder")
+        vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae")
+        unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet")
+        noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler")
     for module in (text_encoder, vae, unet):
         module.requires_grad_(False)
     alpha = config.alpha or config.rank

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import FacechainError
+from ..errors import BadArguments
 from ..seeding import step_generator
 
 
-class DatasetError(FacechainError, ValueError):
+class DatasetError(BadArguments):
     """A dataset that cannot be trained on."""
 
 

@@ -11,12 +11,14 @@ import threading
 from dataclasses import dataclass, field
 
 from ..config import Settings
-from ..errors import FacechainError
+from ..errors import ExitCode, FacechainError
 from ..portrait.train_config import TrainConfig
 
 
 class TrainingCancelled(FacechainError):
     """Training stopped at the user's request."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 @dataclass
@@ -32,6 +34,10 @@ class TrainingJob:
     thread: threading.Thread | None = None
 
     def start(self) -> "TrainingJob":
+        if self.config.resume:  # the plot shows the whole run, not only the resumed part
+            from ..portrait.trainer import resumed_losses
+
+            self.losses = resumed_losses(self.config.out)
         self.thread = threading.Thread(target=self._run, name=f"train-{self.config.out.name}", daemon=True)
         self.thread.start()
         return self

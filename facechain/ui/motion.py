@@ -29,7 +29,7 @@ def motion_pipeline(folder: Path):
 def predict_motion(context, request: gr.Request | None, source: str, motion: str, upload, sequence: str,
                    start: float, samples: float, mode: str, part: str, switch_to: str, steps: float, seed: float):
     """Handler of Predict: (animation GIF path, summary)."""
-    from ..motion.data import load_positions
+    from ..motion.data import UPLOAD_MAX_BYTES, load_positions
     from ..motion.render import animate
     from ..motion.scenario import MotionRequest, file_window, predict, procedural_window, skeleton_of
 
@@ -41,8 +41,8 @@ def predict_motion(context, request: gr.Request | None, source: str, motion: str
         if source == "upload":
             if not upload:
                 raise gr.Error("Upload a motion file (.npz) first, or start from a procedural motion.")
-            window, name = file_window(load_positions(Path(upload)), skeleton, (sequence or "").strip() or None,
-                                       int(start or 0))
+            positions = load_positions(Path(upload), max_bytes=UPLOAD_MAX_BYTES)
+            window, name = file_window(positions, skeleton, (sequence or "").strip() or None, int(start or 0))
         else:
             window, name = procedural_window(motion, int(seed), skeleton), f"procedural {motion}"
         with SAMPLING:

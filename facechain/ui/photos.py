@@ -10,17 +10,24 @@ from ..portrait import NoUsablePhotos, prepare
 
 TITLE = "Photos"
 MAX_UPLOADS = 40
+REQUEST_PIXELS = 400_000_000
+"""Pixels the photos of one Prepare click may decode together; the photos past it are rejected unread,
+each with the reason (``prepare(max_request_pixels=...)``). 30 photos, the most the tab asks for, from a
+12-megapixel phone decode 366 MP, and JPEGs over 4096 px decode at 1/2 scale or less (``facechain.images``),
+so ordinary uploads fit. What it stops is one click of many 100-megapixel PNGs, which decode at full size
+however small the file: three fit, 6-9 s on one core including face detection (before photos were
+reduced while decoded, one took 11-12 s), and a fourth is refused until another click."""
 
 
 def thumbnailable(path: str) -> bool:
     """Whether an uploaded file can be shown as a thumbnail (a rejected non-image cannot)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
             image.verify()
         return True
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+    except Exception:  # verify raises whatever the damage provokes: IndexError for a PNG with no pixel data
         return False
 
 
@@ -44,6 +51,7 @@ def prepare_uploads(files, trigger: str, class_word: str, max_photos: float, con
     try:
         result = prepare(paths, out, trigger=trigger or "sks", class_word=(class_word or "").strip() or None,
                          max_photos=int(max_photos), overwrite=True, settings=context.settings,
+                         max_request_pixels=REQUEST_PIXELS,
                          progress=lambda done, total, name: progress(done / total, desc=f"{Path(name).name} ({done}/{total})"))
     except NoUsablePhotos as error:
         summary = f"**No usable photo.** {error}"

@@ -8,9 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from .motion.scenario import MODES, START_MOTIONS
+from ..motion.scenario import MODES, START_MOTIONS
+from .common import Bar, add_command
 
 DATA_HELP = ("VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
              "arrays, one key per 'subject/action'); without it, procedural H36M motion")
@@ -19,37 +18,37 @@ TRUSTED_HELP = "open VideoPose3D's pickled layout (only for a file you downloade
 
 
 def add_motion_commands(commands) -> None:
-    motion = commands.add_parser("motion", help="HumanMAC motion prediction: train, eval, predict")
+    motion = add_command(commands, "motion", "HumanMAC motion prediction: train, eval, predict",
+                         "HumanMAC (masked motion completion with a diffusion model): train a denoiser, evaluate it "
+                         "against the zero-velocity baseline, or animate predicted futures of a motion.")
     actions = motion.add_subparsers(dest="action", required=True, metavar="ACTION")
-    train = actions.add_parser(
-        "train", help="train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
-        description="Train the HumanMAC denoiser and save the pipeline (denoiser + DDIM cosine scheduler, "
+    train = add_command(
+        actions, "train", "train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
+        "Train the HumanMAC denoiser and save the pipeline (denoiser + DDIM cosine scheduler, "
                     "safetensors) into --out. Checkpoints go to --checkpoints every --checkpoint-every steps; "
                     "after an interruption, the same command with --resume continues exactly where it stopped "
                     "(also to a larger --steps). Paper size: --width 512 --layers 8 (HumanEva: 4), --batch-size 64, "
-                    "--learning-rate 3e-4.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "--learning-rate 3e-4.")
     train.add_argument("--out", required=True, type=Path, help="pipeline folder to write")
     train.add_argument("--dataset", choices=("h36m", "humaneva"), default="h36m", help="skeleton and split")
     train.add_argument("--data", type=Path, help=DATA_HELP)
     train.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
-    train.add_argument("--steps", type=int, default=2000)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--steps", type=int, default=2000, help="optimizer steps")
+    train.add_argument("--batch-size", type=int, default=32, help="windows per step")
+    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (paper: 3e-4)")
     train.add_argument("--windows", type=int, default=2000, help="procedural training windows to draw")
     train.add_argument("--width", type=int, default=128, help="transformer width (paper: 512)")
     train.add_argument("--layers", type=int, default=4, help="transformer layers, even (paper: 8)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="seed of the procedural windows and the initialisation")
     train.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: beside --out, named <out>.checkpoints)")
-    train.add_argument("--checkpoint-every", type=int, default=500)
+    train.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (0: none)")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     train.set_defaults(run=run_motion_train)
 
-    evaluate = actions.add_parser(
-        "eval", help="APD/ADE/FDE/MMADE/MMFDE beside the zero-velocity baseline",
-        description="The paper's protocol: K futures per test window; with --data, the test subjects' windows "
-                    "at stride t_his, multimodal ground truth from all of them.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    evaluate = add_command(
+        actions, "eval", "APD/ADE/FDE/MMADE/MMFDE beside the zero-velocity baseline",
+        "The paper's protocol: K futures per test window; with --data, the test subjects' windows "
+                    "at stride t_his, multimodal ground truth from all of them.")
     evaluate.add_argument("model", type=Path, nargs="?",
                           help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
     evaluate.add_argument("--data", type=Path, help=DATA_HELP)
@@ -63,12 +62,11 @@ def add_motion_commands(commands) -> None:
     evaluate.add_argument("--json", type=Path, help="also write the metrics here")
     evaluate.set_defaults(run=run_motion_eval)
 
-    predict = actions.add_parser(
-        "predict", help="K futures for a motion history, as an animated GIF or MP4",
-        description="Start from a procedural motion (--motion) or a clip of a motion file (--data, --sequence, "
+    predict = add_command(
+        actions, "predict", "K futures for a motion history, as an animated GIF or MP4",
+        "Start from a procedural motion (--motion) or a clip of a motion file (--data, --sequence, "
                     "--start); predict freely, keep a body part on its recorded trajectory (--mode control "
-                    "--part), or steer the ending toward another motion (--mode switch --switch-to).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "--part), or steer the ending toward another motion (--mode switch --switch-to).")
     predict.add_argument("model", type=Path, nargs="?",
                          help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
     predict.add_argument("--out", required=True, type=Path,
@@ -78,7 +76,8 @@ def add_motion_commands(commands) -> None:
     predict.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
     predict.add_argument("--sequence", help="'subject/action' in --data (default: the first)")
     predict.add_argument("--start", type=int, default=0, help="first history frame in the sequence")
-    predict.add_argument("--mode", choices=MODES, default="predict")
+    predict.add_argument("--mode", choices=MODES, default="predict",
+                         help="predict freely, keep a body part on its path (control) or steer the ending (switch)")
     predict.add_argument("--part", help="control mode: body part to keep (e.g. right_leg, left_arm, torso, lower, upper)")
     predict.add_argument("--switch-to", choices=START_MOTIONS, default="run", help="switch mode: motion to end in")
     predict.add_argument("--samples", type=int, default=3, help="K futures (1-6 in the GIF)")
@@ -96,11 +95,16 @@ def run_motion_train(args: argparse.Namespace) -> int:
     from models.humanmac import HumanMACDenoiser
     from pipelines.humanmac import HumanMACPipeline, default_scheduler
 
-    from .atomic import staged_folder
-    from .motion.data import load_positions, split_sequences
-    from .motion.skeleton import SKELETONS
-    from .motion.training import MotionTrainConfig, RandomWindows, procedural_windows, train_denoiser
+    from ..atomic import staged_folder
+    from ..errors import BadArguments
+    from ..motion.data import load_positions, split_sequences
+    from ..motion.skeleton import SKELETONS
+    from ..motion.training import MotionTrainConfig, RandomWindows, procedural_windows, train_denoiser
 
+    check_numbers(args, steps=(1, 10**6), batch_size=(1, 4096), learning_rate=(1e-8, 1.0), windows=(1, 10**6),
+                  width=(8, 4096), layers=(2, 64), checkpoint_every=(0, 10**6))
+    if args.layers % 2:
+        raise BadArguments(f"--layers must be even (the long skips pair the first half with the second), not {args.layers}")
     skeleton = SKELETONS[args.dataset]
     if args.data:
         sequences = split_sequences(load_positions(args.data, args.trusted_file), skeleton, "train")
@@ -115,13 +119,11 @@ def run_motion_train(args: argparse.Namespace) -> int:
     config = MotionTrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                seed=args.seed, checkpoint_every=args.checkpoint_every)
     checkpoints = args.checkpoints or args.out.with_name(f"{args.out.name}.checkpoints")
-    with tqdm(total=args.steps, unit="step", desc="motion train", file=sys.stderr) as bar:
-        def progress(step: int, total: int, loss: float) -> None:
-            bar.set_postfix(loss=f"{loss:.4f}")
-            bar.update(step - bar.n)
-
+    with Bar("motion train", "step") as bar:
         try:
-            ema, losses = train_denoiser(denoiser, scheduler, windows, config, skeleton, progress, checkpoints, args.resume)
+            ema, losses = train_denoiser(denoiser, scheduler, windows, config, skeleton,
+                                         lambda step, total, loss: bar.update(step, total, f"loss={loss:.4f}"),
+                                         checkpoints, args.resume)
         except KeyboardInterrupt:
             print(f"\ninterrupted: run the same command with --resume to continue from the newest checkpoint in "
                   f"{checkpoints}", file=sys.stderr)
@@ -132,16 +134,25 @@ def run_motion_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_numbers(args: argparse.Namespace, **bounds: tuple[float, float]) -> None:
+    """Each named option within its (low, high), and the seed a 32-bit one, before anything loads."""
+    from ..validation import check_between, check_seed
+
+    for name, (low, high) in bounds.items():
+        check_between("--" + name.replace("_", "-"), getattr(args, name), low, high)
+    check_seed("--seed", args.seed)
+
+
 def require_h36m(skeleton) -> None:
-    from .errors import FacechainError
+    from ..errors import BadArguments
 
     if skeleton.name != "h36m":
-        raise FacechainError(f"procedural motion is H36M-only: pass --data with a {skeleton.name} file")
+        raise BadArguments(f"procedural motion is H36M-only: pass --data with a {skeleton.name} file")
 
 
 def load_pipeline(args: argparse.Namespace):
-    from .config import Settings
-    from .motion.scenario import load_motion_pipeline
+    from ..config import Settings
+    from ..motion.scenario import load_motion_pipeline
 
     args.model = args.model or Settings.from_env().motion_model
     pipe = load_motion_pipeline(args.model)
@@ -153,11 +164,12 @@ def load_pipeline(args: argparse.Namespace):
 def run_motion_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .motion.data import load_positions, split_sequences, windows
-    from .motion.evaluation import ZeroVelocity, evaluate, table
-    from .motion.scenario import skeleton_of
-    from .motion.training import procedural_windows
+    from ..motion.data import load_positions, split_sequences, windows
+    from ..motion.evaluation import ZeroVelocity, evaluate, table
+    from ..motion.scenario import skeleton_of
+    from ..motion.training import procedural_windows
 
+    check_numbers(args, windows=(0, 10**6), samples=(1, 1000), steps=(1, 1000))
     pipe = load_pipeline(args)
     skeleton = skeleton_of(pipe)
     rng = np.random.default_rng(args.seed)
@@ -169,13 +181,13 @@ def run_motion_eval(args: argparse.Namespace) -> int:
         require_h36m(skeleton)
         test, chosen = procedural_windows(args.windows, skeleton, rng), None
     count = len(test) if chosen is None else len(chosen)
-    with tqdm(total=count, unit="window", desc="motion eval", file=sys.stderr) as bar:
+    with Bar("motion eval", "window") as bar:
         ours = evaluate(pipe, test, skeleton, args.samples, args.steps, chosen=chosen,
-                        progress=lambda done, total: bar.update(done - bar.n))
+                        progress=lambda done, total: bar.update(done, total))
     baseline = evaluate(ZeroVelocity(), test, skeleton, samples=1, steps=1, chosen=chosen)
     print(table({"HumanMAC (this model)": ours, "zero velocity": baseline}))
     if args.json:
-        from .atomic import staged_file
+        from ..atomic import staged_file
 
         with staged_file(args.json) as staging:
             staging.write_text(json.dumps({"model": str(args.model), "data": str(args.data or "procedural"),
@@ -185,15 +197,14 @@ def run_motion_eval(args: argparse.Namespace) -> int:
 
 
 def run_motion_predict(args: argparse.Namespace) -> int:
-    from .errors import FacechainError
-    from .motion.data import load_positions
-    from .motion.render import animate
-    from .motion.scenario import MotionRequest, file_window, predict, procedural_window, skeleton_of
+    from ..errors import BadArguments
+    from ..motion.data import load_positions
+    from ..motion.render import animate
+    from ..motion.scenario import MotionRequest, file_window, predict, procedural_window, skeleton_of
 
-    if not 1 <= args.samples <= 6:
-        raise FacechainError("--samples must be between 1 and 6")
+    check_numbers(args, samples=(1, 6), steps=(1, 1000), start=(0, 10**9))
     if args.out.suffix.lower() not in (".gif", ".mp4"):
-        raise FacechainError(f"--out {args.out}: name a .gif or .mp4 file")
+        raise BadArguments(f"--out {args.out}: name a .gif or .mp4 file")
     pipe = load_pipeline(args)
     skeleton = skeleton_of(pipe)
     if args.data:

@@ -1,0 +1,119 @@
+"""What every ``facechain`` command shares: the parser and help layout, the progress bar, plurals.
+
+Nothing here imports torch or diffusers: ``facechain --help`` and ``facechain prepare`` start without
+them (each command imports what it needs when it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import textwrap
+from pathlib import Path
+
+from ..errors import ExitCode
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with this project's exit code for bad arguments: 3 (argparse's own 2 means "nothing
+    usable" here, see ``facechain.errors``)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.BAD_ARGUMENTS, f"{self.prog}: error: {message}\n")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Each option's help, then its default only where the default says something: not for flags,
+    not for "none" (the help says what happens then), not when the help already names it; required
+    options say so. Descriptions wrap by line, and lines indented by two spaces (tables) are kept."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            if not line or line.startswith("  "):
+                lines.append(indent + line)
+            else:
+                lines.extend(textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=indent))
+        return "\n".join(lines)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.required and action.option_strings:
+            return f"{text} (required)"
+        default = action.default
+        if (not action.option_strings or "default" in text or default is None or default is False
+                or default is argparse.SUPPRESS or default in ([], ())):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def add_command(commands, name: str, help: str, description: str | None = None) -> Parser:
+    """A sub-command with its one-line ``help`` (in the list) and ``description`` (in its own --help)."""
+    return commands.add_parser(name, help=help, description=description or help[0].upper() + help[1:] + ".",
+                               formatter_class=HelpFormatter)
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_class, skip: tuple[str, ...] = (),
+                       positional: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> None:
+    """One option per field of a config dataclass, with the help, default and choices declared on the
+    field (``metadata``): a flag for a bool, ``action='append'`` for a tuple, the field's type else."""
+    for item in dataclasses.fields(config_class):
+        if item.name in skip:
+            continue
+        extra = {key: value for key, value in item.metadata.items() if key != "help"}
+        kind = item.type if isinstance(item.type, str) else item.type.__name__
+        options = {"help": item.metadata["help"], **extra}
+        if kind == "bool":
+            options["action"] = "store_true"
+        elif kind.startswith("tuple"):
+            options.update(action="append", default=[])
+        else:
+            options["type"] = _value_type(kind)
+            if item.default is not dataclasses.MISSING:
+                options["default"] = item.default
+        if item.name in positional:
+            parser.add_argument(item.name, **options)
+        else:
+            parser.add_argument("--" + item.name.replace("_", "-"), required=item.name in required, **options)
+
+
+def _value_type(annotation: str):
+    """The argparse type of a field annotation written as text (``from __future__ import annotations``)."""
+    head = annotation.split("|")[0].strip()
+    return {"int": int, "float": float, "str": str, "Path": Path}[head]
+
+
+class Bar:
+    """A tqdm bar that appears on its first update, so nothing is drawn before an argument error or
+    for a run with nothing to do; ``note`` is shown after the count (the photo's name, the loss)."""
+
+    def __init__(self, desc: str, unit: str, disable: bool = False):
+        self.desc, self.unit, self.disable = desc, unit, disable
+        self.bar = None
+
+    def update(self, done: int, total: int | None, note: str | None = None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr, disable=self.disable)
+        self.bar.total = total
+        if note is not None:
+            self.bar.set_postfix_str(note, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> "Bar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 PNG', '2 PNGs', '1 photo', '0 photos'."""
+    return f"{count} {word if count == 1 else many or word + 's'}"

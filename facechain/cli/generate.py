@@ -1,0 +1,74 @@
+"""``facechain generate`` and ``facechain styles``: portraits of a trained digital twin, and the
+style presets they can use."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import Bar, add_command, plural
+
+
+def add_generate_commands(commands) -> None:
+    from ..portrait.generation_options import MAX_COUNT, SAMPLING
+    from ..portrait.styles import DEFAULT_STYLE
+
+    generate = add_command(
+        commands, "generate", "styled portraits of a trained digital twin, ranked by likeness",
+        "Generate portraits with the model folder's person LoRA (+ a style preset or style LoRA), judge "
+                    "each with the face engine (score = cosine similarity to the reference face; images with no face "
+                    "or several faces are flagged, never dropped) and write them best first with results.json.")
+    generate.add_argument("model", type=Path, help="trained model folder (from facechain train)")
+    generate.add_argument("--out", required=True, type=Path, help="folder for the PNGs and results.json")
+    generate.add_argument("--style", default=DEFAULT_STYLE, help="style preset name (see `facechain styles`)")
+    generate.add_argument("-n", "--count", type=int, default=6, help=f"portraits to make (1-{MAX_COUNT})")
+    generate.add_argument("--prompt", default="", help="your words, added to the style's prompt")
+    generate.add_argument("--negative-prompt", default="", help="added to the negative prompt")
+    generate.add_argument("--seed", type=int, help="image i uses seed+i, 0 to 2^32-1 (default: random, recorded)")
+    generate.add_argument("--scheduler", choices=tuple(SAMPLING), default="dpm++", help="sampling solver")
+    generate.add_argument("--steps", type=int, help="sampling steps (default: 30; 8 with lcm)")
+    generate.add_argument("--guidance", type=float, help="guidance scale (default: 7; 2 with lcm)")
+    generate.add_argument("--person-weight", type=float, help="person LoRA weight, 0-2 (default: the style's)")
+    generate.add_argument("--style-weight", type=float, help="style LoRA weight, 0-2 (default: the style's)")
+    generate.add_argument("--style-lora", help="your own style LoRA: .safetensors path, folder or hub id")
+    generate.add_argument("--lcm-lora", help="LCM-LoRA for --scheduler lcm (path or hub id)")
+    generate.add_argument("--batch-size", type=int, default=2, help="images per sampling batch")
+    generate.add_argument("--resolution", type=int, help="image side in pixels, a multiple of 8 (default: the training resolution)")
+    generate.set_defaults(run=run_generate)
+
+    styles = add_command(commands, "styles", "list the style presets (built-in and yours)",
+                         "List the style presets: the built-in ones and yours (JSON files in FACECHAIN_HOME/styles), "
+                         "with the style LoRA and weight of each, and why any preset file was skipped.")
+    styles.set_defaults(run=run_styles)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from ..portrait.generate import GenerationRequest, check_output_folder, generate, write_generation
+
+    check_output_folder(args.out)
+    request = GenerationRequest(**{key: value for key, value in vars(args).items() if key not in ("command", "run", "out")})
+    with Bar("generate", "image") as bar:
+        result = generate(request, progress=lambda done, total: bar.update(done, total))
+    write_generation(result, args.out)
+    if result.notice:
+        print(f"note: {result.notice}", file=sys.stderr)
+    for rank, portrait in enumerate(result.portraits):
+        score = "-" if portrait.score is None else f"{portrait.score:.3f}"
+        print(f"{rank:2d}  seed {portrait.seed:<11d} score {score:>6}  {portrait.flag or 'ok'}")
+    if result.all_flagged:
+        print("warning: no portrait passed the face checks (reasons above); they are kept so you can judge", file=sys.stderr)
+    print(f"written: {args.out}/results.json and {plural(len(result.portraits), 'PNG')}")
+    return 0
+
+
+def run_styles(args: argparse.Namespace) -> int:
+    from ..portrait.styles import load_styles
+
+    catalogue = load_styles()
+    for style in catalogue.styles.values():
+        lora = f"  [LoRA {style.lora} x{style.style_weight}]" if style.lora else ""
+        print(f"{style.name:<14} {style.title}{lora}")
+    for problem in catalogue.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    return 0
