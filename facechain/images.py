@@ -27,12 +27,14 @@ factor while it is decoded, so the image handed on has its long side between 204
 
 Nothing downstream needs more: the detectors look at a copy scaled to 1024 px (dlib) or 640 px
 (insightface), and the training crop is 512 px with the face spanning 40 % of it (~205 px), which a
-face of a tenth of the photo's long side still fills without upscaling. Measured through ``prepare``
-(dlib backend, one core) on a 10900x10900 PNG of one grey (139 KB), which shows no face: decoded at
-full size and searched in four turns, 11.8 s of CPU and +1.79 GB of peak memory; reduced to 3634 px,
-2.6-2.9 s and +250 MB. In RGB (377 KB) 11.1 s / +1.79 GB before, 2.9-4.1 s / +505 MB after, the memory
-nearly all the one decode PIL cannot avoid: it holds RGB at 4 bytes a pixel, so a photo at the 120-megapixel
-guard still needs ~480 MB while it is reduced, once, and for one photo at a time."""
+face of a tenth of the photo's long side still fills without upscaling.
+
+Measured through ``prepare`` (dlib backend, one core) on a 10900x10900 PNG of one grey (139 KB),
+which shows no face: decoded at full size and searched in four turns, 11.8 s of CPU and +1.79 GB of
+peak memory; reduced to 3634 px, 2.6-2.9 s and +250 MB. In RGB (377 KB): 11.1 s and +1.79 GB
+before, 2.9-4.1 s and +505 MB after, that memory nearly all the one decode PIL cannot avoid: it
+holds RGB at 4 bytes a pixel, so a photo at the 120-megapixel guard still needs ~480 MB while it is
+reduced, once, and for one photo at a time."""
 
 BAND_ROWS = 64
 """Rows of the reduced image made per pass when the photo's mode must be converted before it is

@@ -67,7 +67,8 @@ def test_images_too_thin_for_a_face_are_refused_with_the_reason(tmp_path, size):
     Image.new("RGB", size, (90, 120, 150)).save(tmp_path / "thin.png")
     with pytest.raises(PhotoError) as error:
         load_photo(tmp_path / "thin.png")
-    assert str(error.value).startswith(f"image {size[0]}x{size[1]} is too narrow to hold a face: the short side must be at least 32 px")
+    assert str(error.value).startswith(f"image {size[0]}x{size[1]} is too narrow to hold a face: "
+                                       "the short side must be at least 32 px")
 
 
 @pytest.mark.parametrize("size", [(32, 32), (640, 32), (32, 640)])

@@ -1,4 +1,4 @@
-"""What every ``facechain`` command shares: the parser and help layout, the progress bar, plurals.
+"""What every ``facechain`` command shares: the parser and help layout, the progress bar.
 
 Nothing here imports torch or diffusers: ``facechain --help`` and ``facechain prepare`` start without
 them (each command imports what it needs when it runs).
@@ -113,7 +113,3 @@ class Bar:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """'1 PNG', '2 PNGs', '1 photo', '0 photos'."""
-    return f"{count} {word if count == 1 else many or word + 's'}"

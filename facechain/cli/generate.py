@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import Bar, add_command, plural
+from ..wording import plural
+from .common import Bar, add_command
 
 
 def add_generate_commands(commands) -> None:

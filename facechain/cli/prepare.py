@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..faces import BACKENDS, CropSpec
-from .common import Bar, add_command, plural
+from ..wording import plural
+from .common import Bar, add_command
 
 
 def add_prepare_commands(commands) -> None:

@@ -63,5 +63,16 @@ def ensure_tiny_model(folder: str | Path) -> Path:
     return folder
 
 
+def tiny_model_problem() -> str | None:
+    """Why the tiny model cannot be built here, or None: checked by the app at start-up before it offers
+    the tiny model as the offline choice (its tokenizer's vocabulary is package data; a damaged or
+    trimmed installation may lack it)."""
+    try:
+        clip_tokenizer()
+    except Exception as error:  # a missing/corrupt vocabulary file or a broken transformers: say which
+        return f"its CLIP tokenizer cannot be built ({type(error).__name__}: {error}); reinstall facechain"
+    return None
+
+
 def is_tiny(model_dir: str | Path) -> bool:
     return (Path(model_dir) / TINY_MARKER).exists()

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import BadArguments
 from ..model_loading import model_loading
+from ..validation import check_between, check_seed
 from .data import MotionDataError, to_skeleton
 from .procedural import STYLES, clip, random_clip, root_relative, varied
 from .skeleton import H36M, SKELETONS, Skeleton
@@ -28,6 +29,11 @@ class MotionRequest:
     samples: int = 3
     steps: int = 50
     seed: int = 0
+
+    def __post_init__(self):
+        check_between("samples", self.samples, 1, 1000)
+        check_between("steps", self.steps, 1, 1000)
+        check_seed("seed", self.seed)
 
 
 def load_motion_pipeline(folder: Path):
@@ -58,6 +64,7 @@ def procedural_window(motion: str, seed: int, skeleton: Skeleton = H36M) -> np.n
         raise MotionDataError(f"procedural motion is drawn on the H36M skeleton, not {skeleton.name}")
     if motion not in START_MOTIONS:
         raise MotionDataError(f"unknown motion {motion!r}; choose from {', '.join(START_MOTIONS)}")
+    check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     frames = skeleton.t_his + skeleton.t_pred
     positions = random_clip(frames, rng) if motion == "random" else \

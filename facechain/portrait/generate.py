@@ -1,8 +1,7 @@
 """Styled portraits of a trained digital twin, ranked by identity similarity.
 
 The trained model folder says who (trigger, class phrase, reference face) and on what base model;
-a style preset says how. The prompt is built as in FaceChain: trigger, class phrase, style prompt,
-the user's words and a photographic quality template, against a negative prompt. Image i uses seed
+a style preset says how (the prompt pair: ``prompts``). Image i uses seed
 ``seed + i``, so any single portrait can be reproduced on its own. Every image is then judged by the
 face engine (``ranking``) and the results come back best first with score, flag, seed and prompt.
 """
@@ -30,13 +29,10 @@ from .generation_options import GenerationError, GenerationRequest
 from .lora_files import find_lora
 from .lora_state import LORA_FILE
 from .trainer import REFERENCE_FILE
+from .prompts import build_prompts
 from .ranking import Judgement, judge_portrait, rank_order, reference_embedding
 from .styles import Style, load_styles
 
-POSITIVE_TEMPLATE = ("raw photo, masterpiece, solo, medium shot, high detail face, looking into the camera, "
-                     "photorealistic, best quality")
-NEGATIVE_TEMPLATE = ("nsfw, paintings, sketches, worst quality, low quality, normal quality, lowres, monochrome, "
-                     "grayscale, blurry, deformed, bad anatomy, extra fingers, watermark, text")
 Progress = Callable[[int, int], None]
 
 
@@ -86,13 +82,6 @@ class TrainedModel:
         info = json.loads(info_file.read_text(encoding="utf-8"))
         return cls(folder, find_lora(folder / LORA_FILE), info["base_model"], bool(info.get("tiny")),
                    info.get("trigger"), info.get("class_prompt"), int(info.get("resolution") or 512))
-
-
-def build_prompts(model: TrainedModel, style: Style, request: GenerationRequest) -> tuple[str, str]:
-    who = [model.trigger, model.class_prompt]
-    positive = ", ".join(part for part in [*who, style.prompt, request.prompt.strip(), POSITIVE_TEMPLATE] if part)
-    negative = ", ".join(part for part in [NEGATIVE_TEMPLATE, style.negative_prompt, request.negative_prompt.strip()] if part)
-    return positive, negative
 
 
 class PipelineCache:
@@ -158,7 +147,7 @@ def render(request: GenerationRequest, settings: Settings | None = None, progres
     model = TrainedModel.open(Path(request.model))
     style = load_styles(settings).get(request.style)
     base_dir = resolve_base_model(model.base_model, settings, tiny=model.tiny and not Path(model.base_model).exists())
-    positive, negative = build_prompts(model, style, request)
+    positive, negative = build_prompts(model.trigger, model.class_prompt, style, request)
     steps, guidance = request.sampling
     resolution = request.resolution or model.resolution
     seed = request.seed if request.seed is not None else random.randrange(2**31)

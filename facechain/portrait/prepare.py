@@ -198,7 +198,8 @@ def over_budget(paths: list[Path], budget: int, max_pixels: int) -> dict[int, st
         pixels = decoded_pixels(path, max_pixels)
         if spent + pixels > budget:
             refused[key] = (f"not examined: it would decode {pixels / 1e6:.0f} megapixels and this request has "
-                            f"{(budget - spent) / 1e6:.0f} of its {budget / 1e6:.0f} left; send it downscaled or in another batch")
+                            f"{(budget - spent) / 1e6:.0f} of its {budget / 1e6:.0f} left; "
+                            "send it downscaled or in another batch")
         else:
             spent += pixels
     return refused
@@ -223,7 +224,10 @@ def examine_all(paths: list[Path], analyzer: FaceAnalyzer, crop: CropSpec, setti
                 key, path = next(pending, (None, None))
             if key is None:
                 return
-            results[key] = (PhotoReport(str(path), reason=refused[key]), None, None) if key in refused else examine(key, path)
+            if key in refused:
+                results[key] = PhotoReport(str(path), reason=refused[key]), None, None
+            else:
+                results[key] = examine(key, path)
             with lock:
                 if progress:
                     progress(sum(r is not None for r in results), len(paths), str(path))

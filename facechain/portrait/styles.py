@@ -6,7 +6,8 @@ a user adds their own by dropping a JSON file into ``<FACECHAIN_HOME>/styles/``.
 Fields: ``name`` (id: lowercase letters, digits, dashes), ``title``, ``prompt``, optional
 ``negative_prompt``, ``lora`` (path or ``owner/repo``), ``lora_file`` (file inside a hub repo or
 folder, ``.safetensors``), ``style_weight`` (default 0.25, as FaceChain merges its style LoRAs),
-``person_weight`` (default 0.9), ``thumbnail`` (an image beside the JSON file).
+``person_weight`` (default 0.9), ``thumbnail`` (an image beside the JSON file), ``photographic``
+(default true: the photographic quality template applies; false for illustration and painting styles).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Style:
     style_weight: float = 0.25
     person_weight: float = 0.9
     thumbnail: Path | None = None
+    photographic: bool = True
 
 
 def read_style(path: Path) -> Style:
@@ -57,6 +59,8 @@ def read_style(path: Path) -> Style:
     for weight in ("style_weight", "person_weight"):
         if weight in data and not (isinstance(data[weight], (int, float)) and 0.0 <= data[weight] <= 2.0):
             raise StyleError(f"style preset {path}: {weight} must be a number between 0 and 2")
+    if not isinstance(data.get("photographic", True), bool):
+        raise StyleError(f"style preset {path}: photographic must be true or false")
     if data.get("thumbnail"):
         data["thumbnail"] = path.parent / Path(data["thumbnail"]).name
     return Style(**data)

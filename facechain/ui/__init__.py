@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from .. import quiet
 from ..config import Settings
 from . import face_map, generate, lab, motion, photos, training
 
@@ -52,6 +53,7 @@ def safe_name(text: str) -> str:
 
 
 def build_app(settings: Settings | None = None, runs_root: str | Path = "runs") -> gr.Blocks:
+    quiet.install()
     context = AppContext(settings or Settings.from_env(), Path(runs_root))
     with gr.Blocks(title="FaceChain Studio") as app:
         gr.Markdown("# FaceChain Studio\nPersonalized portraits from a few photos of yourself, motion prediction, and a lab of recognition methods.")

@@ -10,6 +10,7 @@ import gradio as gr
 
 from ..faces import load_analyzer
 from ..portrait.face_map import MIN_DLME_FACES, build_face_map
+from .errors import user_errors
 
 TITLE = "Map"
 PHOTOS = "My prepared photos"
@@ -96,6 +97,7 @@ def build(context) -> None:
             table = gr.Dataframe(headers=["#", "photo", "distance to median identity", "verdict"],
                                  label="Faces, farthest from the median identity first", wrap=True)
 
+    @user_errors
     def handler(which, request: gr.Request, progress=gr.Progress()):
         return map_session(context, request, which, progress)
 

@@ -12,6 +12,7 @@ from ..plots import title_card
 from ..portrait.generate import GenerationRequest, generate, write_generation
 from ..portrait.generation_options import MAX_COUNT
 from ..portrait.styles import DEFAULT_STYLE, load_styles
+from .errors import user_errors
 
 TITLE = "Generate"
 APP_MAX_COUNT = min(MAX_COUNT, 8)
@@ -85,10 +86,12 @@ def build(context) -> None:
     def pick(event: gr.SelectData):
         return cards[event.index][1]
 
+    @user_errors
     def models(request: gr.Request):
         names = [m["name"] for m in context.session_models(request)]
         return gr.update(choices=names, value=names[0] if names else None)
 
+    @user_errors
     def handler(model_name, style_name, words, how_many, seed_value, person, style_w, request: gr.Request,
                 progress=gr.Progress()):
         return generate_portraits(context, request, model_name, style_name, words, how_many, seed_value, person,

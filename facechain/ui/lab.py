@@ -7,6 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..lab.experiments import all_experiments
+from .errors import user_errors
 
 TITLE = "Lab"
 MAX_SEEDS = 5
@@ -59,6 +60,7 @@ def build(context) -> None:
             chart = gr.Image(label="Primary metric per seed", show_label=False, type="filepath")  # the chart carries its title
             saved = gr.File(label="Result (JSON)")
 
+    @user_errors
     def handler(name, seed_count, quick_run, request: gr.Request, progress=gr.Progress()):
         return run_lab(context, request, name, seed_count, quick_run, progress)
 

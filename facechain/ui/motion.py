@@ -13,6 +13,7 @@ import gradio as gr
 
 from ..errors import FacechainError
 from ..motion.skeleton import H36M
+from .errors import user_errors
 
 TITLE = "Motion"
 MAX_FUTURES = 6
@@ -85,6 +86,7 @@ def build(context) -> None:
     animation = gr.Image(label="History (grey), futures (colours), recorded (black)", type="filepath")
     summary = gr.Markdown()
 
+    @user_errors
     def handler(source_, motion_, upload_, sequence_, start_, samples_, mode_, part_, switch_to_, steps_, seed_,
                 request: gr.Request):
         return predict_motion(context, request, source_, motion_, upload_, sequence_, start_, samples_, mode_, part_,

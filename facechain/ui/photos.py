@@ -7,6 +7,8 @@ from pathlib import Path
 import gradio as gr
 
 from ..portrait import NoUsablePhotos, prepare
+from ..wording import plural
+from .errors import user_errors
 
 TITLE = "Photos"
 MAX_UPLOADS = 40
@@ -56,13 +58,11 @@ def prepare_uploads(files, trigger: str, class_word: str, max_photos: float, con
     except NoUsablePhotos as error:
         summary = f"**No usable photo.** {error}"
         return [], decisions_table(error.photos), summary, None
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
     gallery = [(str(out / p.output), f"kept {p.order:03d} · {Path(p.source).name}") for p in result.kept]
     gallery += [(p.source, f"rejected · {Path(p.source).name}: {p.reason}") for p in result.photos
                 if p.status != "kept" and thumbnailable(p.source)]
     detected = "" if result.class_phrase == result.detected_class_phrase else f" (detected: *{result.detected_class_phrase}*)"
-    summary = (f"Kept **{len(result.kept)}** of {len(result.photos)} photos. Caption: **{result.caption}**{detected}. "
+    summary = (f"Kept **{len(result.kept)}** of {plural(len(result.photos), 'photo')}. Caption: **{result.caption}**{detected}. "
                f"Reference face: {Path(result.reference).name}. If the class phrase is wrong, type the right one and prepare again.")
     warnings = "".join(f"\n\n⚠️ {w}" for w in result.warnings)
     return gallery, decisions_table(result.photos), summary + warnings, str(out / "report.json")
@@ -82,6 +82,7 @@ def build(context) -> None:
             table = gr.Dataframe(headers=["photo", "status", "detail"], label="Every photo and why", wrap=True)
             report = gr.File(label="report.json")
 
+    @user_errors
     def handler(files, trigger_text, class_text, keep, request: gr.Request, progress=gr.Progress()):
         return prepare_uploads(files, trigger_text, class_text, keep, context, request, progress)
 

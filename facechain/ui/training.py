@@ -10,9 +10,10 @@ import gradio as gr
 import pandas as pd
 
 from ..diffusion.base_model import locally_available
-from ..diffusion.tiny import TINY_NOTICE
+from ..diffusion.tiny import TINY_NOTICE, tiny_model_problem
 from ..portrait.train_config import TrainConfig
 from .jobs import TrainingJob
+from .errors import user_errors
 
 TITLE = "Train"
 TINY_CHOICE = "Tiny offline demo model"
@@ -20,14 +21,16 @@ POLL_SECONDS = 0.5
 MAX_STEPS = 3000
 
 
-def base_model_status(settings, available: bool) -> str:
-    """What the app can train on, said at start-up: the configured base model or why not."""
+def base_model_status(settings, available: bool, tiny_problem: str | None = None) -> str:
+    """What the app can train on, said at start-up: the configured base model or why not, and whether the
+    tiny offline model can be built here."""
+    tiny = (f"*{TINY_CHOICE}*: {TINY_NOTICE}." if tiny_problem is None else
+            f"The tiny offline demo model is not offered: {tiny_problem}.")
     if available:
-        return f"Base model **{settings.base_model}** is available."
+        return f"Base model **{settings.base_model}** is available. {tiny}"
     return (f"Base model **{settings.base_model}** is not on this machine (not a local folder, not in the Hugging Face "
             f"cache). It is downloaded on first use when the hub is reachable; otherwise give a local diffusers folder "
-            f"or another hub id below, or set `FACECHAIN_BASE_MODEL` / `HF_HOME` and restart. "
-            f"*{TINY_CHOICE}*: {TINY_NOTICE}.")
+            f"or another hub id below, or set `FACECHAIN_BASE_MODEL` / `HF_HOME` and restart. {tiny}")
 
 
 def loss_frame(job: TrainingJob | None) -> pd.DataFrame:
@@ -86,12 +89,14 @@ def cancel_training(context, request) -> str:
 
 def build(context) -> None:
     available = locally_available(None, context.settings) is not None  # looked up once; nothing is downloaded
-    gr.Markdown(base_model_status(context.settings, available))
+    tiny_problem = tiny_model_problem()
+    gr.Markdown(base_model_status(context.settings, available, tiny_problem))
     with gr.Row():
         with gr.Column(scale=1):
             name = gr.Textbox(label="Model name", value="me")
             configured = f"Base model ({context.settings.base_model})"
-            base = gr.Radio([configured, TINY_CHOICE], value=configured if available else TINY_CHOICE, label="Train on")
+            choices = [configured] + ([TINY_CHOICE] if tiny_problem is None else [])
+            base = gr.Radio(choices, value=configured if available or tiny_problem else TINY_CHOICE, label="Train on")
             custom_base = gr.Textbox(label="Or another base model (hub id or local folder)", placeholder="optional")
             steps = gr.Slider(1, MAX_STEPS, value=400, step=1, label="Steps")
             sude_weight = gr.Slider(0.0, 2.0, value=0.4, step=0.1, label="SuDe weight (0: off)")
@@ -104,11 +109,13 @@ def build(context) -> None:
             plot = gr.LinePlot(loss_frame(None), x="step", y="loss", label="Training loss")
             models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
 
+    @user_errors
     def handler(name_text, base_choice, custom, step_count, weight, resume_flag, request: gr.Request,
                 progress=gr.Progress()):
         config = training_config(context, request, name_text, base_choice, custom or "", step_count, weight, resume_flag)
         yield from run_training(context, request, config, progress)
 
+    @user_errors
     def stop(request: gr.Request):
         return cancel_training(context, request)
 
