@@ -9,6 +9,11 @@ CNN verification, 68 + 5 landmarks, embedding, gender/age, alignment, quality, c
 the dataset). face_recognition shares dlib's model files; install it beside dlib-bin with
 ``pip install --no-deps face_recognition``.
 
+Whole process: the same comparison as a user meets it, one command from a cold start (interpreter,
+imports, model loading, 7 photos: the README example's usable ones), ``facechain prepare`` against a
+fresh Python process running face_recognition's detect + encode; plus the start-up of ``facechain
+--help`` beside a bare ``python -c pass``.
+
     python benchmarks/prepare_bench.py [--repeats 3] [--json benchmarks/results/prepare_bench.json]
 """
 
@@ -19,6 +24,7 @@ import importlib.util
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,6 +88,39 @@ def run_reference(photos: list[Path], workers: int) -> list[int]:
         return list(pool.map(reference, photos))
 
 
+def reference_process(folder: Path) -> None:
+    """The reference as a whole process (this script with --reference-process): every photo in ``folder``."""
+    print(sum(reference(path) for path in sorted(folder.iterdir())))
+
+
+def time_command(command: list[str], repeats: int) -> float:
+    """Median wall time of a fresh process running ``command`` (it must succeed)."""
+    def run():
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    return time_runs(run, repeats)
+
+
+def whole_process(tmp: Path, repeats: int) -> dict:
+    """Cold-start seconds of ``facechain prepare`` and of the reference on 7 photos, and of ``--help``."""
+    from facechain.examples import write_example_photos
+
+    written = write_example_photos(tmp / "examples")
+    folder = tmp / "seven"
+    folder.mkdir()
+    for path in sorted(written)[:7]:  # 01_portrait .. 07_sideways: the usable ones
+        (folder / path.name).write_bytes(path.read_bytes())
+    facechain = [sys.executable, "-m", "facechain.cli"]
+    seconds = {
+        "facechain_prepare": time_command([*facechain, "prepare", str(folder), "--out", str(tmp / "cold"), "--overwrite"],
+                                          repeats),
+        "face_recognition": time_command([sys.executable, __file__, "--reference-process", str(folder)], repeats),
+        "facechain_help": time_command([*facechain, "--help"], repeats),
+        "python_pass": time_command([sys.executable, "-c", "pass"], repeats),
+    }
+    return {"photos": 7, "seconds": seconds, "ratio": seconds["facechain_prepare"] / seconds["face_recognition"]}
+
+
 def time_runs(run, repeats: int) -> float:
     timings = []
     for _ in range(repeats):
@@ -95,7 +134,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "prepare_bench.json")
+    parser.add_argument("--reference-process", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.reference_process:
+        return reference_process(args.reference_process)
 
     analyzer = load_analyzer("dlib")
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +152,7 @@ def main() -> None:
             rows.append({"workers": workers, "facechain_photos_per_s": len(photos) / ours,
                          "face_recognition_photos_per_s": len(photos) / theirs, "speed_ratio": theirs / ours})
         ours_faces = [p.faces_found for p in prepare(photos, Path(tmp) / "out", analyzer=analyzer, overwrite=True).photos]
+        cold = whole_process(Path(tmp), args.repeats)
 
     print(f"{len(photos)} photos, 1024x1024, median of {args.repeats} runs")
     print(f"{'workers':>7}  {'facechain prepare':>18}  {'face_recognition':>17}  {'ratio (ours/theirs)':>19}")
@@ -117,8 +160,13 @@ def main() -> None:
         print(f"{row['workers']:>7}  {row['facechain_photos_per_s']:>13.2f} ph/s  {row['face_recognition_photos_per_s']:>12.2f} ph/s"
               f"  {row['speed_ratio']:>18.2f}x")
     print(f"faces reported over the set: facechain {sum(ours_faces)}, face_recognition {sum(found[1])} (true: {len(photos)})")
+    times = cold["seconds"]
+    print(f"\nwhole process, 7 photos from a cold start: facechain prepare {times['facechain_prepare']:.2f} s, "
+          f"face_recognition {times['face_recognition']:.2f} s, ratio (ours/theirs, time) {cold['ratio']:.2f}x")
+    print(f"start-up: facechain --help {times['facechain_help']:.2f} s, python -c pass {times['python_pass']:.2f} s")
     result = {"photos": len(photos), "size": "1024x1024", "repeats": args.repeats, "rows": rows,
               "faces_found": {"facechain": sum(ours_faces), "face_recognition": sum(found[1]), "true": len(photos)},
+              "whole_process": cold,
               "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()}}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))

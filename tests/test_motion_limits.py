@@ -76,6 +76,19 @@ def test_too_many_entries_are_refused(tmp_path):
     refusal_peak(many, "1001 entries, over MAX_ENTRIES = 1000; put fewer clips")
 
 
+def test_the_entry_count_is_read_before_the_zip_directory(tmp_path, monkeypatch):
+    """Listing a directory of a million tiny entries costs memory: the count comes from the end record."""
+    many = tmp_path / "many.npz"
+    np.savez(many, **{f"S1/clip {i}": np.zeros((1, 17, 3)) for i in range(1001)})
+
+    def listing(*args, **kwargs):
+        raise AssertionError("the zip directory was read")
+
+    monkeypatch.setattr(zipfile, "ZipFile", listing)
+    with pytest.raises(MotionDataError, match="1001 entries, over MAX_ENTRIES"):
+        load_positions(many)
+
+
 @pytest.mark.parametrize("array", [np.array([[[1.0, 2.0, None]]], dtype=object),
                                    np.zeros((2, 17, 3), dtype=[("x", "f4")]),
                                    np.zeros((2, 17, 3), dtype=np.complex64),

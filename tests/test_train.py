@@ -211,3 +211,100 @@ def test_mixed_precision_trains_and_validates(dataset, settings, tmp_path, preci
     losses = [entry["loss"] for entry in result.log if "loss" in entry]
     assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
     assert result.lora_file.is_file() and (tmp_path / "m" / "validation.png").is_file()
+
+
+def test_default_checkpoints_follow_the_run_length(dataset, settings, tmp_path):
+    config = TrainConfig(dataset=".", out=".")
+    assert [config.checkpoint_interval(n) for n in (3, 12, 50, 499, 1600)] == [1, 3, 10, 100, 100]
+    assert TrainConfig(dataset=".", out=".", checkpoint_every=7).checkpoint_interval(1600) == 7
+    out = tmp_path / "m"
+    train(TrainConfig(dataset=dataset, out=out, tiny=True, steps=10, sude_weight=0, validation_images=0), settings)
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-0000006", "step-0000008"]  # every 2, newest 2
+
+
+def test_resume_of_a_finished_run_says_it_is_finished(dataset, settings, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "m"
+    train(TrainConfig(dataset=dataset, out=out, tiny=True, steps=3, sude_weight=0, validation_images=0), settings)
+    with pytest.raises(TrainingError, match=r"holds a finished run \(3 steps.*nothing to resume"):
+        train(TrainConfig(dataset=dataset, out=out, tiny=True, steps=3, resume=True), settings)
+    monkeypatch.setenv("FACECHAIN_HOME", str(settings.home))
+    assert main(["train", str(dataset), "--out", str(out), "--tiny", "--steps", "3", "--resume"]) == 3
+    assert "finished run" in capsys.readouterr().err
+
+
+def test_after_a_resume_the_live_plot_and_the_card_show_the_whole_run(dataset, settings, tmp_path):
+    from facechain.portrait.trainer import resumed_losses
+    from facechain.ui.jobs import TrainingJob
+
+    def config(**extra):
+        return TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=12, checkpoint_every=4,
+                           sude_weight=0, validation_images=0, **extra)
+
+    def interrupt(step, total, loss):
+        if step == 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config(), settings, progress=interrupt)
+    assert [step for step, _ in resumed_losses(tmp_path / "m")] == list(range(1, 9))  # up to the checkpoint
+    job = TrainingJob(config(resume=True), settings).start()
+    job.thread.join(timeout=120)
+    assert job.error is None and [step for step, _ in job.losses] == list(range(1, 13))
+    readme = (tmp_path / "m" / "README.md").read_text()
+    assert "(step 0) ->" in readme and "(step 12)" in readme  # evaluation loss from the first run's start
+
+
+def test_a_second_run_into_the_same_folder_is_refused_and_names_the_first(dataset, settings, tmp_path, capsys,
+                                                                          monkeypatch):
+    import subprocess
+    import sys
+
+    out = tmp_path / "m"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom facechain.folder_lock import locked_folder\n"
+                               f"with locked_folder(Path({str(out)!r}), 'facechain train'):\n"
+                               "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("FACECHAIN_HOME", str(settings.home))
+        assert main(["train", str(dataset), "--out", str(out), "--tiny", "--steps", "2"]) == 3
+        err = capsys.readouterr().err
+        assert f"in use by facechain train (process {holder.pid}" in err and not (out / LORA_FILE).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    train(TrainConfig(dataset=dataset, out=out, tiny=True, steps=2, sude_weight=0, validation_images=0), settings)
+    assert (out / LORA_FILE).is_file()  # the lock died with its process: no stale lock
+
+
+def test_parallel_model_loads_leave_torch_intact(settings):
+    """Loads from several threads (training's, generation's and the motion pipeline's) must not leave
+    torch's empty-weight initialisation installed: a new Linear afterwards has real weights."""
+    import threading
+
+    from facechain.config import SHIPPED_MOTION_MODEL
+    from facechain.diffusion.base_model import resolve_base_model
+    from facechain.motion.scenario import load_motion_pipeline
+    from facechain.portrait.generate import PipelineCache
+    from facechain.portrait.trainer import load_models
+
+    tiny = resolve_base_model(None, settings, tiny=True)
+    config = TrainConfig(dataset=".", out=".", tiny=True)
+    loads = [lambda: load_models(tiny, config), lambda: PipelineCache().get(tiny),
+             lambda: load_motion_pipeline(SHIPPED_MOTION_MODEL)] * 2
+    failures = []
+
+    def run(load):
+        try:
+            load()
+        except Exception as error:  # collected: an exception in a thread would otherwise pass unseen
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(load,)) for load in loads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    assert torch.nn.Linear(4, 4).weight.device.type == "cpu"

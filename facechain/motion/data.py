@@ -62,6 +62,7 @@ def load_positions(path: Path, trusted: bool = False, max_bytes: int = MAX_BYTES
     refuse. ``max_bytes`` bounds the whole file once decompressed: MAX_BYTES for the command line's local
     files, UPLOAD_MAX_BYTES for uploads."""
     try:
+        _check_entry_count(path)
         with zipfile.ZipFile(path) as archive:
             members = _members(path, archive, max_bytes)
             if [info.filename for info in members] == ["positions_3d.npy"]:
@@ -81,6 +82,26 @@ def load_positions(path: Path, trusted: bool = False, max_bytes: int = MAX_BYTES
     if not data:
         raise MotionDataError(f"{path}: no motion in it")
     return data
+
+
+END_OF_DIRECTORY = b"PK\x05\x06"
+END_SEARCH = 22 + 65535  # the end-of-directory record and the longest zip comment
+
+
+def _check_entry_count(path: Path) -> None:
+    """Refuse too many entries from the zip's end-of-directory record (its entry count sits at offset
+    10), before ``zipfile`` reads the directory: a 25 MB upload of tiny entries would otherwise cost
+    hundreds of MB just to list. A zip64 archive says 0xFFFF there, which is over the bound too."""
+    size = path.stat().st_size
+    with open(path, "rb") as stream:
+        stream.seek(max(0, size - END_SEARCH))
+        tail = stream.read()
+    record = tail.rfind(END_OF_DIRECTORY)
+    if record >= 0 and len(tail) >= record + 12:
+        count = int.from_bytes(tail[record + 10:record + 12], "little")
+        if count > MAX_ENTRIES:
+            raise MotionDataError(f"{path}: {count} entries, over MAX_ENTRIES = {MAX_ENTRIES}; "
+                                  f"put fewer clips in one file")
 
 
 def _members(path: Path, archive: zipfile.ZipFile, max_bytes: int) -> list[zipfile.ZipInfo]:
