@@ -11,24 +11,30 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facechain import quiet
 from facechain.examples import write_example_photos
 from facechain.portrait import TrainConfig, prepare, train
 from facechain.portrait.generate import GenerationRequest, generate, write_generation
+from facechain.portrait.trainer import finished_run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/api-example"))
     out = parser.parse_args().out
+    quiet.install()  # optional: drop the known-harmless library messages, as the CLI and the app do
 
     photos = write_example_photos(out / "photos")
     dataset = prepare(photos, out / "dataset", overwrite=True)
     print(f"kept {len(dataset.kept)} of {len(dataset.photos)} photos, caption '{dataset.caption}'")
 
     model = out / "model"
-    trained = train(TrainConfig(dataset=out / "dataset", out=model, tiny=True, steps=20, validation_images=0,
-                                resume=(model / "checkpoints").is_dir()))
-    print(f"LoRA: {trained.lora_file}")
+    if finished_run(model):  # a second run of this example reuses the model (resuming a finished run is refused)
+        print(f"LoRA: {model} (trained by an earlier run)")
+    else:
+        trained = train(TrainConfig(dataset=out / "dataset", out=model, tiny=True, steps=20, validation_images=0,
+                                    resume=(model / "checkpoints").is_dir()))
+        print(f"LoRA: {trained.lora_file}")
 
     result = generate(GenerationRequest(model=model, style="headshot", count=2, seed=1, steps=10))
     for portrait in result.portraits:

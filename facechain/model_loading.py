@@ -22,9 +22,9 @@ MODEL_LOADING = threading.RLock()
 
 
 @contextmanager
-def model_loading():
-    """Hold the process's model-loading lock (and drop the libraries' nested loading bars where the
-    CLI or the app asked for a quiet console)."""
+def model_loading(libraries: tuple[str, ...] = ("transformers", "diffusers")):
+    """Hold the process's model-loading lock (and drop the nested loading bars of ``libraries``, the
+    ones this load uses, where the CLI or the app asked for a quiet console)."""
     with MODEL_LOADING:
-        quiet_loading_bars()
+        quiet_loading_bars(libraries)
         yield

@@ -12,12 +12,14 @@ Silenced, and why each is harmless here:
 - diffusers: "There are modules in AutoencoderKL that should be kept in float32". Printed when training
   casts the frozen VAE to half precision on purpose (``--mixed-precision``); the VAE has no such modules
   in SD 1.x and the LoRA itself stays in float32.
-- The per-model "Loading weights" bars of transformers and diffusers' "Loading pipeline components" bar:
-  nested inside our own bars, they print dozens of lines per run. Download bars are not touched.
+- The per-model "Loading weights" and "Writing model shards" bars of transformers and diffusers' "Loading
+  pipeline components" bar: nested inside our own bars, they print dozens of lines per run. Download bars
+  are not touched.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -29,7 +31,7 @@ KNOWN_MESSAGES = {
 }
 """Logger name -> the exact text that marks each message dropped from it."""
 
-LOADING_BARS = ("Loading weights", "Loading pipeline components...")
+LOADING_BARS = ("Loading weights", "Writing model shards", "Loading pipeline components...")
 
 _installed = False
 
@@ -55,11 +57,14 @@ def install() -> None:
     quiet_loading_bars()
 
 
-def quiet_loading_bars() -> None:
-    """Drop the loading bars of whichever of transformers and diffusers is imported (the model-loading
-    code calls this before each load, so neither library is imported just to silence it)."""
+def quiet_loading_bars(libraries: tuple[str, ...] = ()) -> None:
+    """Drop the loading bars of transformers and diffusers: of those already imported, and of
+    ``libraries`` (imported here: the model-loading code names the ones it is about to use, so no
+    command imports a library only to silence it)."""
     if not _installed:
         return
+    for name in libraries:
+        importlib.import_module(f"{name}.utils.logging")
     if "transformers" in sys.modules:
         from transformers.utils import logging as transformers_logging
 

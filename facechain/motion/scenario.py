@@ -42,7 +42,7 @@ def load_motion_pipeline(folder: Path):
 
     if not (Path(folder) / "model_index.json").is_file():
         raise BadArguments(f"{folder} is not a motion pipeline folder: make one with `facechain motion train`")
-    with model_loading():
+    with model_loading(("diffusers",)):
         pipe = HumanMACPipeline.from_pretrained(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe

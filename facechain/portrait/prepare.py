@@ -15,7 +15,6 @@ import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from textwrap import shorten
 from typing import Callable, Iterable
 
 import numpy as np
@@ -106,6 +105,11 @@ class NoUsablePhotos(NothingUsable):
         super().__init__("no usable photo among the inputs. Reasons found: " + "; ".join(reasons))
 
 
+def clipped(text: str, keep: int = 40) -> str:
+    """A user's text quoted for a message, its length said instead of all of it."""
+    return repr(text) if len(text) <= keep else f"{text[:keep]!r}... ({len(text)} characters)"
+
+
 def image_name(order: int) -> str:
     """Where the crop of the photo chosen ``order``-th goes, relative to the dataset folder."""
     return f"images/{order:03d}.png"
@@ -150,7 +154,7 @@ def prepare(
     trigger = trigger.strip()
     if not TRIGGER.fullmatch(trigger):
         raise BadArguments(f"the trigger must be one word of 1-{MAX_TRIGGER} letters, digits, '_' or '-' "
-                           f"(e.g. sks, ohwx), got {shorten(trigger, 60)!r}")
+                           f"(e.g. sks, ohwx), got {clipped(trigger)}")
     if max_photos < 1:
         raise BadArguments(f"max_photos must be at least 1, got {max_photos}")
     out = Path(out)
