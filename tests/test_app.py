@@ -111,3 +111,22 @@ def test_training_can_be_cancelled_and_sessions_stay_apart(tmp_path, example_fil
         training_config(context, other, "x", TINY_CHOICE, "", 5, 0.0, False)
     with pytest.raises(Exception, match="No trained model named 'escape'"):
         generate_portraits(context, other, "escape", "natural", "", 1, 1, 0.9, 0.25)
+
+
+def radio_choices(app) -> list[str]:
+    import gradio as gr
+
+    radios = [block for block in app.blocks.values() if isinstance(block, gr.Radio) and block.label == "Train on"]
+    return [value for value, _ in radios[0].choices]
+
+
+def test_train_tab_offers_the_tiny_model_only_when_it_can_be_built(tmp_path, monkeypatch):
+    from facechain.ui import training
+
+    assert training.TINY_CHOICE in radio_choices(build_app(Settings(home=tmp_path), tmp_path / "runs"))
+    monkeypatch.setattr(training, "tiny_model_problem", lambda: "its CLIP tokenizer cannot be built (OSError: gone)")
+    app = build_app(Settings(home=tmp_path), tmp_path / "runs")
+    assert training.TINY_CHOICE not in radio_choices(app)
+    notes = [block.value for block in app.blocks.values() if getattr(block, "value", None) and
+             "tiny offline demo model is not offered" in str(block.value)]
+    assert notes and "OSError: gone" in notes[0]

@@ -31,3 +31,17 @@ def test_builds_without_open_clip_installed():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "49408"
+
+
+def test_the_app_start_up_check_names_a_missing_vocabulary(tmp_path, monkeypatch):
+    from facechain.diffusion import tiny, tokenizer
+
+    assert tiny.tiny_model_problem() is None
+    monkeypatch.setattr(tokenizer, "BPE_FILE", tmp_path / "gone.txt.gz")
+    tokenizer.clip_tokenizer.cache_clear()
+    try:
+        problem = tiny.tiny_model_problem()
+    finally:
+        monkeypatch.undo()
+        tokenizer.clip_tokenizer.cache_clear()
+    assert "CLIP tokenizer cannot be built" in problem and "gone.txt.gz" in problem and "reinstall" in problem
