@@ -44,7 +44,7 @@ class HelpFormatter(argparse.HelpFormatter):
             return f"{text} (required)"
         default = action.default
         if (not action.option_strings or "default" in text or default is None or default is False
-                or default is argparse.SUPPRESS or default in ([], ())):
+                or default is argparse.SUPPRESS or default in ([], (), "")):
             return text
         return f"{text} (default: %(default)s)"
 

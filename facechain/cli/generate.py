@@ -45,10 +45,12 @@ def add_generate_commands(commands) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from ..portrait.generate import GenerationRequest, check_output_folder, generate, write_generation
+    from ..portrait.generation_options import GenerationRequest
+
+    request = GenerationRequest(**{key: value for key, value in vars(args).items() if key not in ("command", "run", "out")})
+    from ..portrait.generate import check_output_folder, generate, write_generation  # torch: after the check
 
     check_output_folder(args.out)
-    request = GenerationRequest(**{key: value for key, value in vars(args).items() if key not in ("command", "run", "out")})
     with Bar("generate", "image") as bar:
         result = generate(request, progress=lambda done, total: bar.update(done, total))
     write_generation(result, args.out)

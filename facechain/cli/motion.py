@@ -21,7 +21,8 @@ def add_motion_commands(commands) -> None:
     motion = add_command(commands, "motion", "HumanMAC motion prediction: train, eval, predict",
                          "HumanMAC (masked motion completion with a diffusion model): train a denoiser, evaluate it "
                          "against the zero-velocity baseline, or animate predicted futures of a motion.")
-    actions = motion.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = motion.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                    help="`facechain motion ACTION --help` explains each one")
     train = add_command(
         actions, "train", "train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
         "Train the HumanMAC denoiser and save the pipeline (denoiser + DDIM cosine scheduler, "

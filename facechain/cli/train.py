@@ -22,11 +22,11 @@ def add_train_command(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from accelerate import PartialState
+    config = TrainConfig(**{key: value for key, value in vars(args).items() if key not in ("command", "run")})
+    from accelerate import PartialState  # after the arguments are checked: a bad one is refused at once
 
     from ..portrait import train
 
-    config = TrainConfig(**{key: value for key, value in vars(args).items() if key not in ("command", "run")})
     speaks = PartialState().is_main_process  # under `accelerate launch`, one process reports
     if config.tiny and speaks:
         print("note: training the tiny offline model (random weights): a demo of the workflow, not of quality",
