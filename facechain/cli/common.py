@@ -55,6 +55,13 @@ def add_command(commands, name: str, help: str, description: str | None = None) 
                                formatter_class=HelpFormatter)
 
 
+def add_group(commands, name: str, help: str, description: str):
+    """A command with actions of its own (``facechain NAME ACTION``): returns where to add the actions."""
+    group = add_command(commands, name, help, description)
+    return group.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                help=f"`facechain {name} ACTION --help` explains each one")
+
+
 def add_config_options(parser: argparse.ArgumentParser, config_class, skip: tuple[str, ...] = (),
                        positional: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> None:
     """One option per field of a config dataclass, with the help, default and choices declared on the

@@ -6,17 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import Bar, add_command
+from .common import Bar, add_command, add_group
 
 MAX_SEEDS = 100
 
 
 def add_lab_commands(commands) -> None:
-    lab = add_command(commands, "lab", "recognition/robustness lab: list and run the methods' experiments",
-                      "The recognition and robustness methods (RTS, Unicom, InfoGrowth, Dash, DAL, ...), each with a "
-                      "small experiment on scikit-learn's digits that tests the paper's claim against its baseline.")
-    actions = lab.add_subparsers(dest="action", required=True, metavar="ACTION",
-                                 help="`facechain lab ACTION --help` explains each one")
+    actions = add_group(commands, "lab", "recognition/robustness lab: list and run the methods' experiments",
+                        "The recognition and robustness methods (RTS, Unicom, InfoGrowth, Dash, DAL, ...), each with a "
+                        "small experiment on scikit-learn's digits that tests the paper's claim against its baseline.")
     listing = add_command(actions, "list", "the experiments, with the paper and the claim each one tests")
     listing.set_defaults(run=run_lab_list)
     run = add_command(

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..motion.scenario import MODES, START_MOTIONS
-from .common import Bar, add_command
+from .common import Bar, add_command, add_group
 
 DATA_HELP = ("VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
              "arrays, one key per 'subject/action'); without it, procedural H36M motion")
@@ -18,11 +18,9 @@ TRUSTED_HELP = "open VideoPose3D's pickled layout (only for a file you downloade
 
 
 def add_motion_commands(commands) -> None:
-    motion = add_command(commands, "motion", "HumanMAC motion prediction: train, eval, predict",
-                         "HumanMAC (masked motion completion with a diffusion model): train a denoiser, evaluate it "
-                         "against the zero-velocity baseline, or animate predicted futures of a motion.")
-    actions = motion.add_subparsers(dest="action", required=True, metavar="ACTION",
-                                    help="`facechain motion ACTION --help` explains each one")
+    actions = add_group(commands, "motion", "HumanMAC motion prediction: train, eval, predict",
+                        "HumanMAC (masked motion completion with a diffusion model): train a denoiser, evaluate it "
+                        "against the zero-velocity baseline, or animate predicted futures of a motion.")
     train = add_command(
         actions, "train", "train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
         "Train the HumanMAC denoiser and save the pipeline (denoiser + DDIM cosine scheduler, "
