@@ -34,13 +34,11 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-from facechain.examples import astronaut, framed
-from facechain.faces import load_analyzer
-from facechain.portrait import prepare
-
 
 def photo_set(folder: Path, count: int = 20) -> list[Path]:
     """``count`` distinct 1024x1024 shots: framings, turns, mirroring, softening, exposure."""
+    from facechain.examples import astronaut, framed
+
     person = astronaut()
     paths = []
     for i in range(count):
@@ -136,8 +134,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "prepare_bench.json")
     parser.add_argument("--reference-process", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.reference_process:
+    if args.reference_process:  # nothing of facechain imported: the reference pays only for its own start-up
         return reference_process(args.reference_process)
+    from facechain.faces import load_analyzer
+    from facechain.portrait import prepare
 
     analyzer = load_analyzer("dlib")
     with tempfile.TemporaryDirectory() as tmp:
