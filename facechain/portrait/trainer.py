@@ -111,6 +111,10 @@ class Trainer:
         from diffusers.optimization import get_scheduler
 
         self.config = config
+        finished = finished_run(config.out)  # checked first: nothing loads or downloads for a finished run
+        if finished is not None:
+            raise TrainingError(f"{config.out} holds a finished run ({finished.get('steps')} steps; its LoRA is "
+                                f"{config.out / LORA_FILE}): nothing to resume. To train again, choose another --out")
         self.examples = read_examples(config.dataset)
         self.identity = dataset_identity(config.dataset)
         self.class_prompt = config.class_prompt or self.identity.get("class_phrase")
@@ -125,10 +129,6 @@ class Trainer:
         self.total_steps = config.steps or max(1, math.ceil(config.epochs * len(self.examples) / config.batch_size))
         self.checkpoint_every = config.checkpoint_interval(self.total_steps)
         self.checkpoint_root = config.out / "checkpoints"
-        finished = finished_run(config.out)
-        if finished is not None:
-            raise TrainingError(f"{config.out} holds a finished run ({finished.get('steps')} steps; its LoRA is "
-                                f"{config.out / LORA_FILE}): nothing to resume. To train again, choose another --out")
         if not config.resume and latest_checkpoint(self.checkpoint_root) is not None:
             raise TrainingError(f"{config.out} holds checkpoints of an earlier run: pass --resume to continue it, "
                                 f"or choose another --out")
@@ -291,8 +291,8 @@ class Trainer:
                         save_checkpoint(self.checkpoint_root, step, trainable_tensors(accelerator, self.wrapped),
                                         self.optimizer, self.lr_scheduler, self.meta, config.keep_checkpoints)
         except torch.OutOfMemoryError:
-            raise TrainingOutOfMemory(f"out of memory at resolution {self.resolution}, batch size {config.batch_size}: "
-                                f"{OUT_OF_MEMORY_ADVICE}") from None
+            raise TrainingOutOfMemory(f"out of memory at resolution {self.resolution}, batch size "
+                                      f"{config.batch_size}: {OUT_OF_MEMORY_ADVICE}") from None
         accelerator.wait_for_everyone()
         self.record({"step": self.step, "eval_loss": self.evaluation_loss()})
         if accelerator.is_main_process:
