@@ -124,6 +124,7 @@ def client_process(rank: int, split, parts: list[np.ndarray], slack: bool, round
             scores.append(scored_round(global_model, split, seed, round_))
     if rank == 0:
         Path(result).write_text(json.dumps(summary(scores)))
+    dist.barrier()  # leave together: a rank tearing gloo down while a peer still holds the pair aborted once
     dist.destroy_process_group()
 
 
