@@ -57,3 +57,20 @@ def test_generators_and_gradio_signatures_are_kept():
     with pytest.raises(gr.Error) as shown:
         tab_error()
     assert shown.value is own and own.print_exception is False
+
+
+def test_a_bug_in_a_training_job_is_logged_with_its_traceback(tmp_path, monkeypatch, caplog):
+    import facechain.portrait.trainer as trainer
+    from facechain.config import Settings
+    from facechain.portrait.train_config import TrainConfig
+    from facechain.ui.jobs import TrainingJob
+
+    def broken(*args, **kwargs):
+        raise KeyError("steps")
+
+    monkeypatch.setattr(trainer, "train", broken)
+    with caplog.at_level(logging.ERROR, logger="facechain.ui"):
+        job = TrainingJob(TrainConfig(dataset=tmp_path, out=tmp_path / "m", tiny=True), Settings(home=tmp_path)).start()
+        job.thread.join(timeout=30)
+    assert job.error.startswith(BUG_MESSAGE) and "KeyError" in job.error
+    assert [record.exc_info[0] for record in caplog.records] == [KeyError]

@@ -62,13 +62,11 @@ def add_group(commands, name: str, help: str, description: str):
                                 help=f"`facechain {name} ACTION --help` explains each one")
 
 
-def add_config_options(parser: argparse.ArgumentParser, config_class, skip: tuple[str, ...] = (),
-                       positional: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> None:
+def add_config_options(parser: argparse.ArgumentParser, config_class, positional: tuple[str, ...] = (),
+                       required: tuple[str, ...] = ()) -> None:
     """One option per field of a config dataclass, with the help, default and choices declared on the
     field (``metadata``): a flag for a bool, ``action='append'`` for a tuple, the field's type else."""
     for item in dataclasses.fields(config_class):
-        if item.name in skip:
-            continue
         extra = {key: value for key, value in item.metadata.items() if key != "help"}
         kind = item.type if isinstance(item.type, str) else item.type.__name__
         options = {"help": item.metadata["help"], **extra}

@@ -18,8 +18,8 @@ def add_generate_commands(commands) -> None:
     generate = add_command(
         commands, "generate", "styled portraits of a trained digital twin, ranked by likeness",
         "Generate portraits with the model folder's person LoRA (+ a style preset or style LoRA), judge "
-                    "each with the face engine (score = cosine similarity to the reference face; images with no face "
-                    "or several faces are flagged, never dropped) and write them best first with results.json.")
+        "each with the face engine (score = cosine similarity to the reference face; images with no face "
+        "or several faces are flagged, never dropped) and write them best first with results.json.")
     generate.add_argument("model", type=Path, help="trained model folder (from facechain train)")
     generate.add_argument("--out", required=True, type=Path, help="folder for the PNGs and results.json")
     generate.add_argument("--style", default=DEFAULT_STYLE, help="style preset name (see `facechain styles`)")

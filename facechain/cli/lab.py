@@ -41,21 +41,22 @@ def run_lab_list(args: argparse.Namespace) -> int:
 
 
 def run_lab_run(args: argparse.Namespace) -> int:
+    from ..validation import check_between
+
+    check_between("--threads", args.threads, 1, 64)  # before torch loads: a bad value is refused at once
+    check_between("--seeds", args.seeds, 1, MAX_SEEDS)
     import torch
 
     from ..errors import BadArguments
     from ..lab.experiments import all_experiments
     from ..lab.harness.experiment import plot, run_experiment, save, table
-    from ..validation import check_between
 
-    check_between("--threads", args.threads, 1, 64)
     torch.set_num_threads(args.threads)
     experiments = all_experiments()
     names = list(experiments) if args.method == "all" else [args.method]
     unknown = [name for name in names if name not in experiments]
     if unknown:
         raise BadArguments(f"no experiment named {unknown[0]!r}; `facechain lab list` shows {', '.join(experiments)}")
-    check_between("--seeds", args.seeds, 1, MAX_SEEDS)
     for name in names:
         experiment = experiments[name]
         with Bar(name, "seed") as bar:

@@ -24,10 +24,10 @@ def add_motion_commands(commands) -> None:
     train = add_command(
         actions, "train", "train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
         "Train the HumanMAC denoiser and save the pipeline (denoiser + DDIM cosine scheduler, "
-                    "safetensors) into --out. Checkpoints go to --checkpoints every --checkpoint-every steps; "
-                    "after an interruption, the same command with --resume continues exactly where it stopped "
-                    "(also to a larger --steps). Paper size: --width 512 --layers 8 (HumanEva: 4), --batch-size 64, "
-                    "--learning-rate 3e-4.")
+        "safetensors) into --out. Checkpoints go to --checkpoints every --checkpoint-every steps; "
+        "after an interruption, the same command with --resume continues exactly where it stopped "
+        "(also to a larger --steps). Paper size: --width 512 --layers 8 (HumanEva: 4), --batch-size 64, "
+        "--learning-rate 3e-4.")
     train.add_argument("--out", required=True, type=Path, help="pipeline folder to write")
     train.add_argument("--dataset", choices=("h36m", "humaneva"), default="h36m", help="skeleton and split")
     train.add_argument("--data", type=Path, help=DATA_HELP)
@@ -47,7 +47,7 @@ def add_motion_commands(commands) -> None:
     evaluate = add_command(
         actions, "eval", "APD/ADE/FDE/MMADE/MMFDE beside the zero-velocity baseline",
         "The paper's protocol: K futures per test window; with --data, the test subjects' windows "
-                    "at stride t_his, multimodal ground truth from all of them.")
+        "at stride t_his, multimodal ground truth from all of them.")
     evaluate.add_argument("model", type=Path, nargs="?",
                           help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
     evaluate.add_argument("--data", type=Path, help=DATA_HELP)
@@ -64,8 +64,8 @@ def add_motion_commands(commands) -> None:
     predict = add_command(
         actions, "predict", "K futures for a motion history, as an animated GIF or MP4",
         "Start from a procedural motion (--motion) or a clip of a motion file (--data, --sequence, "
-                    "--start); predict freely, keep a body part on its recorded trajectory (--mode control "
-                    "--part), or steer the ending toward another motion (--mode switch --switch-to).")
+        "--start); predict freely, keep a body part on its recorded trajectory (--mode control "
+        "--part), or steer the ending toward another motion (--mode switch --switch-to).")
     predict.add_argument("model", type=Path, nargs="?",
                          help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
     predict.add_argument("--out", required=True, type=Path,

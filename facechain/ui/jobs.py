@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..config import Settings
 from ..errors import ExitCode, FacechainError
 from ..portrait.train_config import TrainConfig
+from .errors import BUG_MESSAGE, log
 
 
 class TrainingCancelled(FacechainError):
@@ -55,8 +56,9 @@ class TrainingJob:
             self.result = train(self.config, self.settings, progress=self._progress)
         except FacechainError as error:
             self.error = str(error)
-        except Exception as error:  # shown in the app instead of a silent dead thread
-            self.error = f"{type(error).__name__}: {error}"
+        except Exception as error:  # a bug: logged with its traceback and said to be one, not a silent dead thread
+            log.error("unexpected error in a training job", exc_info=error)
+            self.error = f"{BUG_MESSAGE} ({type(error).__name__}: {error})"
 
     @property
     def finished(self) -> bool:
