@@ -5,7 +5,7 @@ prompt, scheduler (DPM-Solver++ Karras), steps, guidance, resolution, batch and 
 alternating arm by arm so that machine noise falls on both:
 
 - plain: ``StableDiffusionPipeline`` + ``load_lora_weights`` (the LoRA fused at weight 1 by adapter);
-- ours:  ``facechain.portrait.generate.render`` (``PortraitPipeline``, named adapter, prompt building).
+- ours:  ``facechain.portrait.generation.generate.render`` (``PortraitPipeline``, named adapter, prompt building).
 
 Ranking is timed separately on real 512 px portraits (the tiny model draws no faces): one face
 detection + embedding per image with the offline dlib engine.
@@ -32,7 +32,7 @@ from facechain.config import Settings  # noqa: E402
 from facechain.examples import astronaut, framed  # noqa: E402
 from facechain.faces import load_analyzer  # noqa: E402
 from facechain.portrait import TrainConfig, train  # noqa: E402
-from facechain.portrait.generate import GenerationRequest, PipelineCache, Portrait, rank, render  # noqa: E402
+from facechain.portrait.generation.generate import GenerationRequest, PipelineCache, Portrait, rank, render  # noqa: E402
 from train_bench import make_dataset  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from diffusers import StableDiffusionPipeline
 
-    from pipelines import SCHEDULERS
+    from pipelines import PORTRAIT_SOLVERS
 
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(home=Path(scratch) / "home", face_backend="dlib")
@@ -63,7 +63,7 @@ def main() -> None:
         plain = StableDiffusionPipeline.from_pretrained(settings.home / "tiny-sd", safety_checker=None,
                                                         requires_safety_checker=False)
         plain.load_lora_weights(model)
-        plain.scheduler = SCHEDULERS["dpm++"](plain.scheduler.config)
+        plain.scheduler = PORTRAIT_SOLVERS["dpm++"].build(plain.scheduler.config)
         plain.set_progress_bar_config(disable=True)
 
         def run_plain():

@@ -14,8 +14,8 @@ from pathlib import Path
 from facechain import quiet
 from facechain.examples import write_example_photos
 from facechain.portrait import TrainConfig, prepare, train
-from facechain.portrait.generate import GenerationRequest, generate, write_generation
-from facechain.portrait.trainer import finished_run
+from facechain.portrait.generation.generate import GenerationRequest, generate, write_generation
+from facechain.portrait.model_folder import finished_run
 
 
 def main() -> None:

@@ -6,12 +6,12 @@ known part is written back in the time domain: the history (and, for control, a 
 trajectory; for a switch, a target's final frames) noised to the next step's level replaces those
 frames of the current estimate, which then returns to the DCT domain. So the model only ever
 completes a masked clip, and any diffusers scheduler with ``step`` and ``add_noise`` can drive it
-(DDIM with the cosine schedule by default, as in the paper).
+(DDIM with the cosine schedule by default, as in the paper; ``pipelines.schedulers.MOTION_SOLVERS``
+names the others, each configured to start where the cosine schedule allows).
 
-The cosine schedule's last training step has alpha_bar = 2.4e-9 (its beta is clipped at 0.999), so a
-solver that starts sampling there divides its clean-motion estimate by 5e-5 and diverges (measured:
-DPM-Solver++, UniPC and Euler with their default spacing give errors of ~1500 m). DDIM's default
-"leading" spacing starts at t = 950 instead; ``MOTION_SCHEDULERS`` configures every solver that way.
+    pipe = HumanMACPipeline.from_pretrained("path/to/motion-model")
+    pipe.scheduler = MOTION_SOLVERS["dpm++"].build(pipe.scheduler.config)
+    futures = pipe(history, future_frames=100, num_samples=10).futures
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from diffusers import (DDIMScheduler, DDPMScheduler, DiffusionPipeline, DPMSolverMultistepScheduler,
-                       UniPCMultistepScheduler)
+from diffusers import DDIMScheduler, DiffusionPipeline
 from diffusers.utils import BaseOutput
 
-from facechain.motion.dct import from_dct, to_dct
+from models.dct import from_dct, to_dct
 from models.humanmac import HumanMACDenoiser
 
 SWITCH_RELEASE = 0.2  # the target constraint is released for the last 20% of steps (20 of the paper's 100)
@@ -35,14 +34,6 @@ def default_scheduler() -> DDIMScheduler:
                          set_alpha_to_one=True, prediction_type="epsilon")
 
 
-MOTION_SCHEDULERS = {
-    "ddim": lambda config: DDIMScheduler.from_config(config, timestep_spacing="leading"),
-    "dpm++": lambda config: DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
-                                                                    timestep_spacing="leading"),
-    "unipc": lambda config: UniPCMultistepScheduler.from_config(config, timestep_spacing="leading"),
-    "ddpm": lambda config: DDPMScheduler.from_config(config, timestep_spacing="leading"),
-}
-
 
 @dataclass
 class MotionOutput(BaseOutput):
@@ -53,15 +44,11 @@ class MotionOutput(BaseOutput):
 
 
 class HumanMACPipeline(DiffusionPipeline):
+    """The HumanMAC denoiser and a scheduler on its cosine noise schedule."""
+
     def __init__(self, denoiser: HumanMACDenoiser, scheduler):
         super().__init__()
         self.register_modules(denoiser=denoiser, scheduler=scheduler)
-
-    def use_scheduler(self, kind: str) -> None:
-        """Sample with another solver on the same noise schedule (see ``MOTION_SCHEDULERS``)."""
-        if kind not in MOTION_SCHEDULERS:
-            raise ValueError(f"unknown scheduler {kind!r}; choose from {', '.join(MOTION_SCHEDULERS)}")
-        self.scheduler = MOTION_SCHEDULERS[kind](self.scheduler.config)
 
     @staticmethod
     def padded(history: torch.Tensor, frames: int) -> torch.Tensor:
@@ -74,11 +61,22 @@ class HumanMACPipeline(DiffusionPipeline):
                  generator: torch.Generator | None = None, control_features: list[int] | None = None,
                  control_motion: torch.Tensor | None = None, target: torch.Tensor | None = None,
                  use_condition: bool = True) -> MotionOutput:
-        """history (B, t_his, F) root-relative poses.
+        """K futures for each history.
 
-        control_features + control_motion (B, t_his + future_frames, F): keep those features (a body
-        part's joints x 3) on the given trajectory over the whole clip. target (B, n, F): steer the last
-        n frames to it, released for the final 20% of the steps so the ending stays natural.
+        Args:
+            history: (B, t_his, F) root-relative poses, F = joints x 3.
+            future_frames: how many frames to predict after the history.
+            num_samples: K, the futures drawn per history.
+            num_inference_steps: solver steps (the paper: 100 DDIM steps).
+            generator: the source of the initial and the re-noising noise, for reproducible futures.
+            control_features: features (a body part's joints x 3) kept on ``control_motion`` over the whole clip.
+            control_motion: (B, t_his + future_frames, F) the trajectory those features follow.
+            target: (B, n, F) poses the last n frames are steered to (a motion switch), released for the final
+                20% of the steps so the ending stays natural.
+            use_condition: False samples without the history condition (classifier-free dropout's empty input).
+
+        Returns:
+            ``MotionOutput`` with ``futures`` (B, K, future_frames, F) and ``clips`` (history included).
         """
         batch, t_his, features = history.shape
         frames = t_his + future_frames

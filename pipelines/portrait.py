@@ -1,14 +1,16 @@
 """PortraitPipeline: Stable Diffusion with a person's LoRA "digital twin" and an optional style LoRA,
-each a named PEFT adapter with its own weight.
+each a named PEFT adapter with its own weight, in diffusers' own vocabulary.
 
 Adapters stay separate from the base weights (no merge), so changing a style or a weight is a call
-to ``activate``, not a reload of the base model; the base model is never altered. Schedulers come
-from a registry by name: DPM-Solver++ (Karras sigmas) by default, Euler ancestral, and LCM for use
-with an LCM-LoRA (few steps, low guidance).
+to ``set_adapters``, not a reload of the base model; the base model is never altered. What differs
+from ``StableDiffusionPipeline``: ``load_lora_weights`` opens only checked safetensors files (a pickled
+LoRA can run code), and ``set_adapters`` means "exactly these adapters, with these weights" (an empty
+list turns every LoRA off). Solvers by name are in ``pipelines.schedulers.PORTRAIT_SOLVERS``.
 
     pipe = PortraitPipeline.from_pretrained("stable-diffusion-v1-5/stable-diffusion-v1-5")
-    pipe.load_adapter_file(Path("runs/me/model/pytorch_lora_weights.safetensors"), "person")
-    pipe.activate({"person": 0.9})
+    pipe.load_lora_weights("runs/me/model", adapter_name="person")
+    pipe.set_adapters(["person"], [0.9])
+    pipe.scheduler = PORTRAIT_SOLVERS["dpm++"].build(pipe.scheduler.config)
     image = pipe("sks, a man, natural light portrait", generator=torch.Generator().manual_seed(1)).images[0]
 """
 
@@ -16,41 +18,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffusers import (DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, LCMScheduler,
-                       StableDiffusionPipeline)
+from diffusers import StableDiffusionPipeline
 
-from facechain.portrait.lora_files import check_lora
-
-SCHEDULERS = {
-    "dpm++": lambda config: DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
-                                                                    use_karras_sigmas=True),
-    "euler-a": EulerAncestralDiscreteScheduler.from_config,
-    "lcm": LCMScheduler.from_config,
-}
+from .lora_files import LORA_WEIGHTS, check_lora_file
 
 
 class PortraitPipeline(StableDiffusionPipeline):
-    """``StableDiffusionPipeline`` plus named LoRA adapters loaded only from checked safetensors."""
+    """``StableDiffusionPipeline`` whose LoRA adapters load only from checked safetensors."""
 
-    def loaded_adapters(self) -> set[str]:
-        return {name for names in self.get_list_adapters().values() for name in names}
+    def load_lora_weights(self, pretrained_model_name_or_path_or_dict, adapter_name: str | None = None, **kwargs):
+        """diffusers' ``load_lora_weights`` for safetensors only.
 
-    def load_adapter_file(self, path: Path, name: str) -> None:
-        """Load the LoRA at ``path`` as adapter ``name`` (once; later calls with the name reuse it)."""
-        if name in self.loaded_adapters():
-            return
-        check_lora(path)
-        self.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
+        Args:
+            pretrained_model_name_or_path_or_dict: a local file, a local folder (its ``weight_name`` or
+                ``pytorch_lora_weights.safetensors``), a hub id, or a state dict. A local file is checked
+                with ``check_lora_file`` before it is opened; from the hub only safetensors are fetched.
+            adapter_name: the PEFT adapter name, used by ``set_adapters``.
+            **kwargs: passed on to diffusers (``weight_name``, ...).
+        """
+        source = pretrained_model_name_or_path_or_dict
+        if isinstance(source, (str, Path)) and Path(source).exists():
+            path = Path(source)
+            if path.is_dir():
+                path = path / kwargs.setdefault("weight_name", LORA_WEIGHTS)
+            else:
+                source, kwargs["weight_name"] = str(path.parent), path.name
+            check_lora_file(path)
+            source = str(source)
+        kwargs.setdefault("use_safetensors", True)
+        super().load_lora_weights(source, adapter_name=adapter_name, **kwargs)
 
-    def activate(self, weights: dict[str, float]) -> None:
-        """Use exactly these adapters with these weights; every other loaded adapter is off."""
-        if weights:
+    def set_adapters(self, adapter_names: list[str] | str, adapter_weights=None) -> None:
+        """Use exactly these adapters with these weights; every other loaded adapter is off.
+
+        Args:
+            adapter_names: adapter names as given to ``load_lora_weights``; empty turns every LoRA off.
+            adapter_weights: one weight per name (or one for all); None: 1.0 each.
+        """
+        if adapter_names:
             self.enable_lora()
-            self.set_adapters(list(weights), list(weights.values()))
-        elif self.loaded_adapters():
+            super().set_adapters(adapter_names, adapter_weights)
+        elif any(self.get_list_adapters().values()):
             self.disable_lora()
-
-    def use_scheduler(self, kind: str) -> None:
-        if kind not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {kind!r}; choose from {', '.join(SCHEDULERS)}")
-        self.scheduler = SCHEDULERS[kind](self.scheduler.config)

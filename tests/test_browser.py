@@ -17,7 +17,7 @@ from facechain.config import Settings
 from facechain.examples import write_example_photos
 from facechain.ui import build_app
 
-from .test_app import free_port
+from tests.test_app import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt install chromium")

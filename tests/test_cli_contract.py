@@ -276,10 +276,10 @@ def broken(*args, **kwargs):
 
 
 def prepare_module():
-    """``facechain.portrait.prepare`` the module: the package's attribute of that name is the function."""
+    """``facechain.portrait.dataset.prepare`` the module: the package's attribute of that name is the function."""
     import facechain.portrait  # noqa: F401  (imports the submodule)
 
-    return sys.modules["facechain.portrait.prepare"]
+    return sys.modules["facechain.portrait.dataset.prepare"]
 
 
 def test_a_bug_deep_inside_a_command_is_not_turned_into_an_error_line(cats, tmp_path, monkeypatch, capsys):
@@ -311,7 +311,7 @@ def test_a_bug_exits_1_with_its_traceback_in_a_real_process(cats, tmp_path):
         import facechain.portrait
         from facechain.cli import main
 
-        prepare = sys.modules["facechain.portrait.prepare"]  # facechain.portrait.prepare is the function
+        prepare = sys.modules["facechain.portrait.dataset.prepare"]  # facechain.portrait.dataset.prepare is the function
 
         def broken(*args, **kwargs):
             return 1 / 0
@@ -384,7 +384,7 @@ def test_prepare_parses_and_imports_without_torch(tmp_path):
         import sys
         from facechain.cli import build_parser
         import facechain.cli.prepare
-        import facechain.portrait.prepare
+        import facechain.portrait.dataset.prepare
 
         args = build_parser().parse_args(["prepare", {str(tmp_path)!r}, "--out", {str(tmp_path / "out")!r}])
         assert args.run is facechain.cli.prepare.run_prepare

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from facechain.faces.types import Face, FaceAnalyzer, Thresholds, unit
-from facechain.lab.infogrowth import greedy_selection, information_gain
-from facechain.portrait.captions import class_vote, with_article
-from facechain.portrait.curate import Candidate, curate
+from facechain.portrait.dataset.diversity import greedy_selection, information_gain
+from facechain.portrait.dataset.captions import class_vote, with_article
+from facechain.portrait.dataset.curate import Candidate, curate
 
 LANDMARKS = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]], dtype=np.float32)
 

@@ -14,12 +14,12 @@ import pytest
 from PIL import Image
 
 from facechain.config import Settings
-from facechain.portrait.face_map import build_face_map, map_coordinates
+from facechain.mapping.face_map import build_face_map, map_coordinates
 from facechain.ui import AppContext
 from facechain.ui.face_map import PHOTOS, PORTRAITS, map_session
 
-from .conftest import as_array
-from .test_faces import same_person_variants
+from tests.conftest import as_array
+from tests.test_faces import same_person_variants
 
 
 def others(group_photo: Image.Image, other_person: Image.Image, analyzer) -> dict[str, Image.Image]:

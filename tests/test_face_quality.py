@@ -19,9 +19,9 @@ from PIL import Image, ImageFilter
 from facechain.examples import framed
 from facechain.faces.quality_score import HEAD_FILE, face_quality, load_quality_head, quality_for
 from facechain.portrait import prepare
-from facechain.portrait.generate import Generation, Portrait, rank, write_generation
+from facechain.portrait.generation.generate import Generation, Portrait, rank, write_generation
 
-from .conftest import save
+from tests.conftest import save
 
 
 def test_shipped_head_loads_with_its_calibration():

@@ -11,7 +11,7 @@ from facechain.faces import BackendUnavailable, CropSpec, align_face, load_analy
 from facechain.faces.align import ARCFACE_TEMPLATE, similarity_transform
 from facechain.faces.insightface_backend import InsightFaceAnalyzer, to_face
 
-from .conftest import as_array
+from tests.conftest import as_array
 
 
 def same_person_variants(person: Image.Image) -> dict[str, Image.Image]:

@@ -16,11 +16,10 @@ from facechain.cli import main
 from facechain.config import Settings
 from facechain.examples import astronaut, framed
 from facechain.portrait import TrainConfig, train
-from facechain.portrait.generate import (GenerationRequest, PipelineCache, TrainedModel, generate,
-                                         write_generation)
-from facechain.portrait.generation_options import GenerationError
-from facechain.portrait.lora_files import LoraError, find_lora
-from facechain.portrait.lora_state import LORA_FILE
+from facechain.portrait.generation.generate import PipelineCache, generate, loaded_adapters, write_generation
+from facechain.portrait.generation.lora_files import LoraError, find_lora
+from facechain.portrait.generation.request import GenerationError, GenerationRequest
+from facechain.portrait.model_folder import LORA_FILE, NotATrainedModel, TrainedModel
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +80,11 @@ def test_generation_returns_every_image_flagged_and_reproduces(model, settings):
 def test_person_weight_acts_and_leaves_the_base_model_untouched(model, settings):
     from diffusers import StableDiffusionPipeline
 
-    from pipelines import SCHEDULERS
+    from pipelines import PORTRAIT_SOLVERS
 
     plain = StableDiffusionPipeline.from_pretrained(settings.home / "tiny-sd", safety_checker=None,
                                                     requires_safety_checker=False)
-    plain.scheduler = SCHEDULERS["dpm++"](plain.scheduler.config)
+    plain.scheduler = PORTRAIT_SOLVERS["dpm++"].build(plain.scheduler.config)
     plain.set_progress_bar_config(disable=True)
     result = generate(request(model, count=1, person_weight=0.0), settings)
     base = plain(result.prompt, negative_prompt=result.negative_prompt, height=64, width=64, num_inference_steps=4,
@@ -121,7 +120,7 @@ def test_bad_loras_are_refused_by_name(tmp_path, model, settings):
         find_lora(unrelated)
     with pytest.raises(LoraError, match="no such LoRA file"):
         find_lora(tmp_path / "missing.safetensors")
-    with pytest.raises(GenerationError, match="not a trained model folder"):
+    with pytest.raises(NotATrainedModel, match="not a trained model folder"):
         TrainedModel.open(tmp_path)
     with pytest.raises(GenerationError, match="needs an LCM-LoRA"):
         generate(request(model, scheduler="lcm"), settings)
@@ -135,7 +134,7 @@ def test_switching_people_drops_the_previous_adapter(model, settings, tmp_path):
     cache = PipelineCache()
     generate(request(model, count=1), settings, cache=cache)
     generate(request(other, count=1), settings, cache=cache)
-    people = [name for name in cache.pipe.loaded_adapters() if name.startswith("person-")]
+    people = [name for name in loaded_adapters(cache.pipe) if name.startswith("person-")]
     assert len(people) == 1
 
 

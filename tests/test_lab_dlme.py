@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from facechain.lab.dlme import dlme_map
-from facechain.lab.manifold import (nearest_neighbours, neighbour_mix, squared_distances, student_t_gamma,
+from facechain.mapping.dlme import dlme_map
+from facechain.mapping.manifold import (nearest_neighbours, neighbour_mix, squared_distances, student_t_gamma,
                                     student_t_similarity, two_view_distances, two_way_divergence)
 
 

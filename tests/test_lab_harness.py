@@ -88,7 +88,8 @@ def test_fit_is_seeded_and_learns():
 
 
 def test_infogrowth_cleans_mismatches_and_discounts_duplicates():
-    from facechain.lab.infogrowth import InfoGrowthStream, information_gain, label_alignment
+    from facechain.lab.infogrowth import InfoGrowthStream, label_alignment
+    from facechain.portrait.dataset.diversity import information_gain
 
     rng = np.random.default_rng(0)
     centres = np.eye(3) * 5

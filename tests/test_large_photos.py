@@ -17,9 +17,9 @@ from facechain.examples import astronaut
 from facechain.faces import CropSpec
 from facechain.images import PhotoError, decoded_pixels, load_photo, to_rgb
 from facechain.portrait import prepare
-from facechain.portrait.prepare import examine_photo
+from facechain.portrait.dataset.prepare import examine_photo
 
-from .test_images import png_header_only
+from tests.test_images import png_header_only
 
 NEAR_LIMIT = 10900  # 10900x10900 = 118.8 megapixels, just under the 120-megapixel guard
 

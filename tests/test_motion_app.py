@@ -79,7 +79,7 @@ def test_bad_uploads_get_clear_errors(tmp_path, motion_settings):
 def test_motion_through_the_server(tmp_path, motion_settings):
     from gradio_client import Client
 
-    from .test_app import free_port
+    from tests.test_app import free_port
 
     app = build_app(motion_settings, tmp_path)
     port = free_port()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from facechain.motion.dct import dct_matrix, from_dct, to_dct
+from models.dct import dct_matrix, from_dct, to_dct
 from facechain.motion.metrics import ade, all_metrics, apd, fde, mmade, multimodal_futures
 from facechain.motion.procedural import STYLES, branching_clips, clip, random_clip, root_relative
 from facechain.motion.skeleton import H36M, HUMANEVA

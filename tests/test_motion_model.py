@@ -87,21 +87,23 @@ def test_evaluation_matches_direct_metrics(trained, held_out):
 
 
 def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
-    from facechain.cli.motion import SOLVERS
-    from pipelines import MOTION_SCHEDULERS
+    from facechain.cli import build_parser
+    from pipelines import MOTION_SOLVERS
 
-    assert tuple(MOTION_SCHEDULERS) == SOLVERS  # the CLI's choices
+    for command in (["eval"], ["predict", "--out", "x"]):  # the CLI offers exactly these solvers
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["motion", *command, "--scheduler", "euler"])
+        for kind in MOTION_SOLVERS:
+            assert build_parser().parse_args(["motion", *command, "--scheduler", kind]).scheduler == kind
     pipe, _ = trained
-    for kind in MOTION_SCHEDULERS:  # none diverges at the cosine schedule's last step (see pipelines/humanmac.py)
+    for kind in MOTION_SOLVERS:  # none diverges at the cosine schedule's last step (see pipelines/humanmac.py)
         other = HumanMACPipeline(pipe.denoiser, pipe.scheduler)
-        other.use_scheduler(kind)
+        other.scheduler = MOTION_SOLVERS[kind].build(pipe.scheduler.config)
         other.set_progress_bar_config(disable=True)
         out = other(held_out[:2, :T_HIS], T_PRED, num_samples=2, num_inference_steps=20,
                     generator=torch.Generator().manual_seed(2))
         assert (out.clips[:, :, :T_HIS] - held_out[:2, None, :T_HIS]).abs().mean() < 0.03, kind
         assert (out.futures - held_out[:2, None, T_HIS:]).abs().mean() < 0.5, kind
-    with pytest.raises(ValueError, match="unknown scheduler"):
-        other.use_scheduler("euler")
     pipe.denoiser.save_pretrained(tmp_path / "denoiser")
     loaded = HumanMACDenoiser.from_pretrained(tmp_path / "denoiser")
     x, condition = torch.randn(2, 20, 48), torch.randn(2, 20, 48)

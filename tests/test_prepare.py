@@ -13,7 +13,7 @@ from facechain.cli import main
 from facechain.examples import framed, write_example_photos
 from facechain.portrait import NoUsablePhotos, prepare
 
-from .conftest import as_array, save
+from tests.conftest import as_array, save
 
 
 @pytest.fixture(scope="module")

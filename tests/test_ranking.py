@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from facechain.examples import framed
-from facechain.portrait.ranking import Judgement, judge_portrait, rank_order, reference_embedding
+from facechain.portrait.generation.ranking import Judgement, judge_portrait, rank_order, reference_embedding
 
 
 def test_same_person_scores_higher_than_another(analyzer, person, other_person, tmp_path):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from facechain.config import Settings
-from facechain.portrait.styles import StyleError, load_styles, read_style
+from facechain.portrait.generation.styles import StyleError, load_styles, read_style
 
 
 def test_built_in_presets_are_prompt_only_and_complete(tmp_path):

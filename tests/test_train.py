@@ -17,9 +17,9 @@ from facechain.diffusion.base_model import BaseModelUnavailable
 from facechain.examples import astronaut, framed
 from facechain.portrait import TrainConfig, train
 from facechain.errors import ExitCode
-from facechain.portrait.train_config import TrainingOutOfMemory
-from facechain.portrait.trainer import LORA_FILE, TrainingError
-from facechain.portrait.training_data import DatasetError
+from facechain.portrait.training.config import TrainingOutOfMemory
+from facechain.portrait.training.trainer import LORA_FILE, TrainingError
+from facechain.portrait.training.data import DatasetError
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_two_processes_under_accelerate_launch(dataset, settings, tmp_path):
 def test_kohya_export_loads_in_diffusers_like_the_original(dataset, settings, tmp_path):
     from diffusers import StableDiffusionPipeline
 
-    from facechain.portrait.kohya import KOHYA_FILE
+    from facechain.portrait.model_folder import KOHYA_FILE
 
     train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=6, learning_rate=1e-2, rank=4, alpha=8,
                       train_text_encoder=True, sude_weight=0, export=("kohya",)), settings)
@@ -193,7 +193,7 @@ def test_prior_preservation_generates_class_images_and_adds_their_loss(dataset, 
 
 
 def test_out_of_memory_says_which_flags_help(dataset, settings, tmp_path, monkeypatch):
-    import facechain.portrait.trainer as trainer
+    import facechain.portrait.training.trainer as trainer
 
     def exhausted(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -233,7 +233,7 @@ def test_resume_of_a_finished_run_says_it_is_finished(dataset, settings, tmp_pat
 
 
 def test_after_a_resume_the_live_plot_and_the_card_show_the_whole_run(dataset, settings, tmp_path):
-    from facechain.portrait.trainer import resumed_losses
+    from facechain.portrait.model_folder import resumed_losses
     from facechain.ui.jobs import TrainingJob
 
     def config(**extra):
@@ -286,8 +286,8 @@ def test_parallel_model_loads_leave_torch_intact(settings):
     from facechain.config import SHIPPED_MOTION_MODEL
     from facechain.diffusion.base_model import resolve_base_model
     from facechain.motion.scenario import load_motion_pipeline
-    from facechain.portrait.generate import PipelineCache
-    from facechain.portrait.trainer import load_models
+    from facechain.portrait.generation.generate import PipelineCache
+    from facechain.portrait.training.trainer import load_models
 
     tiny = resolve_base_model(None, settings, tiny=True)
     config = TrainConfig(dataset=".", out=".", tiny=True)

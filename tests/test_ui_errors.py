@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 from facechain.errors import BadArguments
-from facechain.portrait.generation_options import GenerationRequest
+from facechain.portrait.generation.request import GenerationRequest
 from facechain.ui.errors import BUG_MESSAGE, user_errors
 
 
@@ -60,9 +60,9 @@ def test_generators_and_gradio_signatures_are_kept():
 
 
 def test_a_bug_in_a_training_job_is_logged_with_its_traceback(tmp_path, monkeypatch, caplog):
-    import facechain.portrait.trainer as trainer
+    import facechain.portrait.training.trainer as trainer
     from facechain.config import Settings
-    from facechain.portrait.train_config import TrainConfig
+    from facechain.portrait.training.config import TrainConfig
     from facechain.ui.jobs import TrainingJob
 
     def broken(*args, **kwargs):

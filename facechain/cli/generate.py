@@ -12,8 +12,10 @@ from .common import Bar, add_command
 
 
 def add_generate_commands(commands) -> None:
-    from ..portrait.generation_options import MAX_COUNT, SAMPLING
-    from ..portrait.styles import DEFAULT_STYLE
+    from pipelines.schedulers import PORTRAIT_SOLVERS
+
+    from ..portrait.generation.request import MAX_COUNT
+    from ..portrait.generation.styles import DEFAULT_STYLE
 
     generate = add_command(
         commands, "generate", "styled portraits of a trained digital twin, ranked by likeness",
@@ -27,7 +29,7 @@ def add_generate_commands(commands) -> None:
     generate.add_argument("--prompt", default="", help="your words, added to the style's prompt")
     generate.add_argument("--negative-prompt", default="", help="added to the negative prompt")
     generate.add_argument("--seed", type=int, help="image i uses seed+i, 0 to 2^32-1 (default: random, recorded)")
-    generate.add_argument("--scheduler", choices=tuple(SAMPLING), default="dpm++", help="sampling solver")
+    generate.add_argument("--scheduler", choices=tuple(PORTRAIT_SOLVERS), default="dpm++", help="sampling solver")
     generate.add_argument("--steps", type=int, help="sampling steps (default: 30; 8 with lcm)")
     generate.add_argument("--guidance", type=float, help="guidance scale (default: 7; 2 with lcm)")
     generate.add_argument("--person-weight", type=float, help="person LoRA weight, 0-2 (default: the style's)")
@@ -45,10 +47,10 @@ def add_generate_commands(commands) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from ..portrait.generation_options import GenerationRequest
+    from ..portrait.generation.request import GenerationRequest
 
     request = GenerationRequest(**{key: value for key, value in vars(args).items() if key not in ("command", "run", "out")})
-    from ..portrait.generate import check_output_folder, generate, write_generation  # torch: after the check
+    from ..portrait.generation.generate import check_output_folder, generate, write_generation  # torch: after the check
 
     check_output_folder(args.out)
     with Bar("generate", "image") as bar:
@@ -66,7 +68,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_styles(args: argparse.Namespace) -> int:
-    from ..portrait.styles import load_styles
+    from ..portrait.generation.styles import load_styles
 
     catalogue = load_styles()
     for style in catalogue.styles.values():

@@ -8,12 +8,13 @@ import json
 import sys
 from pathlib import Path
 
+from pipelines.schedulers import MOTION_SOLVERS
+
 from ..motion.scenario import MODES, START_MOTIONS
 from .common import Bar, add_command, add_group
 
 DATA_HELP = ("VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
              "arrays, one key per 'subject/action'); without it, procedural H36M motion")
-SOLVERS = ("ddim", "dpm++", "unipc", "ddpm")  # pipelines.MOTION_SCHEDULERS, named here without importing torch
 TRUSTED_HELP = "open VideoPose3D's pickled layout (only for a file you downloaded yourself: unpickling can run code)"
 
 
@@ -54,7 +55,7 @@ def add_motion_commands(commands) -> None:
     evaluate.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
     evaluate.add_argument("--windows", type=int, default=100, help="test windows to predict (0: all, with --data)")
     evaluate.add_argument("--samples", type=int, default=50, help="K futures per window (paper: 50)")
-    evaluate.add_argument("--scheduler", choices=SOLVERS,
+    evaluate.add_argument("--scheduler", choices=tuple(MOTION_SOLVERS),
                           help="sampling solver (default: the pipeline's own, DDIM)")
     evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
     evaluate.add_argument("--seed", type=int, default=12345, help="draws the test windows (not the training seed)")
@@ -80,7 +81,7 @@ def add_motion_commands(commands) -> None:
     predict.add_argument("--part", help="control mode: body part to keep (e.g. right_leg, left_arm, torso, lower, upper)")
     predict.add_argument("--switch-to", choices=START_MOTIONS, default="run", help="switch mode: motion to end in")
     predict.add_argument("--samples", type=int, default=3, help="K futures (1-6 in the GIF)")
-    predict.add_argument("--scheduler", choices=SOLVERS,
+    predict.add_argument("--scheduler", choices=tuple(MOTION_SOLVERS),
                           help="sampling solver (default: the pipeline's own, DDIM)")
     predict.add_argument("--steps", type=int, default=50, help="DDIM steps (paper: 100)")
     predict.add_argument("--seed", type=int, default=0, help="chooses the procedural motion and the sampling noise")
@@ -156,7 +157,7 @@ def load_pipeline(args: argparse.Namespace):
     args.model = args.model or Settings.from_env().motion_model
     pipe = load_motion_pipeline(args.model)
     if args.scheduler:
-        pipe.use_scheduler(args.scheduler)
+        pipe.scheduler = MOTION_SOLVERS[args.scheduler].build(pipe.scheduler.config)
     return pipe
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..portrait.train_config import TrainConfig
+from ..portrait.training.config import TrainConfig
 from .common import Bar, add_command, add_config_options
 
 

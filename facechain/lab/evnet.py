@@ -4,7 +4,7 @@ place it there.
 Zang, Cheng, Lu, Xia, Li, Sun, Xu, Shang, Sun, Li, "EVNet: An Explainable Deep Network for Dimension
 Reduction", IEEE TVCG 2023.
 
-The map is trained as in DLME (``facechain.lab.manifold``: P = S_100 on input-side features, Q = S_0.01
+The map is trained as in DLME (``facechain.mapping.manifold``: P = S_100 on input-side features, Q = S_0.01
 on the 2-D output across the neighbour-mixed views, loss D(P, Q), AdamW 1e-3) with EVNet's smaller
 neighbourhood, k = 5. The explanation is gradient saliency per cluster: for a point x with map
 position f(x), input j scores ``s_j(x) = |x_j| * || d f(x) / d x_j ||_2`` (gradient times input, the
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .dlme import EPOCHS, fit_dlme
-from .manifold import ManifoldNet, embed
+from ..mapping.dlme import EPOCHS, SMALL_GROUP_K, fit_dlme
+from ..mapping.manifold import ManifoldNet, embed
 
-K = 5
+K = SMALL_GROUP_K
 
 
 def fit_evnet(x: np.ndarray, epochs: int = EPOCHS, seed: int = 0) -> ManifoldNet:

@@ -17,7 +17,7 @@ and the class decision are made by the same normalised distribution:
     L_open = L_pos + L_neg + L_conn
     L_ent  = mean over target items and classes of the binary entropy of p_known[k] / (p_known[k] + p_unknown[k])
     L_SCL  = the soft contrastive loss on two views of each target item: the Student-t kernel and
-             two-way divergence of facechain.lab.manifold (shared with EVNet and DLME), P from the
+             two-way divergence of facechain.mapping.manifold (shared with EVNet and DLME), P from the
              backbone features with each view pair near 1, Q on the projection of both views
     total  = CE(known logits, y) + alpha L_open + gamma L_SCL + lambda_e L_ent,
              alpha = 1, gamma = 0.1, lambda_e = 0.1.
@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .manifold import manifold_loss, squared_distances, two_view_distances
+from ..mapping.manifold import manifold_loss, squared_distances, two_view_distances
 
 ALPHA, BETA, GAMMA, LAMBDA_ENTROPY = 1.0, 1.5, 0.1, 0.1
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ..errors import BadArguments
 from ..seeding import step_generator
-from .dct import to_dct
+from models.dct import to_dct
 from .procedural import random_clip, root_relative
 from .skeleton import H36M, Skeleton
 

@@ -3,7 +3,6 @@ Python API and keeps a browser session's files in that session's own folder."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import gradio as gr
 
 from .. import quiet
 from ..config import Settings
+from ..portrait.model_folder import trained_models
 from . import face_map, generate, lab, motion, photos, training
 
 TABS = (photos, training, generate, face_map, motion, lab)
@@ -37,11 +37,8 @@ class AppContext:
         return self.session_dir(request) / "models" / safe_name(name)
 
     def session_models(self, request: gr.Request | None) -> list[dict]:
-        """The session's trained models (folders with training.json), newest first."""
-        root = self.session_dir(request) / "models"
-        found = [(path, json.loads((path / "training.json").read_text())) for path in root.glob("*")
-                 if (path / "training.json").is_file()] if root.is_dir() else []
-        found.sort(key=lambda item: item[0].stat().st_mtime, reverse=True)
+        """The session's trained models (finished runs), newest first."""
+        found = trained_models(self.session_dir(request) / "models")
         return [{"name": path.name, "steps": info["steps"], "base_model": "tiny demo" if info.get("tiny") else info["base_model"]}
                 for path, info in found]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..faces import load_analyzer
-from ..portrait.face_map import MIN_DLME_FACES, build_face_map
+from ..mapping.face_map import MIN_DLME_FACES, build_face_map
 from .errors import user_errors
 
 TITLE = "Map"

@@ -9,9 +9,10 @@ import gradio as gr
 
 from ..atomic import staged_file
 from ..plots import title_card
-from ..portrait.generate import GenerationRequest, generate, write_generation
-from ..portrait.generation_options import MAX_COUNT
-from ..portrait.styles import DEFAULT_STYLE, load_styles
+from ..portrait.generation.generate import generate, write_generation
+from ..portrait.generation.request import MAX_COUNT, GenerationRequest
+from ..portrait.model_folder import finished_run
+from ..portrait.generation.styles import DEFAULT_STYLE, load_styles
 from .errors import user_errors
 
 TITLE = "Generate"
@@ -43,7 +44,7 @@ def generate_portraits(context, request, model_name: str, style: str, prompt: st
     if not model_name:
         raise gr.Error("Train a model first (Train tab), then pick it here.")
     model = context.model_dir(request, model_name)
-    if not (model / "training.json").is_file():
+    if finished_run(model) is None:
         raise gr.Error(f"No trained model named '{model.name}' in this session.")
     if not 1 <= int(count) <= APP_MAX_COUNT:
         raise gr.Error(f"Make between 1 and {APP_MAX_COUNT} portraits at a time.")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..config import Settings
 from ..errors import ExitCode, FacechainError
-from ..portrait.train_config import TrainConfig
+from ..portrait.training.config import TrainConfig
 from .errors import BUG_MESSAGE, log
 
 
@@ -36,7 +36,7 @@ class TrainingJob:
 
     def start(self) -> "TrainingJob":
         if self.config.resume:  # the plot shows the whole run, not only the resumed part
-            from ..portrait.trainer import resumed_losses
+            from ..portrait.model_folder import resumed_losses
 
             self.losses = resumed_losses(self.config.out)
         self.thread = threading.Thread(target=self._run, name=f"train-{self.config.out.name}", daemon=True)

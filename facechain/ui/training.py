@@ -11,7 +11,8 @@ import pandas as pd
 
 from ..diffusion.base_model import locally_available
 from ..diffusion.tiny import TINY_NOTICE, tiny_model_problem
-from ..portrait.train_config import TrainConfig
+from ..portrait.model_folder import finished_run
+from ..portrait.training.config import TrainConfig
 from .jobs import TrainingJob
 from .errors import user_errors
 
@@ -49,7 +50,7 @@ def training_config(context, request, name: str, base: str, custom_base: str, st
     if not 1 <= int(steps) <= MAX_STEPS:
         raise gr.Error(f"Steps must be between 1 and {MAX_STEPS}.")
     out = context.model_dir(request, name)
-    if (out / "training.json").is_file():
+    if finished_run(out) is not None:
         raise gr.Error(f"A model named '{out.name}' exists already: choose another name.")
     tiny = base == TINY_CHOICE
     return TrainConfig(dataset=dataset, out=out, tiny=tiny, base_model=None if tiny else (custom_base.strip() or None),

@@ -11,10 +11,10 @@ from typing import Callable
 
 import numpy as np
 
-from .. import dlme
+from ...mapping import dlme
 from ..harness.data import digits
 from ..harness.experiment import Arms, Experiment
-from ..manifold import ManifoldNet, embed, fit_embedding
+from ...mapping.manifold import ManifoldNet, embed, fit_embedding
 
 QUICK_POINTS = 300
 QUICK_EPOCHS = 30

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import evnet
 from ..harness.experiment import Arms, Experiment
-from ..manifold import embed
+from ...mapping.manifold import embed
 from .dlme import compare_maps
 
 CLUSTERS = 10

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..plots import line_chart
-
-LOSS_CURVE = "loss_curve.png"
-VALIDATION_GRID = "validation.png"
+from ...plots import line_chart
+from ..model_folder import LOSS_CURVE, MODEL_CARD, VALIDATION_GRID
 
 
 def smoothed(points: list[tuple[float, float]], window: int) -> list[tuple[float, float]]:
@@ -63,6 +61,6 @@ image = pipe("{info.get('validation_prompt') or 'a photo of sks person'}").image
 |---|---|
 {table}
 {images}"""
-    path = out / "README.md"
+    path = out / MODEL_CARD
     path.write_text(card, encoding="utf-8")
     return path

@@ -14,9 +14,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..atomic import staged_file
+from ...atomic import staged_file
+from ..model_folder import KOHYA_FILE
 
-KOHYA_FILE = "lora_kohya.safetensors"
 PREFIXES = {"unet.": "lora_unet_", "text_encoder.": "lora_te_"}
 ENDINGS = {".lora.down.weight": ".lora_down.weight", ".lora.up.weight": ".lora_up.weight",
            ".lora_linear_layer.down.weight": ".lora_down.weight", ".lora_linear_layer.up.weight": ".lora_up.weight"}

@@ -19,17 +19,18 @@ from typing import Callable
 import torch
 from PIL import Image
 
-from ..atomic import staged_folder
-from ..config import Settings
-from ..diffusion.base_model import resolve_base_model
-from ..diffusion.tiny import TINY_NOTICE
-from ..faces import FaceAnalyzer, load_analyzer
-from ..model_loading import model_loading
-from .generation_options import GenerationError, GenerationRequest
+from pipelines.schedulers import PORTRAIT_SOLVERS
+
+from ...atomic import staged_folder
+from ...config import Settings
+from ...diffusion.base_model import resolve_base_model
+from ...diffusion.tiny import TINY_NOTICE
+from ...faces import FaceAnalyzer, load_analyzer
+from ...model_loading import model_loading
+from ..model_folder import TrainedModel
 from .lora_files import find_lora
-from .lora_state import LORA_FILE
-from .trainer import REFERENCE_FILE
 from .prompts import build_prompts
+from .request import GenerationError, GenerationRequest
 from .ranking import Judgement, judge_portrait, rank_order, reference_embedding
 from .styles import Style, load_styles
 
@@ -61,29 +62,6 @@ class Generation:
         return all(p.flag for p in self.portraits)
 
 
-@dataclass
-class TrainedModel:
-    """What generation needs from a trained model folder (``training.json`` + LoRA + reference)."""
-
-    folder: Path
-    lora: Path
-    base_model: str
-    tiny: bool
-    trigger: str | None
-    class_prompt: str | None
-    resolution: int
-
-    @classmethod
-    def open(cls, folder: Path) -> "TrainedModel":
-        info_file = folder / "training.json"
-        if not info_file.is_file():
-            raise GenerationError(f"{folder} is not a trained model folder (no training.json): train one with "
-                                  f"`facechain train DATASET --out {folder}`")
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-        return cls(folder, find_lora(folder / LORA_FILE), info["base_model"], bool(info.get("tiny")),
-                   info.get("trigger"), info.get("class_prompt"), int(info.get("resolution") or 512))
-
-
 class PipelineCache:
     """One loaded base model at a time, shared by requests (the app serves many); a lock makes
     requests on it take turns, since adapters and scheduler are pipeline state."""
@@ -113,31 +91,39 @@ def adapter_name(kind: str, path: Path) -> str:
     return f"{kind}-{hashlib.sha1(identity).hexdigest()[:12]}"
 
 
+def loaded_adapters(pipe) -> set[str]:
+    """Every adapter name loaded into any component of ``pipe``."""
+    return {name for names in pipe.get_list_adapters().values() for name in names}
+
+
+def load_adapter(pipe, kind: str, lora: Path) -> str:
+    """Load the LoRA file ``lora`` into ``pipe`` unless this version of it is there already; its name."""
+    name = adapter_name(kind, lora)
+    if name not in loaded_adapters(pipe):
+        pipe.load_lora_weights(lora, adapter_name=name)
+    return name
+
+
 def configure(pipe, model: TrainedModel, style: Style, request: GenerationRequest) -> None:
-    """Load what is missing, then activate exactly this request's adapters with its weights; other
-    people's adapters are dropped, style adapters stay loaded for the next request."""
-    weights = {adapter_name("person", model.lora): request.person_weight if request.person_weight is not None
-               else style.person_weight}
-    pipe.load_adapter_file(model.lora, next(iter(weights)))
+    """Load what is missing, then use exactly this request's adapters with its weights and its solver;
+    other people's adapters are dropped, style adapters stay loaded for the next request."""
+    person = load_adapter(pipe, "person", model.lora)
+    weights = {person: request.person_weight if request.person_weight is not None else style.person_weight}
     style_source = request.style_lora or style.lora
     if style_source:
         style_file = find_lora(style_source, None if request.style_lora else style.lora_file)
-        name = adapter_name("style", style_file)
-        pipe.load_adapter_file(style_file, name)
-        weights[name] = request.style_weight if request.style_weight is not None else style.style_weight
+        weights[load_adapter(pipe, "style", style_file)] = (request.style_weight if request.style_weight is not None
+                                                            else style.style_weight)
     if request.scheduler == "lcm":
         if not request.lcm_lora:
             raise GenerationError("the lcm scheduler needs an LCM-LoRA: pass --lcm-lora (a path or a hub id such as "
                                   "latent-consistency/lcm-lora-sdv1-5)")
-        lcm_file = find_lora(request.lcm_lora)
-        name = adapter_name("lcm", lcm_file)
-        pipe.load_adapter_file(lcm_file, name)
-        weights[name] = 1.0
-    stale = [name for name in pipe.loaded_adapters() if name.startswith("person-") and name not in weights]
+        weights[load_adapter(pipe, "lcm", find_lora(request.lcm_lora))] = 1.0
+    stale = [name for name in loaded_adapters(pipe) if name.startswith("person-") and name not in weights]
     if stale:
         pipe.delete_adapters(stale)
-    pipe.activate(weights)
-    pipe.use_scheduler(request.scheduler)
+    pipe.set_adapters(list(weights), list(weights.values()))
+    pipe.scheduler = PORTRAIT_SOLVERS[request.scheduler].build(pipe.scheduler.config)
 
 
 def render(request: GenerationRequest, settings: Settings | None = None, progress: Progress | None = None,
@@ -145,6 +131,7 @@ def render(request: GenerationRequest, settings: Settings | None = None, progres
     """Sample ``request.count`` portraits, in seed order and not yet judged."""
     settings = settings or Settings.from_env()
     model = TrainedModel.open(Path(request.model))
+    find_lora(model.lora)  # a damaged LoRA is refused before the base model loads
     style = load_styles(settings).get(request.style)
     base_dir = resolve_base_model(model.base_model, settings, tiny=model.tiny and not Path(model.base_model).exists())
     positive, negative = build_prompts(model.trigger, model.class_prompt, style, request)
@@ -164,7 +151,7 @@ def render(request: GenerationRequest, settings: Settings | None = None, progres
             if progress:
                 progress(len(images), request.count)
     return Generation([Portrait(image, seed + i, None, None) for i, image in enumerate(images)], positive, negative,
-                      style.name, model.base_model, TINY_NOTICE if model.tiny else None, model.folder / REFERENCE_FILE,
+                      style.name, model.base_model, TINY_NOTICE if model.tiny else None, model.reference,
                       {"steps": steps, "guidance": guidance, "scheduler": request.scheduler, "resolution": resolution,
                        "seed": seed, "person_weight": request.person_weight, "style_weight": request.style_weight})
 
@@ -198,10 +185,10 @@ def write_generation(result: Generation, out: Path) -> Path:
     check_output_folder(out)
     with staged_folder(out) as staging:
         entries = []
-        for rank, portrait in enumerate(result.portraits):
-            name = f"{rank:02d}-seed{portrait.seed}.png"
+        for place, portrait in enumerate(result.portraits):
+            name = f"{place:02d}-seed{portrait.seed}.png"
             portrait.image.save(staging / name)
-            entries.append({"file": name, "rank": rank, "seed": portrait.seed, "score": portrait.score,
+            entries.append({"file": name, "rank": place, "seed": portrait.seed, "score": portrait.score,
                             "flag": portrait.flag, "quality": portrait.quality})
         (staging / "results.json").write_text(json.dumps({
             "prompt": result.prompt, "negative_prompt": result.negative_prompt, "style": result.style,

@@ -2,7 +2,7 @@
 laid out in 2-D, so clusters (one person, several looks) and outliers (someone else, a bad crop, a
 portrait that lost the likeness) show at a glance.
 
-Faces -> 2-D by DLME (``facechain.lab.dlme``: a small network trained with neighbour-mixed pairs and
+Faces -> 2-D by DLME (``dlme``: a small network trained with neighbour-mixed pairs and
 heavy-tailed kernels; here with EVNet's neighbourhood of k = 5, which keeps the mix inside a small
 group of one person's photos) when there are at least ``MIN_DLME_FACES`` faces; with fewer, a neighbourhood
 structure is not there to learn, and the map is the embeddings' two principal components, labelled
@@ -112,14 +112,13 @@ def principal_components(embeddings: np.ndarray) -> np.ndarray:
 def map_coordinates(embeddings: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
     """(n, 2) map positions and the method that placed them: DLME, or PCA for fewer than
     ``MIN_DLME_FACES`` faces."""
-    from ..lab.dlme import dlme_map
-    from ..lab.evnet import K
+    from .dlme import SMALL_GROUP_K, dlme_map
 
     if len(embeddings) < MIN_DLME_FACES:
         return principal_components(embeddings), "PCA"
     # EVNet's k = 5, not DLME's 15: in a photo set one person's group may be only a few photos, and
     # the neighbour mix must stay inside a group (with k at or above a group's size it mixes people)
-    return dlme_map(embeddings, epochs=MAP_EPOCHS, k=K, seed=seed).astype(np.float64), "DLME"
+    return dlme_map(embeddings, epochs=MAP_EPOCHS, k=SMALL_GROUP_K, seed=seed).astype(np.float64), "DLME"
 
 
 def median_identity_distances(embeddings: np.ndarray) -> np.ndarray:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import staged_file
-from ..model_loading import model_loading
+from ...atomic import staged_file
+from ...model_loading import model_loading
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 

@@ -20,13 +20,13 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image
 
-from ..atomic import staged_folder
-from ..config import Settings
-from ..errors import BadArguments, NothingUsable
-from ..faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_degrees
-from ..faces.quality import canonical_face, difference_hash, sharpness
-from ..faces.quality_score import quality_for
-from ..images import PhotoError, decoded_pixels, load_photo
+from ...atomic import staged_folder
+from ...config import Settings
+from ...errors import BadArguments, NothingUsable
+from ...faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_degrees
+from ...faces.quality import canonical_face, difference_hash, sharpness
+from ...faces.quality_score import quality_for
+from ...images import PhotoError, decoded_pixels, load_photo
 from .captions import caption, class_vote, with_article
 from .curate import Candidate, curate
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import staged_file
-from .train_config import TrainingError
-
-LORA_FILE = "pytorch_lora_weights.safetensors"
+from ...atomic import staged_file
+from ..model_folder import LORA_FILE
+from .config import TrainingError
 
 
 def trainable_tensors(accelerator, wrapped: dict) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .generation_options import GenerationRequest
+from .request import GenerationRequest
 from .styles import Style
 
 COMMON_POSITIVE = "masterpiece, best quality, solo, medium shot, high detail face, looking into the camera"

@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ..config import Settings
-from ..errors import BadArguments
+from ...config import Settings
+from ...errors import BadArguments
 
-BUILT_IN = Path(__file__).resolve().parents[1] / "styles"
+BUILT_IN = Path(__file__).resolve().parents[2] / "styles"
 DEFAULT_STYLE = "natural"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 

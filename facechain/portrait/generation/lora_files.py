@@ -1,14 +1,17 @@
 """Find and check a LoRA before anything loads it: a local file, a folder holding
-``pytorch_lora_weights.safetensors``, or a hub repo id. Only safetensors files pass: a pickled
-``.bin``/``.pt``/``.ckpt`` can run code when loaded, so it is refused by name, never opened."""
+``pytorch_lora_weights.safetensors``, or a hub repo id. Only safetensors files pass
+(``pipelines.lora_files``: a pickled ``.bin``/``.pt``/``.ckpt`` can run code when loaded, so it is
+refused by name, never opened)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from ..errors import BadArguments, EnvironmentProblem
-from .lora_state import LORA_FILE
+from pipelines.lora_files import LoraFileError, check_lora_file
+
+from ...errors import BadArguments, EnvironmentProblem
+from ..model_folder import LORA_FILE
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -45,17 +48,8 @@ def download_lora(repo_id: str, filename: str) -> Path:
 
 
 def check_lora(path: Path) -> None:
-    from safetensors import safe_open
-
-    if not path.is_file():
-        raise LoraError(f"{path}: no such LoRA file")
-    if path.suffix != ".safetensors":
-        raise LoraError(f"{path}: only .safetensors LoRA files are loaded (pickled {path.suffix or 'files'} can run code "
-                        f"when opened); convert it with safetensors first")
+    """``pipelines.check_lora_file``, its refusal as a ``LoraError`` (exit code 3 in the CLI)."""
     try:
-        with safe_open(str(path), framework="pt") as weights:
-            keys = list(weights.keys())
-    except Exception as error:  # safetensors raises several types for a damaged header
-        raise LoraError(f"{path}: not a readable safetensors file ({error})") from None
-    if not any("lora" in key for key in keys):
-        raise LoraError(f"{path}: holds no LoRA tensors (no lora_A/lora_B or lora_down/lora_up keys)")
+        check_lora_file(path)
+    except LoraFileError as error:
+        raise LoraError(str(error)) from None

@@ -12,8 +12,8 @@ from typing import Iterable
 
 import numpy as np
 
-from ..errors import BadArguments
-from ..faces import Face
+from ...errors import BadArguments
+from ...faces import Face
 
 # (upper age bound, phrase for female, phrase for male); the first bound above the age applies.
 AGE_BANDS = (

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BadArguments
-from ..validation import check_between, check_resolution, check_seed
+from pipelines.schedulers import PORTRAIT_SOLVERS
+
+from ...errors import BadArguments
+from ...validation import check_between, check_resolution, check_seed
 from .styles import DEFAULT_STYLE
 
-SAMPLING = {"dpm++": (30, 7.0), "euler-a": (30, 7.0), "lcm": (8, 2.0)}  # default (steps, guidance)
 MAX_COUNT = 32
 MAX_STEPS = 200  # past ~50 steps the solvers above change nothing visible; 200 leaves room for ddpm-like use
 MAX_GUIDANCE = 30.0
@@ -46,8 +47,8 @@ class GenerationRequest:
         """Refuse what cannot run, before any model loads (the CLI, the app and the API alike)."""
         self.model = Path(self.model)
         check_between("count", self.count, 1, MAX_COUNT, error=GenerationError)
-        if self.scheduler not in SAMPLING:
-            raise GenerationError(f"unknown scheduler {self.scheduler!r}; choose from {', '.join(SAMPLING)}")
+        if self.scheduler not in PORTRAIT_SOLVERS:
+            raise GenerationError(f"unknown scheduler {self.scheduler!r}; choose from {', '.join(PORTRAIT_SOLVERS)}")
         for name, value, low, high in (("steps", self.steps, 1, MAX_STEPS), ("guidance", self.guidance, 0, MAX_GUIDANCE),
                                        ("batch size", self.batch_size, 1, MAX_COUNT),
                                        ("person weight", self.person_weight, 0, 2), ("style weight", self.style_weight, 0, 2)):
@@ -62,6 +63,6 @@ class GenerationRequest:
     @property
     def sampling(self) -> tuple[int, float]:
         """(steps, guidance): the request's, else the scheduler's defaults."""
-        default_steps, default_guidance = SAMPLING[self.scheduler]
-        return (self.steps if self.steps is not None else default_steps,
-                self.guidance if self.guidance is not None else default_guidance)
+        solver = PORTRAIT_SOLVERS[self.scheduler]
+        return (self.steps if self.steps is not None else solver.steps,
+                self.guidance if self.guidance is not None else solver.guidance)

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BadArguments, EnvironmentProblem
-from ..validation import check_between, check_resolution, check_seed
+from ...errors import BadArguments, EnvironmentProblem
+from ...validation import check_between, check_resolution, check_seed
 
 MAX_STEPS = 100_000
 MAX_CHECKPOINT_INTERVAL = 100

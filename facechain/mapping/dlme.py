@@ -7,7 +7,7 @@ is trained with AdamW (learning rate 1e-3) on batches stacked with their neighbo
 x' = x + r (x_n - x), r ~ U(0, 1), x_n one of x's k = 15 nearest neighbours. The loss is the two-way
 divergence D(P, Q) = -mean[P log(Q + e) + (1 - P) log(1 - Q + e)] between P = S_100 on the
 input-side features and Q = S_0.01 on the 2-D output, S_nu(d^2) = gamma_nu^2 2 pi (1 + d^2 / nu)^-(nu + 1)
-(equations and the two-view construction in ``facechain.lab.manifold``). Mixing with a neighbour
+(equations and the two-view construction in ``manifold``). Mixing with a neighbour
 teaches the network that the segment between neighbours is one local, flat piece of the manifold,
 which keeps clusters compact on the map; the heavy-tailed Q lets clusters separate.
 
@@ -21,6 +21,8 @@ import numpy as np
 from .manifold import ManifoldNet, embed, fit_embedding
 
 K = 15
+SMALL_GROUP_K = 5
+"""EVNet's neighbourhood (Zang et al., IEEE TVCG 2023), for data whose groups have only a few members."""
 EPOCHS = 150
 BATCH_SIZE = 256
 

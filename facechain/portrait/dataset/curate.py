@@ -1,6 +1,6 @@
 """Choose a clean, varied training set from the photos that have one usable face.
 
-InfoGrowth-style cleaning then selection (see ``facechain.lab.infogrowth``):
+InfoGrowth-style cleaning then selection (see ``diversity``):
 1. identity: the person of the set is the largest group of mutually similar faces; photos of anyone
    else are dropped;
 2. duplicates: a photo that is the same shot as a better one already kept (near-identical whole-photo
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..faces import Face, FaceAnalyzer
-from ..faces.types import unit
-from ..faces.align import CANONICAL, TEMPLATE_SIDE, aligned_landmarks, crop_targets
-from ..lab.infogrowth import greedy_selection
+from ...faces import Face, FaceAnalyzer
+from ...faces.types import unit
+from ...faces.align import CANONICAL, TEMPLATE_SIDE, aligned_landmarks, crop_targets
+from .diversity import greedy_selection
 
 PHOTO_HASH_MAX_BITS = 26
 """Whole-photo dHash bits (of 256) that may differ between copies of one shot: measured 1-5 for

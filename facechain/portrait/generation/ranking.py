@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..faces import FaceAnalyzer
-from ..faces.quality_score import quality_for
+from ...faces import FaceAnalyzer
+from ...faces.quality_score import quality_for
 
 MIN_FACE_SHARE = 0.08  # a face narrower than 8% of the image side is a crowd extra, not a portrait
 

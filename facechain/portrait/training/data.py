@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import BadArguments
-from ..seeding import step_generator
+from ...errors import BadArguments
+from ...seeding import step_generator
 
 
 class DatasetError(BadArguments):

@@ -1,0 +1,97 @@
+"""The trained model folder: the one owner of its layout, read by generation, the app and resume.
+
+    pytorch_lora_weights.safetensors   the LoRA, in the layout plain diffusers loads
+    lora_kohya.safetensors             the same LoRA for A1111 / ComfyUI (with --export kohya)
+    training.json                      written last: its presence means a finished run (base model,
+                                       steps, resolution, trigger, class prompt, configuration)
+    reference.png                      the dataset's reference face: generation ranks portraits against it
+    train_log.jsonl                    one JSON line per logged step (losses, learning rate, time)
+    checkpoints/                       resumable states (see facechain.checkpoints)
+    class_images/                      prior-preservation images, when that option is on
+    validation.png, loss_curve.png, README.md   the model card and its pictures
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.lora_files import LORA_WEIGHTS
+
+from ..atomic import staged_file
+from ..errors import BadArguments
+
+LORA_FILE = LORA_WEIGHTS
+KOHYA_FILE = "lora_kohya.safetensors"
+TRAINING_FILE = "training.json"
+REFERENCE_FILE = "reference.png"
+LOG_FILE = "train_log.jsonl"
+CHECKPOINTS = "checkpoints"
+CLASS_IMAGES = "class_images"
+VALIDATION_GRID = "validation.png"
+LOSS_CURVE = "loss_curve.png"
+MODEL_CARD = "README.md"
+
+
+class NotATrainedModel(BadArguments):
+    """A folder without a finished run's ``training.json``."""
+
+
+def finished_run(folder: Path) -> dict | None:
+    """The ``training.json`` record of a finished run in ``folder``, or None if there is none."""
+    info = Path(folder) / TRAINING_FILE
+    return json.loads(info.read_text(encoding="utf-8")) if info.is_file() else None
+
+
+def write_training_record(folder: Path, info: dict) -> None:
+    """Write ``training.json`` whole (it marks the run finished, so never half-written)."""
+    with staged_file(Path(folder) / TRAINING_FILE) as staging:
+        staging.write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+def resumed_losses(folder: Path) -> list[tuple[int, float]]:
+    """(step, loss) of the run in ``folder`` up to its newest checkpoint: the part a resume keeps, so a
+    live loss plot can show the whole run."""
+    from ..checkpoints import latest_checkpoint
+
+    found, log = latest_checkpoint(Path(folder) / CHECKPOINTS), Path(folder) / LOG_FILE
+    if found is None or not log.is_file():
+        return []
+    step = json.loads((found / "meta.json").read_text())["step"]
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [(e["step"], e["loss"]) for e in entries if "loss" in e and e["step"] <= step]
+
+
+def trained_models(root: Path) -> list[tuple[Path, dict]]:
+    """(folder, training record) of every finished run directly under ``root``, newest first."""
+    found = [(path, info) for path in Path(root).glob("*") if (info := finished_run(path)) is not None]
+    return sorted(found, key=lambda item: item[0].stat().st_mtime, reverse=True)
+
+
+@dataclass
+class TrainedModel:
+    """What generation needs from a trained model folder: its LoRA, base model and identity."""
+
+    folder: Path
+    lora: Path
+    base_model: str
+    tiny: bool
+    trigger: str | None
+    class_prompt: str | None
+    resolution: int
+
+    @property
+    def reference(self) -> Path:
+        return self.folder / REFERENCE_FILE
+
+    @classmethod
+    def open(cls, folder: Path) -> TrainedModel:
+        """Read ``folder``'s training record; ``NotATrainedModel`` (saying how to make one) without it."""
+        folder = Path(folder)
+        info = finished_run(folder)
+        if info is None:
+            raise NotATrainedModel(f"{folder} is not a trained model folder (no {TRAINING_FILE}): train one with "
+                                   f"`facechain train DATASET --out {folder}`")
+        return cls(folder, folder / LORA_FILE, info["base_model"], bool(info.get("tiny")), info.get("trigger"),
+                   info.get("class_prompt"), int(info.get("resolution") or 512))

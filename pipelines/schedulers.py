@@ -1,0 +1,56 @@
+"""The sampling solvers each pipeline offers, by name, with their default settings; importable
+without torch or diffusers (the CLI builds its choices and --help from these names).
+
+Portraits (Stable Diffusion): DPM-Solver++ with Karras sigmas by default, Euler ancestral, and LCM for
+use with an LCM-LoRA (few steps, low guidance). Motion (HumanMAC's cosine schedule): every solver uses
+"leading" timestep spacing. The cosine schedule's last training step has alpha_bar = 2.4e-9 (its beta
+is clipped at 0.999), so a solver that starts sampling there divides its clean-motion estimate by 5e-5
+and diverges (measured: DPM-Solver++, UniPC and Euler with their default spacing give errors of
+~1500 m); "leading" spacing starts at t = 950 instead.
+
+Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[name].scheduler(pipe.scheduler.config)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A diffusers scheduler class by name, the options it is built with, and the defaults that suit it.
+
+    Args:
+        scheduler: the diffusers class name, e.g. ``"DPMSolverMultistepScheduler"``.
+        options: keyword arguments for its ``from_config`` (they override the base schedule's config).
+        steps: default number of inference steps (None: the caller's default).
+        guidance: default classifier-free guidance scale (None: no guidance, as for motion).
+    """
+
+    scheduler: str
+    options: dict = field(default_factory=dict)
+    steps: int | None = None
+    guidance: float | None = None
+
+    def build(self, config):
+        """This solver on the noise schedule ``config`` (a scheduler's ``config``)."""
+        import diffusers
+
+        return getattr(diffusers, self.scheduler).from_config(config, **self.options)
+
+
+PORTRAIT_SOLVERS = {
+    "dpm++": Solver("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
+                    steps=30, guidance=7.0),
+    "euler-a": Solver("EulerAncestralDiscreteScheduler", steps=30, guidance=7.0),
+    "lcm": Solver("LCMScheduler", steps=8, guidance=2.0),
+}
+
+LEADING = {"timestep_spacing": "leading"}
+MOTION_SOLVERS = {
+    "ddim": Solver("DDIMScheduler", LEADING),
+    "dpm++": Solver("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", **LEADING}),
+    "unipc": Solver("UniPCMultistepScheduler", LEADING),
+    "ddpm": Solver("DDPMScheduler", LEADING),
+}
+
