@@ -233,7 +233,7 @@ def test_resume_of_a_finished_run_says_it_is_finished(dataset, settings, tmp_pat
 
 
 def test_after_a_resume_the_live_plot_and_the_card_show_the_whole_run(dataset, settings, tmp_path):
-    from facechain.portrait.model_folder import resumed_losses
+    from facechain.portrait.model_folder import logged_losses
     from facechain.ui.jobs import TrainingJob
 
     def config(**extra):
@@ -246,7 +246,7 @@ def test_after_a_resume_the_live_plot_and_the_card_show_the_whole_run(dataset, s
 
     with pytest.raises(KeyboardInterrupt):
         train(config(), settings, progress=interrupt)
-    assert [step for step, _ in resumed_losses(tmp_path / "m")] == list(range(1, 9))  # up to the checkpoint
+    assert [step for step, _ in logged_losses(tmp_path / "m")] == list(range(1, 10))  # up to the interruption
     job = TrainingJob(config(resume=True), settings).start()
     job.thread.join(timeout=120)
     assert job.error is None and [step for step, _ in job.losses] == list(range(1, 13))

@@ -1,4 +1,4 @@
-"""What every ``facechain`` command shares: the parser and help layout, the progress bar.
+"""What every ``facechain`` command shares: the parser, the help layout, options from config fields.
 
 Nothing here imports torch or diffusers: ``facechain --help`` and ``facechain prepare`` start without
 them (each command imports what it needs when it runs).
@@ -88,33 +88,3 @@ def _value_type(annotation: str):
     """The argparse type of a field annotation written as text (``from __future__ import annotations``)."""
     head = annotation.split("|")[0].strip()
     return {"int": int, "float": float, "str": str, "Path": Path}[head]
-
-
-class Bar:
-    """A tqdm bar that appears on its first update, so nothing is drawn before an argument error or
-    for a run with nothing to do; ``note`` is shown after the count (the photo's name, the loss)."""
-
-    def __init__(self, desc: str, unit: str, disable: bool = False):
-        self.desc, self.unit, self.disable = desc, unit, disable
-        self.bar = None
-
-    def update(self, done: int, total: int | None, note: str | None = None) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr, disable=self.disable)
-        self.bar.total = total
-        if note is not None:
-            self.bar.set_postfix_str(note, refresh=False)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def __enter__(self) -> "Bar":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..wording import plural
-from .common import Bar, add_command
+from ..progress import TqdmProgress
+from .common import add_command
 
 
 def add_generate_commands(commands) -> None:
@@ -53,8 +54,8 @@ def run_generate(args: argparse.Namespace) -> int:
     from ..portrait.generation.generate import check_output_folder, generate, write_generation  # torch: after the check
 
     check_output_folder(args.out)
-    with Bar("generate", "image") as bar:
-        result = generate(request, progress=lambda done, total: bar.update(done, total))
+    with TqdmProgress("generate", "image") as bar:
+        result = generate(request, progress=bar)
     write_generation(result, args.out)
     if result.notice:
         print(f"note: {result.notice}", file=sys.stderr)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import Bar, add_command, add_group
+from ..progress import TqdmProgress
+from .common import add_command, add_group
 
 MAX_SEEDS = 100
 
@@ -59,9 +60,9 @@ def run_lab_run(args: argparse.Namespace) -> int:
         raise BadArguments(f"no experiment named {unknown[0]!r}; `facechain lab list` shows {', '.join(experiments)}")
     for name in names:
         experiment = experiments[name]
-        with Bar(name, "seed") as bar:
+        with TqdmProgress(name, "seed") as bar:
             result = run_experiment(experiment, list(range(args.seeds)), args.quick,
-                                    progress=lambda done, total: bar.update(done, total))
+                                    progress=bar)
         print(table(experiment, result) + "\n")
         if args.out:
             save(result, args.out / f"{name}.json")

@@ -11,7 +11,8 @@ from pathlib import Path
 from pipelines.schedulers import MOTION_SOLVERS
 
 from ..motion.scenario import MODES, START_MOTIONS
-from .common import Bar, add_command, add_group
+from ..progress import TqdmProgress
+from .common import add_command, add_group
 
 DATA_HELP = ("VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
              "arrays, one key per 'subject/action'); without it, procedural H36M motion")
@@ -119,10 +120,10 @@ def run_motion_train(args: argparse.Namespace) -> int:
     config = MotionTrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                seed=args.seed, checkpoint_every=args.checkpoint_every)
     checkpoints = args.checkpoints or args.out.with_name(f"{args.out.name}.checkpoints")
-    with Bar("motion train", "step") as bar:
+    with TqdmProgress("motion train", "step") as bar:
         try:
             ema, losses = train_denoiser(denoiser, scheduler, windows, config, skeleton,
-                                         lambda step, total, loss: bar.update(step, total, f"loss={loss:.4f}"),
+                                         bar,
                                          checkpoints, args.resume)
         except KeyboardInterrupt:
             print(f"\ninterrupted: run the same command with --resume to continue from the newest checkpoint in "
@@ -181,9 +182,9 @@ def run_motion_eval(args: argparse.Namespace) -> int:
         require_h36m(skeleton)
         test, chosen = procedural_windows(args.windows, skeleton, rng), None
     count = len(test) if chosen is None else len(chosen)
-    with Bar("motion eval", "window") as bar:
+    with TqdmProgress("motion eval", "window") as bar:
         ours = evaluate(pipe, test, skeleton, args.samples, args.steps, chosen=chosen,
-                        progress=lambda done, total: bar.update(done, total))
+                        progress=bar)
     baseline = evaluate(ZeroVelocity(), test, skeleton, samples=1, steps=1, chosen=chosen)
     print(table({"HumanMAC (this model)": ours, "zero velocity": baseline}))
     if args.json:

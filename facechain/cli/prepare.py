@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..faces import BACKENDS, CropSpec
 from ..wording import plural
-from .common import Bar, add_command
+from ..progress import TqdmProgress
+from .common import add_command
 
 
 def add_prepare_commands(commands) -> None:
@@ -52,11 +53,11 @@ def run_prepare(args: argparse.Namespace) -> int:
     from ..portrait import NoUsablePhotos, prepare
 
     crop = CropSpec(size=args.size, face_fraction=args.face_fraction, face_center_y=args.face_center_y)
-    with Bar("prepare", "photo") as bar:
+    with TqdmProgress("prepare", "photo") as bar:
         try:
             result = prepare(args.photos, args.out, trigger=args.trigger, class_word=args.class_word,
                              max_photos=args.max_photos, analyzer=args.backend, crop=crop, overwrite=args.overwrite,
-                             progress=lambda done, total, name: bar.update(done, total, Path(name).name),
+                             progress=bar,
                              workers=args.workers)
         except NoUsablePhotos as error:
             bar.close()

@@ -7,7 +7,8 @@ import argparse
 import sys
 
 from ..portrait.training.config import TrainConfig
-from .common import Bar, add_command, add_config_options
+from ..progress import TqdmProgress
+from .common import add_command, add_config_options
 
 
 def add_train_command(commands) -> None:
@@ -31,8 +32,8 @@ def run_train(args: argparse.Namespace) -> int:
     if config.tiny and speaks:
         print("note: training the tiny offline model (random weights): a demo of the workflow, not of quality",
               file=sys.stderr)
-    with Bar("train", "step", disable=not speaks) as bar:
-        result = train(config, progress=lambda step, total, loss: bar.update(step, total, f"loss={loss:.4f}"))
+    with TqdmProgress("train", "step", disable=not speaks) as bar:
+        result = train(config, progress=bar)
     evals = result.eval_losses
     if speaks and evals:
         print(f"evaluation loss: {evals[0][1]:.4f} at step {evals[0][0]} -> {evals[-1][1]:.4f} at step {evals[-1][0]}")

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..progress import Progress
 from ..atomic import staged_file
 from ..faces import Face, FaceAnalyzer
 from ..images import PhotoError, load_photo
@@ -34,7 +35,6 @@ FACE_MARGIN = 0.35  # share of the face box added around it in a thumbnail
 OUTLIER_COLOUR = (214, 39, 40)
 FACE_COLOUR = (70, 110, 170)
 
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -95,7 +95,7 @@ def find_faces(paths: Sequence[Path], analyzer: FaceAnalyzer, max_pixels: int = 
         except PhotoError as error:
             missing.append((Path(path), str(error)))
         if progress:
-            progress(done, len(paths), str(path))
+            progress(done, len(paths), Path(path).name)
     return found, missing
 
 

@@ -4,11 +4,11 @@ windows, multimodal ground truth from windows whose last observed pose is close.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 import torch
 
+from ..progress import Progress
 from .metrics import all_metrics, multimodal_futures
 from .skeleton import Skeleton
 
@@ -17,7 +17,7 @@ METRICS = ("APD", "ADE", "FDE", "MMADE", "MMFDE")
 
 def evaluate(pipe, windows: np.ndarray, skeleton: Skeleton, samples: int = 50, steps: int = 100, batch: int = 16,
              seed: int = 0, chosen: np.ndarray | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+             progress: Progress | None = None) -> dict[str, float]:
     """windows (N, t_his + t_pred, F) -> the mean of each metric over the ``chosen`` windows (all by
     default); the multimodal ground truth is gathered from all of them."""
     t_his = skeleton.t_his

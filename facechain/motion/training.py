@@ -14,12 +14,12 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..progress import Progress
 from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ..errors import BadArguments
 from ..seeding import step_generator
@@ -92,7 +92,7 @@ def augment(windows: torch.Tensor, skeleton: Skeleton, generator: torch.Generato
 
 
 def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTrainConfig, skeleton: Skeleton = H36M,
-                   progress: Callable[[int, int, float], None] | None = None, checkpoints: Path | None = None,
+                   progress: Progress | None = None, checkpoints: Path | None = None,
                    resume: bool = False):
     """Train in place; returns the EMA copy (the model to sample with) and the loss per step.
 
@@ -139,7 +139,7 @@ def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTr
             save_checkpoint(checkpoints, step, tensors, optimizer, lr_schedule,
                             {"losses": losses, "config": asdict(config)}, config.keep_checkpoints)
         if progress:
-            progress(step, config.steps, losses[-1])
+            progress(step, config.steps, f"loss={losses[-1]:.4f}")
     denoiser.eval()
     return ema, losses
 

@@ -50,17 +50,14 @@ def write_training_record(folder: Path, info: dict) -> None:
         staging.write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 
-def resumed_losses(folder: Path) -> list[tuple[int, float]]:
-    """(step, loss) of the run in ``folder`` up to its newest checkpoint: the part a resume keeps, so a
-    live loss plot can show the whole run."""
-    from ..checkpoints import latest_checkpoint
-
-    found, log = latest_checkpoint(Path(folder) / CHECKPOINTS), Path(folder) / LOG_FILE
-    if found is None or not log.is_file():
+def logged_losses(folder: Path) -> list[tuple[int, float]]:
+    """(step, loss) of every logged training step of the run in ``folder`` (a resume first cuts the log
+    back to its checkpoint, so the log is always one run, start to now)."""
+    log = Path(folder) / LOG_FILE
+    if not log.is_file():
         return []
-    step = json.loads((found / "meta.json").read_text())["step"]
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [(e["step"], e["loss"]) for e in entries if "loss" in e and e["step"] <= step]
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(entry["step"], entry["loss"]) for entry in entries if "loss" in entry]
 
 
 def trained_models(root: Path) -> list[tuple[Path, dict]]:

@@ -11,6 +11,7 @@ import gradio as gr
 from ..faces import load_analyzer
 from ..mapping.face_map import MIN_DLME_FACES, build_face_map
 from .errors import user_errors
+from .progress import gradio_progress
 
 TITLE = "Map"
 PHOTOS = "My prepared photos"
@@ -72,11 +73,9 @@ def map_session(context, request, source: str, progress=None):
     images = session_images(session, source)
     if not images:
         raise gr.Error(missing_message(source))
-    report = (lambda done, total, name: progress(done / total, desc=f"{Path(name).name} ({done}/{total})")) \
-        if progress else None
     out = session / "map" / ("photos.png" if source == PHOTOS else "portraits.png")
     face_map = build_face_map(images, out, load_analyzer(settings=context.settings),
-                              context.settings.max_image_pixels, progress=report)
+                              context.settings.max_image_pixels, progress=gradio_progress(progress, "photo"))
     if not face_map.faces:
         raise gr.Error(f"No face found in any of the {len(images)} images, so there is nothing to map.")
     return str(face_map.image), summary_text(face_map, len(images)), outlier_table(face_map)

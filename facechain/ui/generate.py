@@ -14,6 +14,7 @@ from ..portrait.generation.request import MAX_COUNT, GenerationRequest
 from ..portrait.model_folder import finished_run
 from ..portrait.generation.styles import DEFAULT_STYLE, load_styles
 from .errors import user_errors
+from .progress import gradio_progress
 
 TITLE = "Generate"
 APP_MAX_COUNT = min(MAX_COUNT, 8)
@@ -53,7 +54,7 @@ def generate_portraits(context, request, model_name: str, style: str, prompt: st
                                         seed=int(seed) if seed is not None and seed >= 0 else None,
                                         person_weight=float(person_weight), style_weight=float(style_weight)),
                       context.settings,
-                      progress=(lambda done, total: progress(done / total, desc=f"{done}/{total} images")) if progress else None)
+                      progress=gradio_progress(progress, "image"))
     write_generation(result, out)
     gallery = [(portrait.image, caption(portrait)) for portrait in result.portraits]
     summary = f"**{len(gallery)} portraits**, best likeness first. Prompt: *{result.prompt}*"

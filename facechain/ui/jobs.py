@@ -1,7 +1,7 @@
 """A training run in a background thread that the app can watch and stop.
 
-The Gradio handler polls ``TrainingJob`` for step, total and losses to draw progress and the loss
-plot; Cancel sets a flag that the trainer's progress callback turns into ``TrainingCancelled`` at
+The Gradio handler polls ``TrainingJob`` for step and total (its progress callback) and for the
+losses (the run's log) to draw progress and the loss plot; Cancel sets a flag that the trainer's progress callback turns into ``TrainingCancelled`` at
 the end of the current step. Checkpoints written so far stay, so the run can be resumed.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..config import Settings
 from ..errors import ExitCode, FacechainError
+from ..portrait.model_folder import logged_losses
 from ..portrait.training.config import TrainConfig
 from .errors import BUG_MESSAGE, log
 
@@ -28,24 +29,24 @@ class TrainingJob:
     settings: Settings
     step: int = 0
     total: int | None = None
-    losses: list[tuple[int, float]] = field(default_factory=list)
     error: str | None = None
     result: object = None
     stop_requested: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
     def start(self) -> "TrainingJob":
-        if self.config.resume:  # the plot shows the whole run, not only the resumed part
-            from ..portrait.model_folder import resumed_losses
-
-            self.losses = resumed_losses(self.config.out)
         self.thread = threading.Thread(target=self._run, name=f"train-{self.config.out.name}", daemon=True)
         self.thread.start()
         return self
 
-    def _progress(self, step: int, total: int, loss: float) -> None:
+    @property
+    def losses(self) -> list[tuple[int, float]]:
+        """(step, loss) of the whole run so far, from its log (a resumed run's log starts with the
+        interrupted run's steps up to the checkpoint it resumes from)."""
+        return logged_losses(self.config.out)
+
+    def _progress(self, step: int, total: int, message: str = "") -> None:
         self.step, self.total = step, total
-        self.losses.append((step, loss))
         if self.stop_requested.is_set():
             raise TrainingCancelled(f"cancelled at step {step} of {total}")
 

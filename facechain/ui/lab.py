@@ -8,6 +8,7 @@ import gradio as gr
 
 from ..lab.experiments import all_experiments
 from .errors import user_errors
+from .progress import gradio_progress
 
 TITLE = "Lab"
 MAX_SEEDS = 5
@@ -33,8 +34,7 @@ def run_lab(context, request, name: str, seeds: float, quick: bool, progress=Non
     if not 1 <= int(seeds) <= MAX_SEEDS:
         raise gr.Error(f"Run between 1 and {MAX_SEEDS} seeds here (the CLI runs more).")
     experiment = experiments[name]
-    report = (lambda done, total: progress(done / total, desc=f"seed {done}/{total}")) if progress else None
-    result = run_experiment(experiment, list(range(int(seeds))), bool(quick), progress=report)
+    result = run_experiment(experiment, list(range(int(seeds))), bool(quick), progress=gradio_progress(progress, "seed"))
     out = context.session_dir(request) / "lab"
     chart = plot(experiment, result, out / f"{name}.png")
     saved = save(result, out / f"{name}.json")

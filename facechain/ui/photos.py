@@ -9,6 +9,7 @@ import gradio as gr
 from ..portrait import NoUsablePhotos, prepare
 from ..wording import plural
 from .errors import user_errors
+from .progress import gradio_progress
 
 TITLE = "Photos"
 MAX_UPLOADS = 40
@@ -54,7 +55,7 @@ def prepare_uploads(files, trigger: str, class_word: str, max_photos: float, con
         result = prepare(paths, out, trigger=trigger or "sks", class_word=(class_word or "").strip() or None,
                          max_photos=int(max_photos), overwrite=True, settings=context.settings,
                          max_request_pixels=REQUEST_PIXELS,
-                         progress=lambda done, total, name: progress(done / total, desc=f"{Path(name).name} ({done}/{total})"))
+                         progress=gradio_progress(progress, "photo"))
     except NoUsablePhotos as error:
         summary = f"**No usable photo.** {error}"
         return [], decisions_table(error.photos), summary, None

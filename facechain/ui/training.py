@@ -15,6 +15,7 @@ from ..portrait.model_folder import finished_run
 from ..portrait.training.config import TrainConfig
 from .jobs import TrainingJob
 from .errors import user_errors
+from .progress import gradio_progress
 
 TITLE = "Train"
 TINY_CHOICE = "Tiny offline demo model"
@@ -62,12 +63,14 @@ def run_training(context, request, config: TrainConfig, progress=None):
     """Start the job and yield (status, loss frame, models table) until it ends."""
     session = context.session_dir(request)
     job = context.jobs[session] = TrainingJob(config, context.settings).start()
+    report = gradio_progress(progress, "step")
     try:
         while not job.finished:
             time.sleep(POLL_SECONDS)
-            if progress is not None and job.total:
-                progress(job.step / job.total, desc=f"step {job.step}/{job.total}")
-            loss = f", loss {job.losses[-1][1]:.4f}" if job.losses else ""
+            losses = job.losses
+            if report is not None and job.total:
+                report(job.step, job.total, f"loss={losses[-1][1]:.4f}" if losses else "")
+            loss = f", loss {losses[-1][1]:.4f}" if losses else ""
             yield f"Training **{config.out.name}**: step {job.step}/{job.total or '?'}{loss}", loss_frame(job), gr.skip()
     finally:
         job.stop()  # the browser went away or Cancel was pressed: stop at the end of the step

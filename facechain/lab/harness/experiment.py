@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from ...progress import Progress
 from ...atomic import staged_file
 
 Arms = dict[str, dict[str, float]]
@@ -54,7 +55,7 @@ class LabResult:
 
 
 def run_experiment(experiment: Experiment, seeds: list[int], quick: bool = False,
-                   progress: Callable[[int, int], None] | None = None) -> LabResult:
+                   progress: Progress | None = None) -> LabResult:
     per_seed = []
     for done, seed in enumerate(seeds):
         per_seed.append(experiment.run(seed, quick))

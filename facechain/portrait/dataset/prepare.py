@@ -15,11 +15,12 @@ import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
 
+from ...progress import Progress
 from ...atomic import staged_folder
 from ...config import Settings
 from ...errors import BadArguments, NothingUsable
@@ -39,7 +40,6 @@ ROTATIONS = (0, 90, 270, 180)
 """Counter-clockwise turns tried, in order, when a photo shows no face as it is: phone photos
 often lose their EXIF orientation."""
 
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -234,7 +234,7 @@ def examine_all(paths: list[Path], analyzer: FaceAnalyzer, crop: CropSpec, setti
                 results[key] = examine(key, path)
             with lock:
                 if progress:
-                    progress(sum(r is not None for r in results), len(paths), str(path))
+                    progress(sum(r is not None for r in results), len(paths), path.name)
 
     helpers = min(workers, len(paths)) - 1
     if helpers < 1:

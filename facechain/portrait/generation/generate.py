@@ -14,13 +14,13 @@ import random
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 from PIL import Image
 
 from pipelines.schedulers import PORTRAIT_SOLVERS
 
+from ...progress import Progress
 from ...atomic import staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
@@ -34,7 +34,6 @@ from .request import GenerationError, GenerationRequest
 from .ranking import Judgement, judge_portrait, rank_order, reference_embedding
 from .styles import Style, load_styles
 
-Progress = Callable[[int, int], None]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ...progress import Progress
 from ...config import Settings
 from ...folder_lock import locked_folder
 from ...diffusion.base_model import resolve_base_model
@@ -73,9 +74,9 @@ def dataset_identity(dataset: Path) -> dict:
     return identity
 
 
-def train(config: TrainConfig, settings: Settings | None = None, progress=None) -> TrainResult:
-    """Run (or resume) training; returns where the LoRA is. ``progress(step, total, loss)`` is called
-    on the main process after every optimizer step. The main process holds ``config.out`` for the
+def train(config: TrainConfig, settings: Settings | None = None, progress: Progress | None = None) -> TrainResult:
+    """Run (or resume) training; returns where the LoRA is. ``progress(step, total, "loss=...")`` is
+    called on the main process after every optimizer step. The main process holds ``config.out`` for the
     whole run (``FolderInUse`` if another run holds it)."""
     from accelerate import PartialState
 
@@ -255,7 +256,7 @@ class Trainer:
         self.step += 1
         return loss, parts
 
-    def run(self, progress=None) -> TrainResult:
+    def run(self, progress: Progress | None = None) -> TrainResult:
         config, accelerator = self.config, self.accelerator
         started = time.perf_counter()
         try:
@@ -265,7 +266,7 @@ class Trainer:
                 loss, parts = self.optimizer_step()
                 step = self.step
                 if progress and accelerator.is_main_process:
-                    progress(step, self.total_steps, float(loss.detach()))
+                    progress(step, self.total_steps, f"loss={float(loss.detach()):.4f}")
                 if step % config.log_every == 0 or step == self.total_steps:
                     self.record({"step": step, "loss": float(loss.detach()), **parts,
                                  "lr": self.lr_scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - started, 3)})
