@@ -3,7 +3,17 @@ the Python API refuse the same values with the same words (``BadArguments``, exi
 
 from __future__ import annotations
 
+from dataclasses import field
+
 from .errors import BadArguments
+
+
+
+def option(default, help: str, **cli):
+    """A config field with its ``--help`` text (and argparse extras such as ``choices`` or ``aliases``,
+    more option strings) declared beside it: the CLI builds its options from the fields."""
+    return field(default=default, metadata={"help": help, **cli})
+
 
 MAX_SEED = 2**32 - 1
 """Seeds are 32-bit: numpy's and most tools' range, and what a user can copy from one to another.

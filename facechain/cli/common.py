@@ -67,7 +67,7 @@ def add_config_options(parser: argparse.ArgumentParser, config_class, positional
     """One option per field of a config dataclass, with the help, default and choices declared on the
     field (``metadata``): a flag for a bool, ``action='append'`` for a tuple, the field's type else."""
     for item in dataclasses.fields(config_class):
-        extra = {key: value for key, value in item.metadata.items() if key != "help"}
+        extra = {key: value for key, value in item.metadata.items() if key not in ("help", "aliases")}
         kind = item.type if isinstance(item.type, str) else item.type.__name__
         options = {"help": item.metadata["help"], **extra}
         if kind == "bool":
@@ -81,7 +81,8 @@ def add_config_options(parser: argparse.ArgumentParser, config_class, positional
         if item.name in positional:
             parser.add_argument(item.name, **options)
         else:
-            parser.add_argument("--" + item.name.replace("_", "-"), required=item.name in required, **options)
+            parser.add_argument(*item.metadata.get("aliases", ()), "--" + item.name.replace("_", "-"),
+                                required=item.name in required, **options)
 
 
 def _value_type(annotation: str):

@@ -9,36 +9,19 @@ from pathlib import Path
 
 from ..wording import plural
 from ..progress import TqdmProgress
-from .common import add_command
+from .common import add_command, add_config_options
 
 
 def add_generate_commands(commands) -> None:
-    from pipelines.schedulers import PORTRAIT_SOLVERS
-
-    from ..portrait.generation.request import MAX_COUNT
-    from ..portrait.generation.styles import DEFAULT_STYLE
+    from ..portrait.generation.request import GenerationRequest
 
     generate = add_command(
         commands, "generate", "styled portraits of a trained digital twin, ranked by likeness",
         "Generate portraits with the model folder's person LoRA (+ a style preset or style LoRA), judge "
         "each with the face engine (score = cosine similarity to the reference face; images with no face "
         "or several faces are flagged, never dropped) and write them best first with results.json.")
-    generate.add_argument("model", type=Path, help="trained model folder (from facechain train)")
+    add_config_options(generate, GenerationRequest, positional=("model",))
     generate.add_argument("--out", required=True, type=Path, help="folder for the PNGs and results.json")
-    generate.add_argument("--style", default=DEFAULT_STYLE, help="style preset name (see `facechain styles`)")
-    generate.add_argument("-n", "--count", type=int, default=6, help=f"portraits to make (1-{MAX_COUNT})")
-    generate.add_argument("--prompt", default="", help="your words, added to the style's prompt")
-    generate.add_argument("--negative-prompt", default="", help="added to the negative prompt")
-    generate.add_argument("--seed", type=int, help="image i uses seed+i, 0 to 2^32-1 (default: random, recorded)")
-    generate.add_argument("--scheduler", choices=tuple(PORTRAIT_SOLVERS), default="dpm++", help="sampling solver")
-    generate.add_argument("--steps", type=int, help="sampling steps (default: 30; 8 with lcm)")
-    generate.add_argument("--guidance", type=float, help="guidance scale (default: 7; 2 with lcm)")
-    generate.add_argument("--person-weight", type=float, help="person LoRA weight, 0-2 (default: the style's)")
-    generate.add_argument("--style-weight", type=float, help="style LoRA weight, 0-2 (default: the style's)")
-    generate.add_argument("--style-lora", help="your own style LoRA: .safetensors path, folder or hub id")
-    generate.add_argument("--lcm-lora", help="LCM-LoRA for --scheduler lcm (path or hub id)")
-    generate.add_argument("--batch-size", type=int, default=2, help="images per sampling batch")
-    generate.add_argument("--resolution", type=int, help="image side in pixels, a multiple of 8 (default: the training resolution)")
     generate.set_defaults(run=run_generate)
 
     styles = add_command(commands, "styles", "list the style presets (built-in and yours)",

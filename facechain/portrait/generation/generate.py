@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 import threading
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,8 @@ from .request import GenerationError, GenerationRequest
 from .ranking import Judgement, judge_portrait, rank_order, reference_embedding
 from .styles import Style, load_styles
 
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,6 +77,7 @@ class PipelineCache:
         from pipelines import PortraitPipeline
 
         if self.key != model_dir:
+            log.info("loading the base model %s", model_dir)
             with model_loading():
                 self.pipe = PortraitPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
             self.pipe.set_progress_bar_config(disable=True)
@@ -99,6 +103,7 @@ def load_adapter(pipe, kind: str, lora: Path) -> str:
     """Load the LoRA file ``lora`` into ``pipe`` unless this version of it is there already; its name."""
     name = adapter_name(kind, lora)
     if name not in loaded_adapters(pipe):
+        log.info("loading the %s LoRA %s as adapter %s", kind, lora, name)
         pipe.load_lora_weights(lora, adapter_name=name)
     return name
 

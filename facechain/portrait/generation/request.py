@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.schedulers import PORTRAIT_SOLVERS
 
 from ...errors import BadArguments
-from ...validation import check_between, check_resolution, check_seed
+from ...validation import check_between, check_resolution, check_seed, option
 from .styles import DEFAULT_STYLE
 
 MAX_COUNT = 32
@@ -27,21 +27,21 @@ class GenerationRequest:
     """One request: the trained model folder, a style preset, the user's words, how many, and the
     sampling settings (None: the scheduler's or the style's default)."""
 
-    model: Path
-    style: str = DEFAULT_STYLE
-    prompt: str = ""
-    negative_prompt: str = ""
-    count: int = 6
-    seed: int | None = None
-    steps: int | None = None
-    guidance: float | None = None
-    person_weight: float | None = None
-    style_weight: float | None = None
-    style_lora: str | None = None
-    scheduler: str = "dpm++"
-    lcm_lora: str | None = None
-    batch_size: int = 2
-    resolution: int | None = None
+    model: Path = field(metadata={"help": "trained model folder (from facechain train)"})
+    style: str = option(DEFAULT_STYLE, "style preset name (see `facechain styles`)")
+    count: int = option(6, f"portraits to make (1-{MAX_COUNT})", aliases=("-n",))
+    prompt: str = option("", "your words, added to the style's prompt")
+    negative_prompt: str = option("", "added to the negative prompt")
+    seed: int | None = option(None, "image i uses seed+i, 0 to 2^32-1 (default: random, recorded)")
+    scheduler: str = option("dpm++", "sampling solver", choices=tuple(PORTRAIT_SOLVERS))
+    steps: int | None = option(None, "sampling steps (default: 30; 8 with lcm)")
+    guidance: float | None = option(None, "guidance scale (default: 7; 2 with lcm)")
+    person_weight: float | None = option(None, "person LoRA weight, 0-2 (default: the style's)")
+    style_weight: float | None = option(None, "style LoRA weight, 0-2 (default: the style's)")
+    style_lora: str | None = option(None, "your own style LoRA: .safetensors path, folder or hub id")
+    lcm_lora: str | None = option(None, "LCM-LoRA for --scheduler lcm (path or hub id)")
+    batch_size: int = option(2, "images per sampling batch")
+    resolution: int | None = option(None, "image side in pixels, a multiple of 8 (default: the training resolution)")
 
     def __post_init__(self):
         """Refuse what cannot run, before any model loads (the CLI, the app and the API alike)."""

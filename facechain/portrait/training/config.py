@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import BadArguments, EnvironmentProblem
-from ...validation import check_between, check_resolution, check_seed
+from ...validation import check_between, check_resolution, check_seed, option
 
 MAX_STEPS = 100_000
 MAX_CHECKPOINT_INTERVAL = 100
@@ -23,11 +23,6 @@ class TrainingError(BadArguments):
 
 class TrainingOutOfMemory(EnvironmentProblem):
     """The run does not fit in this machine's memory at these settings."""
-
-
-def option(default, help: str, **cli):
-    """A field with its ``--help`` text (and argparse extras such as ``choices``) declared beside it."""
-    return field(default=default, metadata={"help": help, **cli})
 
 
 @dataclass

@@ -10,6 +10,7 @@ plain diffusers loads with ``pipe.load_lora_weights(folder)``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -41,6 +42,7 @@ from .data import DatasetError, Example, batch_indices, load_pixels, read_exampl
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
+log = logging.getLogger(__name__)
 OUT_OF_MEMORY_ADVICE = ("try --batch-size 1 with --gradient-accumulation, --gradient-checkpointing, "
                         "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution")
 
@@ -86,16 +88,42 @@ def train(config: TrainConfig, settings: Settings | None = None, progress: Progr
         return Trainer(config, settings).run(progress)
 
 
+def new_accelerator(config: TrainConfig):
+    """An ``Accelerator`` with this run's precision and gradient accumulation.
+
+    accelerate keeps its precision in one process-wide state that refuses a change once set, and the
+    app trains many runs in one process, each with its own precision; accelerate offers no public way
+    to start over, so its state is cleared with ``AcceleratorState._reset_state()`` (accelerate < 2 is
+    pinned; the tests train in full precision, bf16 and fp16 in one process). The
+    process group (``PartialState``) is kept, so this is safe under ``accelerate launch``.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+    return Accelerator(gradient_accumulation_steps=config.gradient_accumulation, mixed_precision=config.mixed_precision)
+
+
 class Trainer:
-    """One run: checks its inputs and sets up models, optimizer and resume state on creation; ``run``
-    does the steps and writes the outputs."""
+    """One run: on creation it checks its inputs, then sets up accelerate, the models, the optimizer and
+    the resume state; ``run`` does the steps and writes the outputs."""
 
     def __init__(self, config: TrainConfig, settings: Settings):
-        from accelerate import Accelerator
-        from accelerate.state import AcceleratorState
-        from diffusers.optimization import get_scheduler
-
         self.config = config
+        self.check_inputs(settings)
+        self.accelerator = new_accelerator(config)
+        self.class_examples = self.prior_examples() if config.prior_preservation else []
+        trainable = self.load_models()
+        self.step = self.set_up_optimization(trainable)
+        self.log_path = config.out / LOG_FILE
+        self.log = restart_log(self.log_path, self.step) if self.accelerator.is_main_process else []
+        self.meta = {"base_model": str(self.model_dir) if self.tiny else (config.base_model or settings.base_model),
+                     "tiny": self.tiny, "config": json.loads(json.dumps(asdict(config), default=str))}
+
+    def check_inputs(self, settings: Settings) -> None:
+        """Everything that can refuse the run, before any model loads: a finished run in the output folder,
+        the dataset and its class phrase, the base model, stale checkpoints; and the run's size."""
+        config = self.config
         finished = finished_run(config.out)  # checked first: nothing loads or downloads for a finished run
         if finished is not None:
             raise TrainingError(f"{config.out} holds a finished run ({finished.get('steps')} steps; its LoRA is "
@@ -118,29 +146,31 @@ class Trainer:
             raise TrainingError(f"{config.out} holds checkpoints of an earlier run: pass --resume to continue it, "
                                 f"or choose another --out")
 
-        # accelerate keeps one process-wide state; a new run (the app trains many) may use another precision.
-        # The process group (PartialState) is kept, so this is safe under `accelerate launch`.
-        AcceleratorState._reset_state()
-        self.accelerator = Accelerator(gradient_accumulation_steps=config.gradient_accumulation,
-                                       mixed_precision=config.mixed_precision)
-        self.class_examples = self.prior_examples() if config.prior_preservation else []
+    def load_models(self) -> dict:
+        """Load the base model with LoRA adapters, frozen parts on the device in the run's precision;
+        returns the trainable modules by name."""
+        config = self.config
         self.frozen_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
         self.tokenizer, self.text_encoder, self.vae, unet, self.noise_scheduler = load_models(self.model_dir, config)
         for module in (self.vae, *([] if config.train_text_encoder else [self.text_encoder])):
             module.to(self.accelerator.device, **({} if self.frozen_dtype == torch.float32 else {"dtype": self.frozen_dtype}))
-        trainable = {"unet": unet, **({"text_encoder": self.text_encoder} if config.train_text_encoder else {})}
+        self.frozen_prompts: dict[str, torch.Tensor] = {}
+        return {"unet": unet, **({"text_encoder": self.text_encoder} if config.train_text_encoder else {})}
+
+    def set_up_optimization(self, trainable: dict) -> int:
+        """Optimizer and LR schedule over the LoRA parameters, restored from the newest checkpoint on
+        ``--resume``, and the modules wrapped by accelerate; returns the step the run starts at."""
+        from diffusers.optimization import get_scheduler
+
+        config = self.config
         self.parameters = [p for module in trainable.values() for p in module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.learning_rate)
         self.lr_scheduler = get_scheduler(config.lr_scheduler, optimizer=self.optimizer,
                                           num_warmup_steps=config.warmup_steps, num_training_steps=self.total_steps)
-        self.step = self.restore(trainable) if config.resume else 0
+        step = self.restore(trainable) if config.resume else 0
         prepared = self.accelerator.prepare(*trainable.values(), self.optimizer)
         self.wrapped, self.optimizer = dict(zip(trainable, prepared[:-1])), prepared[-1]
-        self.frozen_prompts: dict[str, torch.Tensor] = {}
-        self.log_path = config.out / LOG_FILE
-        self.log = restart_log(self.log_path, self.step) if self.accelerator.is_main_process else []
-        self.meta = {"base_model": str(self.model_dir) if self.tiny else (config.base_model or settings.base_model),
-                     "tiny": self.tiny, "config": json.loads(json.dumps(asdict(config), default=str))}
+        return step
 
     def prior_examples(self) -> list[Example]:
         """The class images (generated by the main process if missing), captioned with the class prompt."""
@@ -158,6 +188,7 @@ class Trainer:
         if found is None:
             raise TrainingError(f"--resume: no checkpoint in {self.checkpoint_root}")
         step, tensors, state, _ = load_checkpoint(found)
+        log.info("resuming %s from its checkpoint at step %d", self.config.out, step)
         load_trainable(trainable, tensors)
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_scheduler.load_state_dict(state["lr_scheduler"])
@@ -275,6 +306,7 @@ class Trainer:
                     if accelerator.is_main_process:
                         save_checkpoint(self.checkpoint_root, step, trainable_tensors(accelerator, self.wrapped),
                                         self.optimizer, self.lr_scheduler, self.meta, config.keep_checkpoints)
+                        log.info("checkpoint at step %d of %d in %s", step, self.total_steps, self.checkpoint_root)
         except torch.OutOfMemoryError:
             raise TrainingOutOfMemory(f"out of memory at resolution {self.resolution}, batch size "
                                       f"{config.batch_size}: {OUT_OF_MEMORY_ADVICE}") from None
