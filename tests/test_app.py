@@ -61,6 +61,7 @@ def test_upload_and_prepare_through_the_server(tmp_path, example_files, analyzer
         app.close()
 
 
+@pytest.mark.slow
 def test_upload_train_generate_through_the_server(tmp_path, example_files, analyzer):
     """The whole workflow as an API user sees it: prepare -> train (tiny, a few steps) -> generate."""
     from gradio_client import Client, handle_file

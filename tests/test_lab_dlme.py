@@ -1,6 +1,6 @@
 """DLME's pieces by hand: the Student-t kernel and its constant, the two-way divergence (and that it
 is smallest at Q = P), the two-view distances, the neighbour mix (on segments between neighbours),
-a map that separates two blobs, and the quick experiment."""
+a map that separates two blobs."""
 
 from __future__ import annotations
 
@@ -92,15 +92,3 @@ def test_dlme_map_separates_two_blobs():
     assert np.all(side[distances.argmin(axis=1)] == side)  # every point's map neighbour is from its blob
     within = distances[side[:, None] == side[None]]
     assert np.median(distances[side[:, None] != side[None]]) > 2 * np.median(within[np.isfinite(within)])
-
-
-def test_quick_experiment():
-    from facechain.lab.experiments import all_experiments
-
-    arms = all_experiments()["dlme"].run(0, True)
-    assert set(arms) == {"kernel baseline", "DLME", "t-SNE"}
-    for scores in arms.values():
-        assert set(scores) == {"svc_accuracy", "knn10_accuracy", "trustworthiness"}
-        assert all(np.isfinite(v) for v in scores.values())
-        assert scores["svc_accuracy"] > 0.5 and scores["knn10_accuracy"] > 0.5  # ten classes: chance is 0.1
-        assert 0.5 < scores["trustworthiness"] <= 1

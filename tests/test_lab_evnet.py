@@ -1,6 +1,7 @@
 """EVNet's explanation: gradient-times-input saliency by hand on a linear map, cluster averages, and the
 deletion test (zeroing a cluster's most salient inputs moves the map more than zeroing random ones)
-on a hand-made map and on a trained EVNet map of the digits (the quick experiment)."""
+on a hand-made map (on a trained EVNet map of the digits: the quick experiment, in
+test_lab_quick_experiments.py)."""
 
 from __future__ import annotations
 
@@ -50,17 +51,3 @@ def test_deleting_salient_inputs_beats_random_on_a_hand_made_map():
     x[clusters == 1, :2] *= 0.1
     shifts = deletion_test(linear_map(weights.tolist()), x, clusters, 2, rng)
     assert shifts["salient"] > 3 * shifts["random"]
-
-
-def test_quick_experiment_and_its_deletion_test():
-    from facechain.lab.experiments import all_experiments
-
-    arms = all_experiments()["evnet"].run(0, True)
-    assert set(arms) == {"kernel baseline", "EVNet", "t-SNE"}
-    for scores in arms.values():
-        assert all(np.isfinite(v) for v in scores.values())
-        assert scores["svc_accuracy"] > 0.5 and scores["knn10_accuracy"] > 0.5  # ten classes: chance is 0.1
-    evnet = arms["EVNet"]
-    # the explanation is real: a cluster's 8 most salient pixels move it more than 8 random non-blank pixels
-    assert evnet["deletion_salient"] > 1.5 * evnet["deletion_random"]
-    assert evnet["deletion_ratio"] == pytest.approx(evnet["deletion_salient"] / evnet["deletion_random"])

@@ -1,5 +1,5 @@
 """The fairness penalty against hand computations, its gradient direction, the head/tail split, the
-logit adjustment, and the quick experiment."""
+logit adjustment."""
 
 from __future__ import annotations
 
@@ -43,12 +43,3 @@ def test_logit_adjustment_shifts_by_the_log_prior():
     log_prior = torch.log(torch.tensor([0.8, 0.2]))
     expected = -(np.log(0.8) + np.log(0.2)) / 2  # softmax of the log prior itself
     assert logit_adjusted_cross_entropy(logits, labels, log_prior).item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_quick_experiment():
-    from facechain.lab.experiments import all_experiments
-
-    arms = all_experiments()["fairness"].run(0, True)
-    assert set(arms) == {"CE", "CE+FR", "LA", "LA+FR"}
-    assert all(0.2 < arm["tail_accuracy"] <= 1 and 0.5 < arm["head_accuracy"] <= 1 for arm in arms.values())
-    assert arms["CE"]["head_accuracy"] > arms["CE"]["tail_accuracy"]  # the long tail hurts the tail

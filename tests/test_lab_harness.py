@@ -1,6 +1,6 @@
 """The lab's harness: planted corruptions plant what they say, metrics match hand computations, the
 training loop is seeded, and the paired verdict reads the differences; InfoGrowth's cleaning and
-gain; the CLI and the Lab tab."""
+gain; the CLI and the Lab tab. Each experiment's quick run: test_lab_quick_experiments.py."""
 
 from __future__ import annotations
 
@@ -106,15 +106,6 @@ def test_infogrowth_cleans_mismatches_and_discounts_duplicates():
     assert set(grower.dropped) == {0, 31 // 2 + 45, 31}  # 0 and 62 arrive in the first chunk, 31 in the second
     chosen = grower.sample(20, rng)
     assert len(chosen) == 20 and len(set(chosen)) == 20 and not set(chosen) & set(grower.dropped)
-
-
-def test_infogrowth_experiment_quick():
-    from facechain.lab.experiments import all_experiments
-
-    arms = all_experiments()["infogrowth"].run(0, True)
-    assert arms["InfoGrowth"]["duplicate_share"] < arms["cleaning only"]["duplicate_share"]
-    assert arms["InfoGrowth"]["mismatched_share"] < 0.5 * arms["random subset"]["mismatched_share"]
-    assert arms["InfoGrowth"]["accuracy"] > arms["random subset"]["accuracy"] > 0.5
 
 
 def test_lab_cli_and_tab(tmp_path, capsys):

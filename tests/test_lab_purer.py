@@ -1,6 +1,6 @@
 """PURER's pieces: inversion matches the teacher without touching it, first-order MAML's update is the
 adapted query gradient, episodes are relabelled and disjoint, the curriculum hardens only the
-episode's query images and only after a stall; and the quick experiment."""
+episode's query images and only after a stall."""
 
 from __future__ import annotations
 
@@ -83,12 +83,3 @@ def test_episodes_and_the_curriculum():
     curriculum = Curriculum(patience=2, tolerance=0.01)
     assert [curriculum.stalled(a) for a in (0.5, 0.6, 0.6, 0.605, 0.7, 0.7, 0.7)] == \
         [False, False, False, True, False, False, True]
-
-
-def test_quick_experiment():
-    from facechain.lab.experiments import all_experiments
-
-    arms = all_experiments()["purer"].run(0, True)
-    assert set(arms) == {"averaged teachers", "MAML on inverted pool", "PURER"}
-    assert all(0.6 < arm["accuracy"] <= 1 for arm in arms.values())  # 2-way: chance is 0.5
-    assert arms["PURER"]["pool_teacher_agreement"] > 0.95

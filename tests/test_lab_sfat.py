@@ -1,5 +1,5 @@
 """SFAT's pieces: PGD stays in its ball and raises the loss, the slack weights against the formula,
-aggregation as a weighted average, non-IID shards, and the quick experiment."""
+aggregation as a weighted average, non-IID shards."""
 
 from __future__ import annotations
 
@@ -66,15 +66,7 @@ def test_label_shards_are_non_iid_and_cover_the_data_once():
     assert all(len(np.unique(y[p])) <= 4 for p in parts)  # two label-sorted shards: a few digits each
 
 
-def test_quick_experiment():
-    from facechain.lab.experiments import all_experiments
-
-    arms = all_experiments()["sfat"].run(0, True)
-    assert set(arms) == {"FedAvg-AT", "SFAT"}
-    for arm in arms.values():
-        assert 0.1 < arm["natural_accuracy"] <= 1 and 0 <= arm["robust_accuracy"] <= arm["natural_accuracy"]
-
-
+@pytest.mark.slow
 def test_clients_as_processes_give_exactly_the_simulated_result():
     """torch.distributed (gloo, CPU): client processes, each training on its own shard only and
     gathering the others' states, end where the in-process simulation ends. Two clients and two rounds

@@ -1,5 +1,5 @@
 """SharpDRO's pieces against hand computations: per-group losses, the adversarial weights moving to
-the worst group, the perturbation undone, the g0 + g1 update; SAM and GroupDRO; the quick experiment."""
+the worst group, the perturbation undone, the g0 + g1 update; SAM and GroupDRO."""
 
 from __future__ import annotations
 
@@ -84,14 +84,3 @@ def test_sam_and_group_dro_steps():
     losses, _ = group_losses(loss_of(model).detach(), groups, 2)
     group_dro_step(weights, model, torch.optim.SGD(model.parameters(), lr=0.1), loss_of, groups)
     assert (weights.q[int(losses.argmax())] > 0.5).item()
-
-
-def test_quick_experiment():
-    from facechain.lab.experiments import all_experiments
-
-    arms = all_experiments()["sharpdro"].run(0, True)
-    assert set(arms) == {"ERM", "SAM", "GroupDRO", "SharpDRO"}
-    for arm in arms.values():
-        assert arm["worst_accuracy"] == min(v for k, v in arm.items() if "@" in k)
-    for name in ("ERM", "GroupDRO", "SharpDRO"):  # SAM's large radius needs the full run to get going
-        assert arms[name]["accuracy@inf"] > 0.75 > arms[name]["accuracy@0.5"]  # fewer photons, harder

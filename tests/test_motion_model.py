@@ -18,6 +18,7 @@ from pipelines.humanmac import default_scheduler
 T_HIS, T_PRED = H36M.t_his, H36M.t_pred
 
 
+# The tests of this trained model are marked slow: its 2000 training steps take about half a minute.
 @pytest.fixture(scope="module")
 def trained():
     torch.manual_seed(0)
@@ -36,6 +37,7 @@ def held_out():
     return torch.from_numpy(procedural_windows(20, H36M, np.random.default_rng(99)))
 
 
+@pytest.mark.slow
 def test_training_learns_and_beats_zero_velocity(trained, held_out):
     pipe, losses = trained
     assert np.mean(losses[-50:]) < 0.1 * np.mean(losses[:20])
@@ -47,6 +49,7 @@ def test_training_learns_and_beats_zero_velocity(trained, held_out):
     assert ours < 0.95 * last_pose
 
 
+@pytest.mark.slow
 def test_sampling_keeps_the_history_and_a_controlled_part(trained, held_out):
     pipe, _ = trained
     clips = held_out[:4]
@@ -62,6 +65,7 @@ def test_sampling_keeps_the_history_and_a_controlled_part(trained, held_out):
         pipe(clips[:, :T_HIS], T_PRED, num_samples=1, num_inference_steps=2, control_features=right_leg)
 
 
+@pytest.mark.slow
 def test_motion_switch_steers_the_ending_to_the_target(trained, held_out):
     pipe, _ = trained
     history, target = held_out[:4, :T_HIS], held_out[4:8, -10:]
@@ -74,6 +78,7 @@ def test_motion_switch_steers_the_ending_to_the_target(trained, held_out):
     assert (steered.clips[:, :, :T_HIS] - history[:, None]).abs().mean() < 0.02
 
 
+@pytest.mark.slow
 def test_evaluation_matches_direct_metrics(trained, held_out):
     from facechain.motion.evaluation import ZeroVelocity, evaluate
 
@@ -86,6 +91,7 @@ def test_evaluation_matches_direct_metrics(trained, held_out):
     assert ours["APD"] > 0 and all(np.isfinite(value) for value in ours.values())  # K > 1 futures differ
 
 
+@pytest.mark.slow
 def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
     from facechain.cli import build_parser
     from pipelines import MOTION_SOLVERS

@@ -27,6 +27,7 @@ def one_thread():
     torch.set_num_threads(1)
 
 
+@pytest.mark.slow
 def test_shipped_model_draws_the_asked_digit_and_attribute():
     model = load_model(MODEL)
     images, labels = base_digits()

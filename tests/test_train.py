@@ -78,6 +78,7 @@ def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset,
     assert abs(render() - before).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path):
     def config(out, **extra):
         return TrainConfig(dataset=dataset, out=out, tiny=True, steps=12, learning_rate=5e-3, checkpoint_every=4,
@@ -139,6 +140,7 @@ def test_cli_train(dataset, settings, tmp_path, capsys, monkeypatch):
     assert "no metadata.jsonl" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_two_processes_under_accelerate_launch(dataset, settings, tmp_path):
     import os
     import subprocess
@@ -204,7 +206,7 @@ def test_out_of_memory_says_which_flags_help(dataset, settings, tmp_path, monkey
     assert caught.value.exit_code == ExitCode.ENVIRONMENT  # the machine, not the arguments
 
 
-@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("precision", ["bf16", pytest.param("fp16", marks=pytest.mark.slow)])  # fp16 is slow on a CPU
 def test_mixed_precision_trains_and_validates(dataset, settings, tmp_path, precision):
     result = train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=2, mixed_precision=precision,
                                validation_images=1, validation_steps=2, sude_weight=0.4), settings)
