@@ -64,14 +64,18 @@ def main() -> None:
     others = [face.embedding for face in analyzer.detect(np.asarray(insightface_image("t1.jpg")))]
     others.append(embed(insightface_image("Tom_Hanks_54745.png").resize((448, 448), Image.Resampling.BICUBIC)))
     people = [original] + others
-    different = [analyzer.distance(a, b) for i, a in enumerate(people) for b in people[i + 1:]]
+    different = [analyzer.distance(a, b) for i, a in enumerate(people) for b in people[i + 1 :]]
 
     landmarks = analyzer.detect(np.asarray(person))[0].landmarks
     blur = {}
     for sigma in (0, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0):
         blurred = person.filter(ImageFilter.GaussianBlur(sigma)) if sigma else person
-        blur[sigma] = {"memory": sharpness(canonical_face(blurred, landmarks)),
-                       "jpeg q92": sharpness(canonical_face(jpeg(blurred), analyzer.detect(np.asarray(jpeg(blurred)))[0].landmarks))}
+        blur[sigma] = {
+            "memory": sharpness(canonical_face(blurred, landmarks)),
+            "jpeg q92": sharpness(
+                canonical_face(jpeg(blurred), analyzer.detect(np.asarray(jpeg(blurred)))[0].landmarks)
+            ),
+        }
 
     print(f"identity (dlib, unit embeddings; same-person threshold {analyzer.thresholds.same_person})")
     print(f"  one person, {len(same)} variants: {min(same.values()):.2f} .. {max(same.values()):.2f}")
@@ -83,8 +87,18 @@ def main() -> None:
     for sigma, row in blur.items():
         print(f"{sigma:>10}{row['memory']:>11.1f}{row['jpeg q92']:>12.1f}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"same_person": same, "different_people": different, "hash_bits": hashes,
-                                     "sharpness_by_blur": blur, "thresholds": vars(analyzer.thresholds)}, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "same_person": same,
+                "different_people": different,
+                "hash_bits": hashes,
+                "sharpness_by_blur": blur,
+                "thresholds": vars(analyzer.thresholds),
+            },
+            indent=2,
+        )
+    )
     print(f"\nwrote {args.json}")
 
 

@@ -27,10 +27,12 @@ def row(experiment, result) -> str:
         return f"{result.mean[arm][experiment.metric]:.3f} ± {result.sd[arm][experiment.metric]:.3f}"
 
     better = "↑" if experiment.higher_is_better else "↓"
-    return (f"| {experiment.title} | {experiment.claim} | {experiment.metric} {better} | {experiment.baseline}: "
-            f"{cell(experiment.baseline)} | {experiment.method}: {cell(experiment.method)} | "
-            f"{result.difference:+.3f} ± {result.difference_sd:.3f}, {result.wins}/{len(result.seeds)} | "
-            f"{result.verdict} |")
+    return (
+        f"| {experiment.title} | {experiment.claim} | {experiment.metric} {better} | {experiment.baseline}: "
+        f"{cell(experiment.baseline)} | {experiment.method}: {cell(experiment.method)} | "
+        f"{result.difference:+.3f} ± {result.difference_sd:.3f}, {result.wins}/{len(result.seeds)} | "
+        f"{result.verdict} |"
+    )
 
 
 def main() -> None:
@@ -50,8 +52,14 @@ def main() -> None:
         result = run_experiment(experiment, list(range(args.seeds)))
         seconds = time.perf_counter() - started
         print(table(experiment, result) + f"\n({seconds:.0f} s)\n", flush=True)
-        report[name] = {**asdict(result), "seconds": seconds, "metric": experiment.metric,
-                        "baseline": experiment.baseline, "method": experiment.method, "claim": experiment.claim}
+        report[name] = {
+            **asdict(result),
+            "seconds": seconds,
+            "metric": experiment.metric,
+            "baseline": experiment.baseline,
+            "method": experiment.method,
+            "claim": experiment.claim,
+        }
         rows.append(row(experiment, result))
     print("| experiment | paper's headline | metric | baseline | method | paired difference, wins | verdict |")
     print("|---|---|---|---|---|---|---|")

@@ -26,9 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from train_bench import make_dataset  # noqa: E402
+
 from facechain.config import Settings  # noqa: E402
 from facechain.portrait import TrainConfig, train  # noqa: E402
-from train_bench import make_dataset  # noqa: E402
 
 
 def free_port() -> int:
@@ -74,13 +75,26 @@ def main() -> None:
         home = scratch / "home"
         dataset, _, _ = make_dataset(scratch)
         model = scratch / "model"
-        train(TrainConfig(dataset=dataset, out=model, tiny=True, steps=5, validation_images=0, sude_weight=0),
-              Settings(home=home))
+        train(
+            TrainConfig(dataset=dataset, out=model, tiny=True, steps=5, validation_images=0, sude_weight=0),
+            Settings(home=home),
+        )
         port = free_port()
-        env = {**os.environ, "FACECHAIN_HOME": str(home), "FACECHAIN_FACE_BACKEND": "dlib",
-               "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "OMP_NUM_THREADS": "2"}
-        server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=scratch, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "FACECHAIN_HOME": str(home),
+            "FACECHAIN_FACE_BACKEND": "dlib",
+            "GRADIO_SERVER_PORT": str(port),
+            "GRADIO_SERVER_NAME": "127.0.0.1",
+            "OMP_NUM_THREADS": "2",
+        }
+        server = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=scratch,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}/"
         try:
             wait_for_server(url, server)
@@ -92,8 +106,9 @@ def main() -> None:
             def one_request(client, index):
                 started = time.perf_counter()
                 try:
-                    gallery, _, _ = client.predict("me", "natural", "", args.count, index, 0.9, 0.25,
-                                                   api_name="/generate")
+                    gallery, _, _ = client.predict(
+                        "me", "natural", "", args.count, index, 0.9, 0.25, api_name="/generate"
+                    )
                     if len(gallery) != args.count:
                         failures.append(f"{len(gallery)} images instead of {args.count}")
                 except Exception as error:  # counted and reported, the load test goes on
@@ -103,8 +118,11 @@ def main() -> None:
             started = time.perf_counter()
             with ThreadPoolExecutor(args.clients * args.requests) as pool:
                 for round_index in range(args.rounds):
-                    jobs = [pool.submit(one_request, client, round_index * 100 + i)
-                            for client in clients for i in range(args.requests)]
+                    jobs = [
+                        pool.submit(one_request, client, round_index * 100 + i)
+                        for client in clients
+                        for i in range(args.requests)
+                    ]
                     for job in jobs:
                         job.result()
                     memory.append(resident_mb(server.pid))
@@ -115,13 +133,22 @@ def main() -> None:
             server.wait(30)
 
     total = args.clients * args.requests * args.rounds
-    summary = {"clients": args.clients, "requests_per_round": args.clients * args.requests, "rounds": args.rounds,
-               "portraits_per_request": args.count, "requests": total, "failures": failures,
-               "latency_s": {"median": statistics.median(latencies), "max": max(latencies), "min": min(latencies)},
-               "throughput_requests_per_s": total / elapsed, "server_rss_mb": memory}
-    print(f"{total} requests from {args.clients} clients: {len(failures)} failed; latency median "
-          f"{summary['latency_s']['median']:.1f} s, max {summary['latency_s']['max']:.1f} s (queue wait included); "
-          f"{summary['throughput_requests_per_s']:.2f} requests/s")
+    summary = {
+        "clients": args.clients,
+        "requests_per_round": args.clients * args.requests,
+        "rounds": args.rounds,
+        "portraits_per_request": args.count,
+        "requests": total,
+        "failures": failures,
+        "latency_s": {"median": statistics.median(latencies), "max": max(latencies), "min": min(latencies)},
+        "throughput_requests_per_s": total / elapsed,
+        "server_rss_mb": memory,
+    }
+    print(
+        f"{total} requests from {args.clients} clients: {len(failures)} failed; latency median "
+        f"{summary['latency_s']['median']:.1f} s, max {summary['latency_s']['max']:.1f} s (queue wait included); "
+        f"{summary['throughput_requests_per_s']:.2f} requests/s"
+    )
     print("server RSS (MB) at start and after each round: " + ", ".join(f"{m:.0f}" for m in memory))
     Path(args.out).write_text(json.dumps(summary, indent=2))
     print(f"wrote {args.out}")

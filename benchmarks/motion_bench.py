@@ -42,9 +42,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from facechain.atomic import staged_file  # noqa: E402
-from models.dct import to_dct  # noqa: E402
 from facechain.motion.skeleton import H36M  # noqa: E402
 from facechain.motion.training import MotionTrainConfig, RandomWindows, procedural_windows, train_denoiser  # noqa: E402
+from models.dct import to_dct  # noqa: E402
 from models.humanmac import HumanMACDenoiser  # noqa: E402
 from pipelines.humanmac import HumanMACPipeline, default_scheduler  # noqa: E402
 
@@ -94,17 +94,40 @@ def main() -> None:
     transformer, diffusion_module, get_dct_matrix = load_official(args.official.resolve())
 
     torch.manual_seed(0)
-    ours = HumanMACDenoiser(joints=H36M.count - 1, coefficients=H36M.dct_coefficients, width=512, layers=8, heads=8,
-                            feed_forward=1024, dropout=0.2)
-    official = transformer.MotionTransformer(input_feats=FEATURES, num_frames=H36M.dct_coefficients, latent_dim=512,
-                                             ff_size=1024, num_layers=8, num_heads=8, dropout=0.2)
+    ours = HumanMACDenoiser(
+        joints=H36M.count - 1,
+        coefficients=H36M.dct_coefficients,
+        width=512,
+        layers=8,
+        heads=8,
+        feed_forward=1024,
+        dropout=0.2,
+    )
+    official = transformer.MotionTransformer(
+        input_feats=FEATURES,
+        num_frames=H36M.dct_coefficients,
+        latent_dim=512,
+        ff_size=1024,
+        num_layers=8,
+        num_heads=8,
+        dropout=0.2,
+    )
     windows = procedural_windows(max(args.windows, 64), H36M, np.random.default_rng(0))
     history = torch.from_numpy(windows[: args.windows, : H36M.t_his])
     dct_m, idct_m = (m.float() for m in get_dct_matrix(FRAMES))
-    diffusion = diffusion_module.Diffusion(noise_steps=1000, motion_size=(H36M.dct_coefficients, FEATURES),
-                                           device="cpu", padding="LastFrame", EnableComplete=True,
-                                           ddim_timesteps=args.steps, scheduler="Cosine", mod_test=1.0, dct=dct_m,
-                                           idct=idct_m, n_pre=H36M.dct_coefficients)
+    diffusion = diffusion_module.Diffusion(
+        noise_steps=1000,
+        motion_size=(H36M.dct_coefficients, FEATURES),
+        device="cpu",
+        padding="LastFrame",
+        EnableComplete=True,
+        ddim_timesteps=args.steps,
+        scheduler="Cosine",
+        mod_test=1.0,
+        dct=dct_m,
+        idct=idct_m,
+        n_pre=H36M.dct_coefficients,
+    )
     padded = HumanMACPipeline.padded(history, FRAMES).repeat_interleave(args.samples, dim=0)
     padded_dct = to_dct(padded, H36M.dct_coefficients)
     mask = torch.zeros(FRAMES, FEATURES)
@@ -114,8 +137,13 @@ def main() -> None:
     pipe.set_progress_bar_config(disable=True)
 
     def sample_ours():
-        pipe(history, H36M.t_pred, num_samples=args.samples, num_inference_steps=args.steps,
-             generator=torch.Generator().manual_seed(0))
+        pipe(
+            history,
+            H36M.t_pred,
+            num_samples=args.samples,
+            num_inference_steps=args.steps,
+            generator=torch.Generator().manual_seed(0),
+        )
 
     def sample_official():
         official.eval()
@@ -127,7 +155,9 @@ def main() -> None:
     def train_ours() -> float:
         """Seconds per step after the first (setup and the first step are not the steady state)."""
         stamps = []
-        train_denoiser(ours, pipe.scheduler, source, train_config, progress=lambda *_: stamps.append(time.perf_counter()))
+        train_denoiser(
+            ours, pipe.scheduler, source, train_config, progress=lambda *_: stamps.append(time.perf_counter())
+        )
         return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
 
     ema = transformer.EMA(0.995)
@@ -141,7 +171,9 @@ def main() -> None:
         stamps = []
         for _ in range(args.train_steps):
             clean = torch.matmul(dct_m[: H36M.dct_coefficients], batch)
-            condition = torch.matmul(dct_m[: H36M.dct_coefficients], HumanMACPipeline.padded(batch[:, : H36M.t_his], FRAMES))
+            condition = torch.matmul(
+                dct_m[: H36M.dct_coefficients], HumanMACPipeline.padded(batch[:, : H36M.t_his], FRAMES)
+            )
             t = diffusion.sample_timesteps(len(batch))
             noisy, noise = diffusion.noise_motion(clean, t)
             loss = torch.nn.functional.mse_loss(official(noisy, t, mod=condition), noise)
@@ -164,23 +196,45 @@ def main() -> None:
     ours_sampling, official_sampling = (statistics.median(s) for s in sampling)
     ours_step, official_step = (statistics.median(s) for s in steps)
     result = {
-        "config": {"width": 512, "layers": 8, "heads": 8, "feed_forward": 1024, "coefficients": H36M.dct_coefficients,
-                   "features": FEATURES, "frames": FRAMES, "ddim_steps": args.steps, "windows": args.windows,
-                   "samples": args.samples, "batch": 64, "threads": args.threads, "repeats": args.repeats},
+        "config": {
+            "width": 512,
+            "layers": 8,
+            "heads": 8,
+            "feed_forward": 1024,
+            "coefficients": H36M.dct_coefficients,
+            "features": FEATURES,
+            "frames": FRAMES,
+            "ddim_steps": args.steps,
+            "windows": args.windows,
+            "samples": args.samples,
+            "batch": 64,
+            "threads": args.threads,
+            "repeats": args.repeats,
+        },
         "parameters": {"ours": parameters(ours), "official": parameters(official)},
-        "sampling_per_s": {"ours": sampled / ours_sampling, "official": sampled / official_sampling,
-                           "ratio_ours_over_official": official_sampling / ours_sampling},
-        "train_s_per_step": {"ours": ours_step, "official": official_step,
-                             "ratio_official_over_ours": official_step / ours_step},
+        "sampling_per_s": {
+            "ours": sampled / ours_sampling,
+            "official": sampled / official_sampling,
+            "ratio_ours_over_official": official_sampling / ours_sampling,
+        },
+        "train_s_per_step": {
+            "ours": ours_step,
+            "official": official_step,
+            "ratio_official_over_ours": official_step / ours_step,
+        },
         "official_notes": "imported from --official by file path (package name clash on `models`); "
-                          "Diffusion(device='cpu'); EMA set past its 2000-step warm-up; official data loading untimed",
+        "Diffusion(device='cpu'); EMA set past its 2000-step warm-up; official data loading untimed",
     }
     print(f"{'':<34}{'ours':>12}{'official':>12}{'ratio':>10}")
     print(f"{'parameters':<34}{result['parameters']['ours']:>12,}{result['parameters']['official']:>12,}")
-    print(f"{'sampling (windows x K / s)':<34}{result['sampling_per_s']['ours']:>12.2f}"
-          f"{result['sampling_per_s']['official']:>12.2f}{result['sampling_per_s']['ratio_ours_over_official']:>9.2f}x")
-    print(f"{'training (s / step, batch 64)':<34}{ours_step:>12.3f}{official_step:>12.3f}"
-          f"{result['train_s_per_step']['ratio_official_over_ours']:>9.2f}x")
+    print(
+        f"{'sampling (windows x K / s)':<34}{result['sampling_per_s']['ours']:>12.2f}"
+        f"{result['sampling_per_s']['official']:>12.2f}{result['sampling_per_s']['ratio_ours_over_official']:>9.2f}x"
+    )
+    print(
+        f"{'training (s / step, batch 64)':<34}{ours_step:>12.3f}{official_step:>12.3f}"
+        f"{result['train_s_per_step']['ratio_official_over_ours']:>9.2f}x"
+    )
     print("ratio > 1: ours is faster")
     with staged_file(Path(args.out)) as staging:
         staging.write_text(json.dumps(result, indent=2))

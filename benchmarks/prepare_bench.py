@@ -3,9 +3,10 @@
 Both run on the same 20 photos (1024 px phone-style variants of scikit-image's astronaut) with 1
 and 2 workers. One worker runs in this process with models already loaded; two workers are two
 fresh processes for both (as face_recognition's own CLI does with ``--cpus``: dlib's DNN calls hold
-the GIL, so threads would not help either), their start-up and model loading included. face_recognition does detection (its default: HOG,
-upsampled once) and 128-d encoding only; prepare does all of its work (orientation, detection with
-CNN verification, 68 + 5 landmarks, embedding, gender/age, alignment, quality, curation and writing
+the GIL, so threads would not help either), their start-up and model loading included.
+face_recognition does detection (its default: HOG, upsampled once) and 128-d encoding only; prepare
+does all of its work (orientation, detection with CNN verification, 68 + 5 landmarks, embedding,
+gender/age, alignment, quality, curation and writing
 the dataset). face_recognition shares dlib's model files; install it beside dlib-bin with
 ``pip install --no-deps face_recognition``.
 
@@ -93,6 +94,7 @@ def reference_process(folder: Path) -> None:
 
 def time_command(command: list[str], repeats: int) -> float:
     """Median wall time of a fresh process running ``command`` (it must succeed)."""
+
     def run():
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -110,8 +112,9 @@ def whole_process(tmp: Path, repeats: int) -> dict:
         (folder / path.name).write_bytes(path.read_bytes())
     facechain = [sys.executable, "-m", "facechain.cli"]
     seconds = {
-        "facechain_prepare": time_command([*facechain, "prepare", str(folder), "--out", str(tmp / "cold"), "--overwrite"],
-                                          repeats),
+        "facechain_prepare": time_command(
+            [*facechain, "prepare", str(folder), "--out", str(tmp / "cold"), "--overwrite"], repeats
+        ),
         "face_recognition": time_command([sys.executable, __file__, "--reference-process", str(folder)], repeats),
         "facechain_help": time_command([*facechain, "--help"], repeats),
         "python_pass": time_command([sys.executable, "-c", "pass"], repeats),
@@ -146,28 +149,55 @@ def main() -> None:
 
         rows, found = [], {}
         for workers in (1, 2):
-            ours = time_runs(lambda: prepare(photos, Path(tmp) / "out", analyzer=analyzer, overwrite=True,
-                                             workers=workers), args.repeats)
-            theirs = time_runs(lambda: found.__setitem__(workers, run_reference(photos, workers)), args.repeats)
-            rows.append({"workers": workers, "facechain_photos_per_s": len(photos) / ours,
-                         "face_recognition_photos_per_s": len(photos) / theirs, "speed_ratio": theirs / ours})
-        ours_faces = [p.faces_found for p in prepare(photos, Path(tmp) / "out", analyzer=analyzer, overwrite=True).photos]
+            ours = time_runs(
+                lambda workers=workers: prepare(
+                    photos, Path(tmp) / "out", analyzer=analyzer, overwrite=True, workers=workers
+                ),
+                args.repeats,
+            )
+            theirs = time_runs(
+                lambda workers=workers: found.__setitem__(workers, run_reference(photos, workers)), args.repeats
+            )
+            rows.append(
+                {
+                    "workers": workers,
+                    "facechain_photos_per_s": len(photos) / ours,
+                    "face_recognition_photos_per_s": len(photos) / theirs,
+                    "speed_ratio": theirs / ours,
+                }
+            )
+        ours_faces = [
+            p.faces_found for p in prepare(photos, Path(tmp) / "out", analyzer=analyzer, overwrite=True).photos
+        ]
         cold = whole_process(Path(tmp), args.repeats)
 
     print(f"{len(photos)} photos, 1024x1024, median of {args.repeats} runs")
     print(f"{'workers':>7}  {'facechain prepare':>18}  {'face_recognition':>17}  {'ratio (ours/theirs)':>19}")
     for row in rows:
-        print(f"{row['workers']:>7}  {row['facechain_photos_per_s']:>13.2f} ph/s  {row['face_recognition_photos_per_s']:>12.2f} ph/s"
-              f"  {row['speed_ratio']:>18.2f}x")
-    print(f"faces reported over the set: facechain {sum(ours_faces)}, face_recognition {sum(found[1])} (true: {len(photos)})")
+        print(
+            f"{row['workers']:>7}  {row['facechain_photos_per_s']:>13.2f} ph/s  "
+            f"{row['face_recognition_photos_per_s']:>12.2f} ph/s"
+            f"  {row['speed_ratio']:>18.2f}x"
+        )
+    print(
+        f"faces reported over the set: facechain {sum(ours_faces)}, face_recognition {sum(found[1])} "
+        f"(true: {len(photos)})"
+    )
     times = cold["seconds"]
-    print(f"\nwhole process, 7 photos from a cold start: facechain prepare {times['facechain_prepare']:.2f} s, "
-          f"face_recognition {times['face_recognition']:.2f} s, ratio (ours/theirs, time) {cold['ratio']:.2f}x")
+    print(
+        f"\nwhole process, 7 photos from a cold start: facechain prepare {times['facechain_prepare']:.2f} s, "
+        f"face_recognition {times['face_recognition']:.2f} s, ratio (ours/theirs, time) {cold['ratio']:.2f}x"
+    )
     print(f"start-up: facechain --help {times['facechain_help']:.2f} s, python -c pass {times['python_pass']:.2f} s")
-    result = {"photos": len(photos), "size": "1024x1024", "repeats": args.repeats, "rows": rows,
-              "faces_found": {"facechain": sum(ours_faces), "face_recognition": sum(found[1]), "true": len(photos)},
-              "whole_process": cold,
-              "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()}}
+    result = {
+        "photos": len(photos),
+        "size": "1024x1024",
+        "repeats": args.repeats,
+        "rows": rows,
+        "faces_found": {"facechain": sum(ours_faces), "face_recognition": sum(found[1]), "true": len(photos)},
+        "whole_process": cold,
+        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.json}")

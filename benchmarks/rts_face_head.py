@@ -42,8 +42,16 @@ from facechain.faces import load_analyzer  # noqa: E402
 from facechain.faces.quality import canonical_face, sharpness  # noqa: E402
 from facechain.faces.quality_score import HEAD_FILE, QualityHead, calibrated_mapping  # noqa: E402
 from facechain.lab.harness.metrics import auroc  # noqa: E402
-from facechain.lab.rts import (ARCFACE_MARGIN, ARCFACE_SCALE, DOF, KL_SCALE, VarianceHead,  # noqa: E402
-                               arcface_logits, calibrate_sign, rts_loss)
+from facechain.lab.rts import (  # noqa: E402
+    ARCFACE_MARGIN,
+    ARCFACE_SCALE,
+    DOF,
+    KL_SCALE,
+    VarianceHead,
+    arcface_logits,
+    calibrate_sign,
+    rts_loss,
+)
 from tests.conftest import insightface_image  # noqa: E402
 
 PHOTO_PX = 256
@@ -83,13 +91,16 @@ class Samples:
 def identity_faces(analyzer) -> dict[str, tuple[Image.Image, tuple[float, float, float]]]:
     """name -> (photo, (face centre x, centre y, face side)) for each real face."""
     group = insightface_image("t1.jpg")
-    hanks = framed(insightface_image("Tom_Hanks_54745.png").resize((336, 336), Image.Resampling.BICUBIC),
-                   -60, -40, 396, 416)
+    hanks = framed(
+        insightface_image("Tom_Hanks_54745.png").resize((336, 336), Image.Resampling.BICUBIC), -60, -40, 396, 416
+    )
     photos = {f"t1 person {i}": (group, face) for i, face in enumerate(analyzer.detect(np.asarray(group)))}
     for name, image in (("Tom Hanks", hanks), ("astronaut", astronaut())):
         photos[name] = (image, analyzer.detect(np.asarray(image))[0])
-    return {name: (image, ((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2, f.width))
-            for name, (image, f) in photos.items()}
+    return {
+        name: (image, ((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2, f.width))
+        for name, (image, f) in photos.items()
+    }
 
 
 def augmented(image: Image.Image, face: tuple[float, float, float], rng: np.random.Generator) -> Image.Image:
@@ -98,8 +109,9 @@ def augmented(image: Image.Image, face: tuple[float, float, float], rng: np.rand
     cx, cy, side = face
     cx, cy = cx + rng.uniform(-0.1, 0.1) * side, cy + rng.uniform(-0.1, 0.1) * side
     half = side * rng.uniform(2.0, 3.0) / 2
-    turned = image.rotate(rng.uniform(-10, 10), center=(cx, cy), resample=Image.Resampling.BICUBIC,
-                          fillcolor=(255, 255, 255))
+    turned = image.rotate(
+        rng.uniform(-10, 10), center=(cx, cy), resample=Image.Resampling.BICUBIC, fillcolor=(255, 255, 255)
+    )
     photo = turned.crop((round(cx - half), round(cy - half), round(cx + half), round(cy + half)))
     photo = photo.resize((PHOTO_PX, PHOTO_PX), Image.Resampling.BICUBIC)
     if rng.random() < 0.5:
@@ -115,11 +127,11 @@ def degraded(photo: Image.Image, kind: str, severity: float, rng: np.random.Gene
     if kind == "blur":
         return photo.filter(ImageFilter.GaussianBlur(5.0 * severity))
     if kind == "dark":
-        dimmed = 255 * (pixels / 255) ** (1 + 0.5 * severity) * 0.08 ** severity
+        dimmed = 255 * (pixels / 255) ** (1 + 0.5 * severity) * 0.08**severity
         return Image.fromarray(dimmed.astype(np.uint8))
     if kind == "noise":
         return Image.fromarray(np.clip(pixels + rng.normal(0, 60.0 * severity, pixels.shape), 0, 255).astype(np.uint8))
-    small = max(1, round(PHOTO_PX * 0.14 ** severity))
+    small = max(1, round(PHOTO_PX * 0.14**severity))
     return photo.resize((small, small), Image.Resampling.BOX).resize(photo.size, Image.Resampling.BICUBIC)
 
 
@@ -127,8 +139,11 @@ def central_face(analyzer, photo: Image.Image):
     """The detected face nearest the photo's centre (crops of t1.jpg may show a neighbour's edge)."""
     faces = analyzer.detect(np.asarray(photo))
     centre = np.array(photo.size) / 2
-    return min(faces, key=lambda f: np.hypot((f.box[0] + f.box[2]) / 2 - centre[0],
-                                             (f.box[1] + f.box[3]) / 2 - centre[1]), default=None)
+    return min(
+        faces,
+        key=lambda f: np.hypot((f.box[0] + f.box[2]) / 2 - centre[0], (f.box[1] + f.box[3]) / 2 - centre[1]),
+        default=None,
+    )
 
 
 def photos(faces: dict, seed: int) -> list[tuple[str, str, str, Image.Image]]:
@@ -143,9 +158,14 @@ def photos(faces: dict, seed: int) -> list[tuple[str, str, str, Image.Image]]:
         for _ in range(CLEAN_TRAIN):
             kind = str(rng.choice(("clean",) + KINDS, p=[0.5] + [0.5 / len(KINDS)] * len(KINDS)))
             photo = augmented(image, face, rng)
-            rows.append((name, kind, "train-varied", photo if kind == "clean" else degraded(photo, kind, rng.uniform(), rng)))
-        rows += [(name, kind, "calibration", degraded(augmented(image, face, rng), kind, rng.uniform(STRONG, 1), rng))
-                 for kind in KINDS for _ in range(DEGRADED_TRIES)]
+            rows.append(
+                (name, kind, "train-varied", photo if kind == "clean" else degraded(photo, kind, rng.uniform(), rng))
+            )
+        rows += [
+            (name, kind, "calibration", degraded(augmented(image, face, rng), kind, rng.uniform(STRONG, 1), rng))
+            for kind in KINDS
+            for _ in range(DEGRADED_TRIES)
+        ]
     return rows
 
 
@@ -156,7 +176,9 @@ def lfw_photos() -> list[tuple[str, str, str, Image.Image]]:
 
     rows = []
     for crop in data.lfw_subset()[:100]:  # the first 100 are faces, the rest background
-        face = Image.fromarray((crop * 255).astype(np.uint8)).convert("RGB").resize((150, 150), Image.Resampling.BICUBIC)
+        face = (
+            Image.fromarray((crop * 255).astype(np.uint8)).convert("RGB").resize((150, 150), Image.Resampling.BICUBIC)
+        )
         canvas = Image.new("RGB", (300, 300), (128, 128, 128))
         canvas.paste(face, (75, 75))
         rows.append(("LFW", LFW, "evaluation", canvas))
@@ -200,8 +222,11 @@ def train(embeddings: np.ndarray, labels: np.ndarray, epochs: int, with_rts: boo
             if len(batch) < 2:  # batch norm needs two samples
                 continue
             logits = arcface_logits(x[batch], model.prototypes, y[batch])
-            loss = (rts_loss(logits, y[batch], model.variance(x[batch]), generator=generator) if with_rts
-                    else torch.nn.functional.cross_entropy(logits, y[batch]))
+            loss = (
+                rts_loss(logits, y[batch], model.variance(x[batch]), generator=generator)
+                if with_rts
+                else torch.nn.functional.cross_entropy(logits, y[batch])
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -222,7 +247,9 @@ def quality_head(samples: Samples, names: list[str], role: str, epochs: int) -> 
     (0, 1) mapping calibrated on the same identities' calibration photos."""
     training = samples.where(identity=names, role=role)
     labels = np.array([names.index(n) for n in samples.identity[training]])
-    heads = [folded(train(samples.embedding[training], labels, epochs, True, seed).variance) for seed in range(ENSEMBLE)]
+    heads = [
+        folded(train(samples.embedding[training], labels, epochs, True, seed).variance) for seed in range(ENSEMBLE)
+    ]
     raw = QualityHead(np.stack([w for w, _ in heads]), np.stack([b for _, b in heads]), 1, 0.0, 1.0, "dlib")
     calibration = samples.where(identity=names, role="calibration")
     sharp = raw.log_temperature(samples.embedding[calibration & samples.where(kind="clean")])
@@ -244,15 +271,23 @@ def held_out_auroc(samples: Samples, held_out: str) -> dict[str, dict[str, float
     names = [n for n in samples.identities if n != held_out]
     role, epochs = VARIANTS["RTS quality"]
     training = samples.where(identity=names, role=role)
-    plain = train(samples.embedding[training], np.array([names.index(n) for n in samples.identity[training]]),
-                  epochs, False, 0)
-    scores = {name: quality_head(samples, names, *setting).quality(samples.embedding) for name, setting in VARIANTS.items()}
+    plain = train(
+        samples.embedding[training], np.array([names.index(n) for n in samples.identity[training]]), epochs, False, 0
+    )
+    scores = {
+        name: quality_head(samples, names, *setting).quality(samples.embedding) for name, setting in VARIANTS.items()
+    }
     scores |= {"ArcFace max-softmax": max_softmax(plain, samples.embedding), "Laplacian sharpness": samples.sharpness}
     sharp = samples.where(identity=held_out, kind="clean")
     negatives = {kind: samples.where(identity=held_out, role="calibration", kind=kind) for kind in KINDS}
-    negatives |= {"all": samples.where(identity=held_out, role="calibration", kind=list(KINDS)), LFW: samples.where(kind=LFW)}
-    return {score: {kind: auroc(values[sharp], values[mask]) for kind, mask in negatives.items() if mask.any()}
-            for score, values in scores.items()}
+    negatives |= {
+        "all": samples.where(identity=held_out, role="calibration", kind=list(KINDS)),
+        LFW: samples.where(kind=LFW),
+    }
+    return {
+        score: {kind: auroc(values[sharp], values[mask]) for kind, mask in negatives.items() if mask.any()}
+        for score, values in scores.items()
+    }
 
 
 def table(title: str, rows: dict[str, dict[str, float]]) -> str:
@@ -271,44 +306,82 @@ def main() -> None:
     started = time.time()
     analyzer = load_analyzer("dlib")
     samples, found = collect(analyzer, photos(identity_faces(analyzer), seed=0) + lfw_photos())
-    print(f"embedded {len(samples.identity)} photos in {time.time() - started:.0f} s; strongly degraded faces the "
-          "engine still found: " + ", ".join(f"{k} {v:.0%}" for k, v in found.items()))
+    print(
+        f"embedded {len(samples.identity)} photos in {time.time() - started:.0f} s; strongly degraded faces the "
+        "engine still found: " + ", ".join(f"{k} {v:.0%}" for k, v in found.items())
+    )
 
     folds = {name: held_out_auroc(samples, name) for name in samples.identities}
     for name, rows in folds.items():
         print(f"  held out {name:<12} " + "  ".join(f"{score} {values['all']:.2f}" for score, values in rows.items()))
     scores = list(next(iter(folds.values())))
-    mean = {score: {kind: float(np.mean([f[score][kind] for f in folds.values() if kind in f[score]]))
-                    for kind in ["all", *KINDS, LFW]} for score in scores}
+    mean = {
+        score: {
+            kind: float(np.mean([f[score][kind] for f in folds.values() if kind in f[score]]))
+            for kind in ["all", *KINDS, LFW]
+        }
+        for score in scores
+    }
     spread = {score: float(np.std([f[score]["all"] for f in folds.values()], ddof=1)) for score in scores}
-    print(table(f"\nheld-out AUROC, sharp vs degraded photos of an identity left out of training and calibration "
-                f"(mean over {len(folds)} identities)", mean))
+    print(
+        table(
+            f"\nheld-out AUROC, sharp vs degraded photos of an identity left out of training and calibration "
+            f"(mean over {len(folds)} identities)",
+            mean,
+        )
+    )
     print("sd over identities of 'all': " + ", ".join(f"{score} {sd:.3f}" for score, sd in spread.items()))
 
     role, epochs = VARIANTS["RTS quality"]
     head = quality_head(samples, samples.identities, role, epochs)
     clean = head.quality(samples.embedding[samples.where(role="calibration", kind="clean")])
-    print(f"\nshipped head (all {len(samples.identities)} identities): sign {head.sign:+d} (+1: a higher expected "
-          f"temperature is a better face); median quality of calibration photos: sharp {np.median(clean):.2f}, "
-          + ", ".join(f"{k} {np.median(head.quality(samples.embedding[samples.where(role='calibration', kind=k)])):.2f}"
-                      for k in KINDS))
-    head.save(args.out, {
-        "method": "RTS variance heads (Shang et al., AAAI 2023) on frozen dlib embeddings with ArcFace identity logits, "
-                  f"an ensemble of {ENSEMBLE} (log-temperatures averaged)",
-        "score": "quality = 1 / (1 + exp(-(sign * mean_heads log(sum_j exp(weight @ e + bias)_j / (dof - 2)) - center) "
-                 "/ width))",
-        "training": {"identities": samples.identities, "photos_per_identity": CLEAN_TRAIN,
-                     "degraded_share": 0.5, "severity": [0.0, 1.0], "epochs": epochs, "learning_rate": LEARNING_RATE,
-                     "kl_scale": KL_SCALE, "arcface_scale": ARCFACE_SCALE, "arcface_margin": ARCFACE_MARGIN},
-        "calibration": {"sharp": "fresh augmented photos of the training identities",
-                        "degraded": list(KINDS), "severity": [STRONG, 1.0],
-                        "median_sharp_quality": 0.9, "median_degraded_quality": 0.1},
-        "held_out_auroc": {"protocol": "leave one identity out: heads trained and calibrated without it",
-                           "mean": mean["RTS quality"], "sd_all": spread["RTS quality"],
-                           "per_identity": {name: rows["RTS quality"]["all"] for name, rows in folds.items()}},
-    })
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes) and {args.out.with_suffix('.json').name} "
-          f"in {time.time() - started:.0f} s")
+    print(
+        f"\nshipped head (all {len(samples.identities)} identities): sign {head.sign:+d} (+1: a higher expected "
+        f"temperature is a better face); median quality of calibration photos: sharp {np.median(clean):.2f}, "
+        + ", ".join(
+            f"{k} {np.median(head.quality(samples.embedding[samples.where(role='calibration', kind=k)])):.2f}"
+            for k in KINDS
+        )
+    )
+    head.save(
+        args.out,
+        {
+            "method": "RTS variance heads (Shang et al., AAAI 2023) on frozen dlib embeddings with "
+            "ArcFace identity logits, "
+            f"an ensemble of {ENSEMBLE} (log-temperatures averaged)",
+            "score": "quality = 1 / (1 + exp(-(sign * mean_heads log(sum_j exp(weight @ e + bias)_j "
+            "/ (dof - 2)) - center) "
+            "/ width))",
+            "training": {
+                "identities": samples.identities,
+                "photos_per_identity": CLEAN_TRAIN,
+                "degraded_share": 0.5,
+                "severity": [0.0, 1.0],
+                "epochs": epochs,
+                "learning_rate": LEARNING_RATE,
+                "kl_scale": KL_SCALE,
+                "arcface_scale": ARCFACE_SCALE,
+                "arcface_margin": ARCFACE_MARGIN,
+            },
+            "calibration": {
+                "sharp": "fresh augmented photos of the training identities",
+                "degraded": list(KINDS),
+                "severity": [STRONG, 1.0],
+                "median_sharp_quality": 0.9,
+                "median_degraded_quality": 0.1,
+            },
+            "held_out_auroc": {
+                "protocol": "leave one identity out: heads trained and calibrated without it",
+                "mean": mean["RTS quality"],
+                "sd_all": spread["RTS quality"],
+                "per_identity": {name: rows["RTS quality"]["all"] for name, rows in folds.items()},
+            },
+        },
+    )
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size} bytes) and {args.out.with_suffix('.json').name} "
+        f"in {time.time() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

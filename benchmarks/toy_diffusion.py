@@ -23,29 +23,50 @@ def build_model(seed: int = 0):
     torch.manual_seed(seed)
     tokenizer = clip_tokenizer()
     unet = UNet2DConditionModel(
-        sample_size=SIDE, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64),
+        sample_size=SIDE,
+        in_channels=1,
+        out_channels=1,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
         # text attends at 8x8 only: attention over all 16x16 positions made a step ~3x slower on the CPU
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, attention_head_dim=8,
-        norm_num_groups=8)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=MAX_TOKENS, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id))
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=MAX_TOKENS,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
     # Stable Diffusion's schedule: SuDe's gradient grows like 1/sqrt(alphas_cumprod[t]), which stays below ~15
     # here but reaches ~1e4 at the last steps of the cosine schedule (alphas_cumprod[999] ~ 2e-6)
-    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085,
-                              beta_end=0.012, clip_sample=True)
+    scheduler = DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=True
+    )
     return tokenizer, text_encoder, unet, scheduler
 
 
 def token_ids(tokenizer, prompts: list[str]) -> torch.Tensor:
     """Padded CLIP token ids (n, MAX_TOKENS)."""
-    return tokenizer(prompts, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt").input_ids
+    return tokenizer(
+        prompts, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt"
+    ).input_ids
 
 
 @torch.no_grad()
-def sample(tokenizer, text_encoder, unet, scheduler, prompts: list[str], seed: int, steps: int = 40, guidance: float = 1.0):
+def sample(
+    tokenizer, text_encoder, unet, scheduler, prompts: list[str], seed: int, steps: int = 40, guidance: float = 1.0
+):
     """DDIM samples in [0, 1] (n, 16, 16); classifier-free guidance when ``guidance`` is not 1."""
     from diffusers import DDIMScheduler
 
@@ -69,8 +90,12 @@ def load_model(folder: Path):
     from diffusers import DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel
 
-    return (clip_tokenizer(), CLIPTextModel.from_pretrained(folder / "text_encoder").float(),
-            UNet2DConditionModel.from_pretrained(folder / "unet").float(), DDPMScheduler.from_pretrained(folder / "scheduler"))
+    return (
+        clip_tokenizer(),
+        CLIPTextModel.from_pretrained(folder / "text_encoder").float(),
+        UNet2DConditionModel.from_pretrained(folder / "unet").float(),
+        DDPMScheduler.from_pretrained(folder / "scheduler"),
+    )
 
 
 def tile(image, size: int = 48):

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from toy_diffusion import load_model, sample, token_ids
 
 from facechain.lab.digit_world import caption, obeys_attribute, similarity, with_attributes
 from sude import category_and_empty_predictions, sude_loss
-from toy_diffusion import load_model, sample, token_ids
 
 SUBJECT_TOKEN = "sks"
 ATTRIBUTE_PROMPTS = ((), ("thick",), ("thin",), ("slanted",), ("inverted",))
@@ -51,13 +51,20 @@ def personalize(model_folder, views: np.ndarray, label: int, run: Personalizatio
     text_encoder.requires_grad_(False)
     unet.requires_grad_(False)
     torch.manual_seed(run.seed)
-    unet.add_adapter(LoraConfig(r=run.rank, lora_alpha=run.rank, init_lora_weights="gaussian",
-                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    unet.add_adapter(
+        LoraConfig(
+            r=run.rank,
+            lora_alpha=run.rank,
+            init_lora_weights="gaussian",
+            target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+        )
+    )
     trainable = [p for p in unet.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=run.learning_rate)
     with torch.no_grad():
-        subject_states, category_states, empty_states = text_encoder(token_ids(
-            tokenizer, [caption(label, subject=SUBJECT_TOKEN), caption(label), ""]))[0].split(1)
+        subject_states, category_states, empty_states = text_encoder(
+            token_ids(tokenizer, [caption(label, subject=SUBJECT_TOKEN), caption(label), ""])
+        )[0].split(1)
     pixels = torch.from_numpy(views[:, None] * 2.0 - 1.0)
     count = len(pixels)
     generator = torch.Generator().manual_seed(run.seed)
@@ -81,7 +88,9 @@ def personalize(model_folder, views: np.ndarray, label: int, run: Personalizatio
     return tokenizer, text_encoder, unet, scheduler
 
 
-def evaluate(model, subject: np.ndarray, label: int, judge, samples: int, seed: int, subject_token: str | None = SUBJECT_TOKEN):
+def evaluate(
+    model, subject: np.ndarray, label: int, judge, samples: int, seed: int, subject_token: str | None = SUBJECT_TOKEN
+):
     """Per attribute prompt: judge accuracy, share showing the attribute, fidelity to the subject drawn
     with the attributes; and the generations (for figures). ``subject_token=None`` prompts the bare
     category ("a thick digit seven"), the before-personalization baseline."""
@@ -90,12 +99,25 @@ def evaluate(model, subject: np.ndarray, label: int, judge, samples: int, seed: 
         generated = sample(*model, [caption(label, attributes, subject=subject_token)] * samples, seed=seed)
         plain = generations.get("plain", generated)
         target = with_attributes(subject, attributes)
-        rows.append({
-            "attributes": list(attributes),
-            "category_kept": float((judge.probabilities(generated).argmax(1) == label).mean()),
-            "attribute_obeyed": (float(np.mean([all(obeys_attribute(g, p, a, subject) for a in attributes)
-                                                  for g, p in zip(generated, plain)])) if attributes else None),
-            "fidelity": float(np.mean([similarity(g, target) for g in generated]))})
+        rows.append(
+            {
+                "attributes": list(attributes),
+                "category_kept": float((judge.probabilities(generated).argmax(1) == label).mean()),
+                "attribute_obeyed": (
+                    float(
+                        np.mean(
+                            [
+                                all(obeys_attribute(g, p, a, subject) for a in attributes)
+                                for g, p in zip(generated, plain)
+                            ]
+                        )
+                    )
+                    if attributes
+                    else None
+                ),
+                "fidelity": float(np.mean([similarity(g, target) for g in generated])),
+            }
+        )
         generations[" ".join(attributes) or "plain"] = generated
     return rows, generations
 
@@ -104,8 +126,9 @@ def summary(rows: list[dict]) -> dict:
     """One line per run: category kept over all prompts, attribute obeyed over the attribute prompts,
     fidelity on the plain prompt and over the attribute prompts."""
     with_attributes_rows = [row for row in rows if row["attributes"]]
-    return {"category_kept": float(np.mean([row["category_kept"] for row in rows])),
-            "attribute_obeyed": float(np.mean([row["attribute_obeyed"] for row in with_attributes_rows])),
-            "fidelity_plain": next(row["fidelity"] for row in rows if not row["attributes"]),
-            "fidelity_attributes": float(np.mean([row["fidelity"] for row in with_attributes_rows]))}
-
+    return {
+        "category_kept": float(np.mean([row["category_kept"] for row in rows])),
+        "attribute_obeyed": float(np.mean([row["attribute_obeyed"] for row in with_attributes_rows])),
+        "fidelity_plain": next(row["fidelity"] for row in rows if not row["attributes"]),
+        "fidelity_attributes": float(np.mean([row["fidelity"] for row in with_attributes_rows])),
+    }

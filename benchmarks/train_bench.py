@@ -31,10 +31,13 @@ from facechain.diffusion.tiny import ensure_tiny_model  # noqa: E402
 from facechain.examples import astronaut, framed  # noqa: E402
 
 PEAK = "PEAK_RSS_KB"
-RUNNER = ("import atexit, resource, runpy, sys; "
-          "atexit.register(lambda: print('{peak}', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)); "
-          "target, sys.argv = sys.argv[1], sys.argv[1:]; "
-          "runpy.run_module(target[2:], run_name='__main__') if target.startswith('-m') else runpy.run_path(target, run_name='__main__')")
+RUNNER = (
+    "import atexit, resource, runpy, sys; "
+    "atexit.register(lambda: print('{peak}', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)); "
+    "target, sys.argv = sys.argv[1], sys.argv[1:]; "
+    "runpy.run_module(target[2:], run_name='__main__') if target.startswith('-m') else "
+    "runpy.run_path(target, run_name='__main__')"
+)
 
 
 def make_dataset(folder: Path, count: int = 4) -> tuple[Path, Path, str]:
@@ -57,8 +60,9 @@ def make_dataset(folder: Path, count: int = 4) -> tuple[Path, Path, str]:
 def run(python: str, target: str, arguments: list[str], env: dict) -> tuple[float, int]:
     """(wall seconds, peak resident kB) of one process."""
     start = time.perf_counter()
-    done = subprocess.run([python, "-c", RUNNER.replace("{peak}", PEAK), target, *arguments], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [python, "-c", RUNNER.replace("{peak}", PEAK), target, *arguments], env=env, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{target} failed:\n{done.stderr[-3000:]}")
@@ -81,21 +85,77 @@ def main() -> None:
         model = ensure_tiny_model(Settings(home=home).home / "tiny-sd")
         dataset, plain, caption = make_dataset(tmp)
         env = {**os.environ, "FACECHAIN_HOME": str(home), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-        common = ["--learning-rate", "1e-4", "--lr-scheduler", "constant", "--rank", "4", "--resolution", "64",
-                  "--batch-size", "1", "--seed", "42", "--checkpoint-every", "100000", "--validation-images", "0"]
+        common = [
+            "--learning-rate",
+            "1e-4",
+            "--lr-scheduler",
+            "constant",
+            "--rank",
+            "4",
+            "--resolution",
+            "64",
+            "--batch-size",
+            "1",
+            "--seed",
+            "42",
+            "--checkpoint-every",
+            "100000",
+            "--validation-images",
+            "0",
+        ]
 
         def ours(sude: float):
-            return lambda steps, out: ("-mfacechain.cli", ["train", str(dataset), "--out", str(out), "--tiny", "--steps",
-                                                          str(steps), "--sude-weight", str(sude), *common])
+            return lambda steps, out: (
+                "-mfacechain.cli",
+                [
+                    "train",
+                    str(dataset),
+                    "--out",
+                    str(out),
+                    "--tiny",
+                    "--steps",
+                    str(steps),
+                    "--sude-weight",
+                    str(sude),
+                    *common,
+                ],
+            )
 
         arms = {"facechain train": ours(0.0), "facechain train + SuDe 0.4": ours(0.4)}
         if args.reference_script:
-            arms["diffusers train_dreambooth_lora.py"] = lambda steps, out: (str(args.reference_script), [
-                "--pretrained_model_name_or_path", str(model), "--instance_data_dir", str(plain),
-                "--instance_prompt", caption, "--output_dir", str(out), "--resolution", "64", "--train_batch_size", "1",
-                "--max_train_steps", str(steps), "--learning_rate", "1e-4", "--lr_scheduler", "constant",
-                "--lr_warmup_steps", "0", "--rank", "4", "--seed", "42", "--checkpointing_steps", "100000",
-                "--mixed_precision", "no"])
+            arms["diffusers train_dreambooth_lora.py"] = lambda steps, out: (
+                str(args.reference_script),
+                [
+                    "--pretrained_model_name_or_path",
+                    str(model),
+                    "--instance_data_dir",
+                    str(plain),
+                    "--instance_prompt",
+                    caption,
+                    "--output_dir",
+                    str(out),
+                    "--resolution",
+                    "64",
+                    "--train_batch_size",
+                    "1",
+                    "--max_train_steps",
+                    str(steps),
+                    "--learning_rate",
+                    "1e-4",
+                    "--lr_scheduler",
+                    "constant",
+                    "--lr_warmup_steps",
+                    "0",
+                    "--rank",
+                    "4",
+                    "--seed",
+                    "42",
+                    "--checkpointing_steps",
+                    "100000",
+                    "--mixed_precision",
+                    "no",
+                ],
+            )
         rows = {}
         few, many = args.steps
         for name, arm in arms.items():
@@ -108,19 +168,33 @@ def main() -> None:
                     shutil.rmtree(out, ignore_errors=True)
                 timings.append((statistics.median(t for t, _ in runs), max(p for _, p in runs)))
             (t_few, _), (t_many, peak) = timings
-            rows[name] = {"seconds_per_step": (t_many - t_few) / (many - few), "peak_rss_mb": peak / 1024,
-                          "startup_seconds": t_few - few * (t_many - t_few) / (many - few)}
+            rows[name] = {
+                "seconds_per_step": (t_many - t_few) / (many - few),
+                "peak_rss_mb": peak / 1024,
+                "startup_seconds": t_few - few * (t_many - t_few) / (many - few),
+            }
 
     base = rows["facechain train"]["seconds_per_step"]
     print(f"tiny model, 64 px, batch 1, rank 4; seconds per step from {few} vs {many} steps, median of {args.repeats}")
     print(f"{'arm':<36}{'s/step':>9}{'vs ours':>9}{'peak RSS':>11}{'start-up':>10}")
     for name, row in rows.items():
-        print(f"{name:<36}{row['seconds_per_step']:>9.3f}{row['seconds_per_step'] / base:>8.2f}x"
-              f"{row['peak_rss_mb']:>8.0f} MB{row['startup_seconds']:>9.1f}s")
+        print(
+            f"{name:<36}{row['seconds_per_step']:>9.3f}{row['seconds_per_step'] / base:>8.2f}x"
+            f"{row['peak_rss_mb']:>8.0f} MB{row['startup_seconds']:>9.1f}s"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"steps": [few, many], "repeats": args.repeats, "python": args.python,
-                                     "reference": str(args.reference_script) if args.reference_script else None,
-                                     "rows": rows}, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "steps": [few, many],
+                "repeats": args.repeats,
+                "python": args.python,
+                "reference": str(args.reference_script) if args.reference_script else None,
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {args.json}")
 
 

@@ -32,8 +32,16 @@ def main() -> None:
     if finished_run(model):  # a second run of this example reuses the model (resuming a finished run is refused)
         print(f"LoRA: {model} (trained by an earlier run)")
     else:
-        trained = train(TrainConfig(dataset=out / "dataset", out=model, tiny=True, steps=20, validation_images=0,
-                                    resume=(model / "checkpoints").is_dir()))
+        trained = train(
+            TrainConfig(
+                dataset=out / "dataset",
+                out=model,
+                tiny=True,
+                steps=20,
+                validation_images=0,
+                resume=(model / "checkpoints").is_dir(),
+            )
+        )
         print(f"LoRA: {trained.lora_file}")
 
     result = generate(GenerationRequest(model=model, style="headshot", count=2, seed=1, steps=10))

@@ -5,4 +5,3 @@ the CLI (``facechain ...``) and the Gradio app are thin layers over it.
 """
 
 __version__ = "0.1.0"
-

@@ -19,13 +19,18 @@ def checkpoint_dir(root: Path, step: int) -> Path:
     return root / f"{PREFIX}{step:07d}"
 
 
-def save_checkpoint(root: Path, step: int, trainable: dict[str, torch.Tensor], optimizer, lr_scheduler,
-                    meta: dict, keep: int) -> Path:
+def save_checkpoint(
+    root: Path, step: int, trainable: dict[str, torch.Tensor], optimizer, lr_scheduler, meta: dict, keep: int
+) -> Path:
     final = checkpoint_dir(root, step)
     with staged_folder(final) as staging:
-        save_file({name: tensor.detach().float().cpu().contiguous() for name, tensor in trainable.items()},
-                  str(staging / "trainable.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict(), "lr_scheduler": lr_scheduler.state_dict()}, staging / "state.pt")
+        save_file(
+            {name: tensor.detach().float().cpu().contiguous() for name, tensor in trainable.items()},
+            str(staging / "trainable.safetensors"),
+        )
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "lr_scheduler": lr_scheduler.state_dict()}, staging / "state.pt"
+        )
         (staging / "meta.json").write_text(json.dumps({"step": step, **meta}, indent=2))
     for old in finished_checkpoints(root)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)

@@ -45,7 +45,7 @@ class Settings:
     motion_model: Path = SHIPPED_MOTION_MODEL
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         defaults = cls()
         return cls(
             face_backend=_env("FACECHAIN_FACE_BACKEND", defaults.face_backend),

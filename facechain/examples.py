@@ -29,8 +29,11 @@ def framed(image: Image.Image, left: int, top: int, right: int, bottom: int) -> 
 
 def save_with_orientation(image: Image.Image, path: Path, orientation: int) -> None:
     """Store pixels turned so that a viewer honouring EXIF ``orientation`` shows ``image`` upright."""
-    stored = {6: image.transpose(Image.Transpose.ROTATE_90), 8: image.transpose(Image.Transpose.ROTATE_270),
-              3: image.transpose(Image.Transpose.ROTATE_180)}[orientation]
+    stored = {
+        6: image.transpose(Image.Transpose.ROTATE_90),
+        8: image.transpose(Image.Transpose.ROTATE_270),
+        3: image.transpose(Image.Transpose.ROTATE_180),
+    }[orientation]
     exif = Image.Exif()
     exif[EXIF_ORIENTATION] = orientation
     stored.save(path, quality=92, exif=exif)
@@ -71,11 +74,15 @@ def write_example_photos(folder: str | Path) -> list[Path]:
     portrait = framed(person, 40, 0, 480, 420)
     photos = {
         "01_portrait.jpg": portrait,
-        "02_turned.jpg": framed(person, 0, 0, 512, 512).rotate(14, resample=Image.Resampling.BICUBIC, fillcolor=(250, 250, 250)),
+        "02_turned.jpg": framed(person, 0, 0, 512, 512).rotate(
+            14, resample=Image.Resampling.BICUBIC, fillcolor=(250, 250, 250)
+        ),
         "03_mirrored.jpg": framed(person, 20, 10, 470, 460).transpose(Image.Transpose.FLIP_LEFT_RIGHT),
         "04_close.jpg": framed(person, 120, 20, 340, 240).resize((440, 440), Image.Resampling.BICUBIC),
         "05_soft.jpg": framed(person, 60, 30, 420, 390).filter(ImageFilter.GaussianBlur(1.0)),
-        "07_sideways.jpg": ImageEnhance.Brightness(framed(person, 90, 0, 440, 350)).enhance(1.15).rotate(90, expand=True),
+        "07_sideways.jpg": ImageEnhance.Brightness(framed(person, 90, 0, 440, 350))
+        .enhance(1.15)
+        .rotate(90, expand=True),
         "09_copy.jpg": resaved(portrait, 0.8, 70),
         "10_blurred.jpg": framed(person, 30, 40, 460, 470).filter(ImageFilter.GaussianBlur(3.5)),
         "11_cat.jpg": Image.fromarray(data.chelsea()),
@@ -93,6 +100,15 @@ def write_example_photos(folder: str | Path) -> list[Path]:
     (folder / "13_truncated.jpg").write_bytes(truncated.getvalue()[: len(truncated.getvalue()) // 3])
     (folder / "14_empty.jpg").write_bytes(b"")
     (folder / "15_notes.txt").write_text("not a photo\n")
-    written += [folder / n for n in ("06_exif_rotated.jpg", "08_grey16.png", "12_screenshot.png", "13_truncated.jpg",
-                                     "14_empty.jpg", "15_notes.txt")]
+    written += [
+        folder / n
+        for n in (
+            "06_exif_rotated.jpg",
+            "08_grey16.png",
+            "12_screenshot.png",
+            "13_truncated.jpg",
+            "14_empty.jpg",
+            "15_notes.txt",
+        )
+    ]
     return sorted(written)

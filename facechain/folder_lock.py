@@ -39,12 +39,22 @@ def locked_folder(folder: Path, what: str):
             fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             stream.seek(0)
-            raise FolderInUse(f"{folder} is in use by {holder(stream.read())}: wait for that run to end, "
-                              f"or choose another --out") from None
+            raise FolderInUse(
+                f"{folder} is in use by {holder(stream.read())}: wait for that run to end, or choose another --out"
+            ) from None
         stream.seek(0)
         stream.truncate()
-        stream.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
-                                 "command": " ".join(sys.argv), "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        stream.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "what": what,
+                    "command": " ".join(sys.argv),
+                    "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            )
+        )
         stream.flush()
         yield folder
     finally:

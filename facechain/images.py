@@ -11,10 +11,10 @@ under that limit is still a hundred megapixels, so it is reduced while it is dec
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -53,8 +53,12 @@ at ``MIN_SIDE`` px even when the long side is scaled to 640 px, the smallest siz
 works at (insightface; dlib's 1024 px leaves 51 px, above its HOG's 40 px minimum)."""
 
 EXIF_UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
 """EXIF orientation tag -> the transpose that shows the stored pixels upright. Applied to the reduced
@@ -93,8 +97,13 @@ def load_photo(path: str | Path, max_pixels: int = 120_000_000, max_side: int = 
             raise PhotoError(f"truncated or corrupt image data ({error})") from None
     if orientation in EXIF_UPRIGHT:
         working = working.transpose(EXIF_UPRIGHT[orientation])
-    return Photo(path=path, image=working, original_mode=original_mode, exif_rotated=orientation not in (1, None),
-                 scale=max(width, height) / max(working.size))
+    return Photo(
+        path=path,
+        image=working,
+        original_mode=original_mode,
+        exif_rotated=orientation not in (1, None),
+        scale=max(width, height) / max(working.size),
+    )
 
 
 def decoded_pixels(path: str | Path, max_pixels: int = 120_000_000, max_side: int = MAX_WORKING_SIDE) -> int:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image, ImageDraw
 
 COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
 
 
-def line_chart(series: dict[str, Sequence[tuple[float, float]]], path: Path, title: str,
-               size: tuple[int, int] = (640, 360), every_point: bool = False) -> Path:
+def line_chart(
+    series: dict[str, Sequence[tuple[float, float]]],
+    path: Path,
+    title: str,
+    size: tuple[int, int] = (640, 360),
+    every_point: bool = False,
+) -> Path:
     """Plot named (x, y) series with axes labelled by their ranges and a legend row under the title;
     writes a PNG. ``every_point`` marks and labels each x (few, discrete x such as seeds); otherwise
     only the ends of each series are marked (long curves such as losses)."""
@@ -27,8 +32,10 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], path: Path, tit
     y0, y1 = min(ys), max(ys) if max(ys) > min(ys) else min(ys) + 1
 
     def place(x, y):
-        return (left + (x - x0) / (x1 - x0) * (width - left - right),
-                height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
+        return (
+            left + (x - x0) / (x1 - x0) * (width - left - right),
+            height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom),
+        )
 
     draw.rectangle((left, top, width - right, height - bottom), outline=(160, 160, 160))
     draw.text((left, 8), title, fill="black")
@@ -42,7 +49,7 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], path: Path, tit
         colour = COLOURS[index % len(COLOURS)]
         if len(values) > 1:
             draw.line([place(x, y) for x, y in values], fill=colour, width=2)
-        for x, y in (values if every_point else values[:1] + values[-1:]):
+        for x, y in values if every_point else values[:1] + values[-1:]:
             cx, cy = place(x, y)
             draw.ellipse((cx - 3, cy - 3, cx + 3, cy + 3), fill=colour)
         draw.rectangle((legend_x, 28, legend_x + 8, 36), fill=colour)
@@ -70,6 +77,11 @@ def title_card(title: str, subtitle: str, size: int = 192) -> Image.Image:
     draw = ImageDraw.Draw(card)
     draw.rectangle((6, 6, size - 7, size - 7), outline=(150, 160, 180), width=2)
     draw.text((size // 2, size // 2 - 12), title, fill=(30, 40, 60), anchor="mm", font=ImageFont.load_default(size=18))
-    draw.text((size // 2, size // 2 + 16), subtitle[:28], fill=(90, 100, 120), anchor="mm",
-              font=ImageFont.load_default(size=11))
+    draw.text(
+        (size // 2, size // 2 + 16),
+        subtitle[:28],
+        fill=(90, 100, 120),
+        anchor="mm",
+        font=ImageFont.load_default(size=11),
+    )
     return card

@@ -8,7 +8,6 @@ from dataclasses import field
 from .errors import BadArguments
 
 
-
 def option(default, help: str, **cli):
     """A config field with its ``--help`` text (and argparse extras such as ``choices`` or ``aliases``,
     more option strings) declared beside it: the CLI builds its options from the fields."""
@@ -24,8 +23,9 @@ MIN_RESOLUTION, MAX_RESOLUTION = 64, 2048
 side must be a multiple of 8; 64 px is the tiny model's native size, 2048 px four times SD 1.5's."""
 
 
-def check_between(name: str, value: float | None, low: float, high: float, hint: str = "",
-                  error: type[BadArguments] = BadArguments) -> None:
+def check_between(
+    name: str, value: float | None, low: float, high: float, hint: str = "", error: type[BadArguments] = BadArguments
+) -> None:
     """``value`` (when given) must lie in [low, high]; ``name`` is how the user spells the option,
     ``error`` the caller's own ``BadArguments`` subclass."""
     if value is not None and not low <= value <= high:
@@ -44,5 +44,7 @@ def check_seed(name: str, seed: int | None, error: type[BadArguments] = BadArgum
 def check_resolution(name: str, value: int | None, error: type[BadArguments] = BadArguments) -> None:
     check_between(name, value, MIN_RESOLUTION, MAX_RESOLUTION, error=error)
     if value is not None and value % 8:
-        raise error(f"{name} must be a multiple of 8 (the VAE works on 8x8 blocks), not {value}: "
-                           f"try {max(MIN_RESOLUTION, value // 8 * 8)}")
+        raise error(
+            f"{name} must be a multiple of 8 (the VAE works on 8x8 blocks), not {value}: "
+            f"try {max(MIN_RESOLUTION, value // 8 * 8)}"
+        )

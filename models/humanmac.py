@@ -29,7 +29,9 @@ from torch import nn
 def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding (B, dim) of integer diffusion timesteps."""
     half = dim // 2
-    frequencies = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=timesteps.device) / half)
+    frequencies = torch.exp(
+        -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=timesteps.device) / half
+    )
     angles = timesteps.float()[:, None] * frequencies[None]
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
 
@@ -81,8 +83,9 @@ class DenoiserLayer(nn.Module):
         self.attention_norm = nn.LayerNorm(width)
         self.attention = SelfAttention(width, heads, dropout)
         self.attention_style = Stylization(width, embedding, dropout)
-        self.feed_forward = nn.Sequential(nn.Linear(width, feed_forward), nn.GELU(), nn.Dropout(dropout),
-                                          zero(nn.Linear(feed_forward, width)))
+        self.feed_forward = nn.Sequential(
+            nn.Linear(width, feed_forward), nn.GELU(), nn.Dropout(dropout), zero(nn.Linear(feed_forward, width))
+        )
         self.feed_forward_style = Stylization(width, embedding, dropout)
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
@@ -94,8 +97,16 @@ class HumanMACDenoiser(ModelMixin, ConfigMixin):
     """Noise prediction for (B, coefficients, 3 * joints) DCT motion; paper defaults for Human3.6M."""
 
     @register_to_config
-    def __init__(self, joints: int = 16, coefficients: int = 20, width: int = 512, layers: int = 8, heads: int = 8,
-                 feed_forward: int = 1024, dropout: float = 0.2):
+    def __init__(
+        self,
+        joints: int = 16,
+        coefficients: int = 20,
+        width: int = 512,
+        layers: int = 8,
+        heads: int = 8,
+        feed_forward: int = 1024,
+        dropout: float = 0.2,
+    ):
         super().__init__()
         if layers % 2:
             raise ValueError("layers must be even: the long skips pair the first half with the second")
@@ -107,8 +118,13 @@ class HumanMACDenoiser(ModelMixin, ConfigMixin):
         self.blocks = nn.ModuleList(DenoiserLayer(width, heads, feed_forward, width, dropout) for _ in range(layers))
         self.out = zero(nn.Linear(width, features))
 
-    def forward(self, sample: torch.Tensor, timesteps: torch.Tensor, condition: torch.Tensor,
-                keep_condition: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timesteps: torch.Tensor,
+        condition: torch.Tensor,
+        keep_condition: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """sample, condition: (B, coefficients, 3J); timesteps (B,) or scalar; keep_condition (B,) of 0/1."""
         batch = sample.shape[0]
         timesteps = torch.as_tensor(timesteps, device=sample.device).reshape(-1).expand(batch)

@@ -12,8 +12,17 @@ from .schedulers import MOTION_SOLVERS, PORTRAIT_SOLVERS, Solver
 
 _PIPELINES = {"HumanMACPipeline": "humanmac", "MotionOutput": "humanmac", "PortraitPipeline": "portrait"}
 
-__all__ = ["HumanMACPipeline", "LORA_WEIGHTS", "LoraFileError", "MOTION_SOLVERS", "MotionOutput", "PORTRAIT_SOLVERS",
-           "PortraitPipeline", "Solver", "check_lora_file"]
+__all__ = [
+    "HumanMACPipeline",
+    "LORA_WEIGHTS",
+    "LoraFileError",
+    "MOTION_SOLVERS",
+    "MotionOutput",
+    "PORTRAIT_SOLVERS",
+    "PortraitPipeline",
+    "Solver",
+    "check_lora_file",
+]
 
 
 def __getattr__(name: str):

@@ -30,9 +30,13 @@ SWITCH_RELEASE = 0.2  # the target constraint is released for the last 20% of st
 
 def default_scheduler() -> DDIMScheduler:
     """1000-step cosine schedule, predicting noise, no clipping (DCT coefficients are not bounded)."""
-    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=False,
-                         set_alpha_to_one=True, prediction_type="epsilon")
-
+    return DDIMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        clip_sample=False,
+        set_alpha_to_one=True,
+        prediction_type="epsilon",
+    )
 
 
 @dataclass
@@ -57,10 +61,18 @@ class HumanMACPipeline(DiffusionPipeline):
         return torch.cat([history, repeat], dim=1)
 
     @torch.no_grad()
-    def __call__(self, history: torch.Tensor, future_frames: int, num_samples: int = 10, num_inference_steps: int = 100,
-                 generator: torch.Generator | None = None, control_features: list[int] | None = None,
-                 control_motion: torch.Tensor | None = None, target: torch.Tensor | None = None,
-                 use_condition: bool = True) -> MotionOutput:
+    def __call__(
+        self,
+        history: torch.Tensor,
+        future_frames: int,
+        num_samples: int = 10,
+        num_inference_steps: int = 100,
+        generator: torch.Generator | None = None,
+        control_features: list[int] | None = None,
+        control_motion: torch.Tensor | None = None,
+        target: torch.Tensor | None = None,
+        use_condition: bool = True,
+    ) -> MotionOutput:
         """K futures for each history.
 
         Args:
@@ -95,8 +107,8 @@ class HumanMACPipeline(DiffusionPipeline):
         switch_mask = mask.clone()
         if target is not None:
             known_clip = known_clip.clone()
-            known_clip[:, -target.shape[1]:] = target.to(device, dtype)
-            switch_mask[-target.shape[1]:] = 1
+            known_clip[:, -target.shape[1] :] = target.to(device, dtype)
+            switch_mask[-target.shape[1] :] = 1
         condition = to_dct(self.padded(history, frames), coefficients).repeat_interleave(num_samples, dim=0)
         known = to_dct(known_clip, coefficients).repeat_interleave(num_samples, dim=0)
         keep = torch.full((batch * num_samples,), float(use_condition), device=device)
@@ -110,8 +122,9 @@ class HumanMACPipeline(DiffusionPipeline):
             step_mask = switch_mask if index < (1 - SWITCH_RELEASE) * len(timesteps) else mask
             if index + 1 < len(timesteps):
                 following = timesteps[index + 1].reshape(1).expand(len(x))
-                level = self.scheduler.add_noise(known, torch.randn(known.shape, generator=generator, dtype=dtype).to(device),
-                                                 following)
+                level = self.scheduler.add_noise(
+                    known, torch.randn(known.shape, generator=generator, dtype=dtype).to(device), following
+                )
             else:
                 level = known
             completed = step_mask * from_dct(level, frames) + (1 - step_mask) * from_dct(x, frames)

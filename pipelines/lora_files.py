@@ -25,8 +25,10 @@ def check_lora_file(path: Path) -> None:
     if not path.is_file():
         raise LoraFileError(f"{path}: no such LoRA file")
     if path.suffix != ".safetensors":
-        raise LoraFileError(f"{path}: only .safetensors LoRA files are loaded (pickled {path.suffix or 'files'} can "
-                            f"run code when opened); convert it with safetensors first")
+        raise LoraFileError(
+            f"{path}: only .safetensors LoRA files are loaded (pickled {path.suffix or 'files'} can "
+            f"run code when opened); convert it with safetensors first"
+        )
     try:
         with safe_open(str(path), framework="pt") as weights:
             keys = list(weights.keys())

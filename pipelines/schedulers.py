@@ -40,8 +40,12 @@ class Solver:
 
 
 PORTRAIT_SOLVERS = {
-    "dpm++": Solver("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
-                    steps=30, guidance=7.0),
+    "dpm++": Solver(
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
+        steps=30,
+        guidance=7.0,
+    ),
     "euler-a": Solver("EulerAncestralDiscreteScheduler", steps=30, guidance=7.0),
     "lcm": Solver("LCMScheduler", steps=8, guidance=2.0),
 }
@@ -53,4 +57,3 @@ MOTION_SOLVERS = {
     "unipc": Solver("UniPCMultistepScheduler", LEADING),
     "ddpm": Solver("DDPMScheduler", LEADING),
 }
-

@@ -61,7 +61,9 @@ def posterior_terms(scheduler, timesteps: torch.Tensor, like: torch.Tensor):
     return tuple(_per_sample(term, timesteps, like) for term in (coef1, coef2, variance))
 
 
-def predicted_original(scheduler, noisy: torch.Tensor, timesteps: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+def predicted_original(
+    scheduler, noisy: torch.Tensor, timesteps: torch.Tensor, prediction: torch.Tensor
+) -> torch.Tensor:
     """x_0 implied by a model output under the scheduler's parameterisation."""
     abar = _per_sample(scheduler.alphas_cumprod, timesteps, noisy)
     kind = scheduler.config.prediction_type
@@ -74,8 +76,14 @@ def predicted_original(scheduler, noisy: torch.Tensor, timesteps: torch.Tensor, 
     raise ValueError(f"SuDe does not know the prediction type {kind!r} (epsilon, v_prediction or sample)")
 
 
-def sude_loss(noisy: torch.Tensor, timesteps: torch.Tensor, scheduler, subject: torch.Tensor,
-              category: torch.Tensor, empty: torch.Tensor) -> SuDeOutput:
+def sude_loss(
+    noisy: torch.Tensor,
+    timesteps: torch.Tensor,
+    scheduler,
+    subject: torch.Tensor,
+    category: torch.Tensor,
+    empty: torch.Tensor,
+) -> SuDeOutput:
     """The SuDe loss for a batch; ``subject`` carries gradient, ``category`` and ``empty`` are treated
     as constants (detached here in any case)."""
     noisy, subject = noisy.float(), subject.float()
@@ -95,13 +103,20 @@ def sude_loss(noisy: torch.Tensor, timesteps: torch.Tensor, scheduler, subject: 
     return SuDeOutput(loss=mask * raw, mask=mask, raw=raw.detach())
 
 
-def category_and_empty_predictions(unet, noisy: torch.Tensor, timesteps: torch.Tensor, category_states: torch.Tensor,
-                                   empty_states: torch.Tensor, **unet_kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+def category_and_empty_predictions(
+    unet,
+    noisy: torch.Tensor,
+    timesteps: torch.Tensor,
+    category_states: torch.Tensor,
+    empty_states: torch.Tensor,
+    **unet_kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The two predictions SuDe compares against, from ONE no-grad UNet call of twice the batch
     (same latents and timesteps; category prompt states, then empty prompt states)."""
     batch = noisy.shape[0]
     states = torch.cat([category_states.expand(batch, -1, -1), empty_states.expand(batch, -1, -1)])
     with torch.no_grad():
-        output = unet(torch.cat([noisy, noisy]), torch.cat([timesteps, timesteps]), encoder_hidden_states=states,
-                      **unet_kwargs).sample
+        output = unet(
+            torch.cat([noisy, noisy]), torch.cat([timesteps, timesteps]), encoder_hidden_states=states, **unet_kwargs
+        ).sample
     return output.chunk(2)

@@ -41,8 +41,10 @@ def insightface_image(name: str) -> Image.Image:
             return Image.open(io.BytesIO(archive.read(member))).convert("RGB")
     spec = importlib.util.find_spec("insightface")
     if spec is None or not spec.submodule_search_locations:
-        pytest.fail("the test images of other people come from the insightface wheel: "
-                    "pip download --no-deps insightface==2.1 -d tests/.data")
+        pytest.fail(
+            "the test images of other people come from the insightface wheel: "
+            "pip download --no-deps insightface==2.1 -d tests/.data"
+        )
     return Image.open(Path(list(spec.submodule_search_locations)[0]).parent / member).convert("RGB")
 
 

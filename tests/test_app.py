@@ -27,13 +27,20 @@ def no_progress(*args, **kwargs):
 def test_sessions_get_their_own_folders(tmp_path, example_files, analyzer):
     context = AppContext(Settings(face_backend="dlib"), tmp_path)
     uploads = [example_files[0], example_files[2], example_files[10]]  # portrait, mirrored, cat
-    gallery, table, summary, report = prepare_uploads(uploads, "sks", "", 20, context,
-                                                      SimpleNamespace(session_hash="abc/../../x"), no_progress)
+    gallery, table, summary, report = prepare_uploads(
+        uploads, "sks", "", 20, context, SimpleNamespace(session_hash="abc/../../x"), no_progress
+    )
     assert [caption.split(" ·")[0] for _, caption in gallery] == ["kept 000", "kept 001", "rejected"]
-    assert gallery[2][1].endswith("11_cat.jpg: no face found") and "Kept **2** of 3" in summary and "sks, a woman" in summary
+    assert (
+        gallery[2][1].endswith("11_cat.jpg: no face found")
+        and "Kept **2** of 3" in summary
+        and "sks, a woman" in summary
+    )
     assert Path(report).parent == tmp_path / "sessions" / "abcx" / "dataset"
     assert {row[0]: row[1] for row in table}["11_cat.jpg"] == "rejected"
-    other = prepare_uploads([example_files[10]], "sks", "", 20, context, SimpleNamespace(session_hash="other"), no_progress)
+    other = prepare_uploads(
+        [example_files[10]], "sks", "", 20, context, SimpleNamespace(session_hash="other"), no_progress
+    )
     assert other[0] == [] and "No usable photo" in other[2] and "no face found" in other[2]
     assert json.loads(Path(report).read_text())["kept"] == 2  # the other session left this one alone
 
@@ -53,8 +60,12 @@ def test_upload_and_prepare_through_the_server(tmp_path, example_files, analyzer
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         gallery, table, summary, report = client.predict(
-            [handle_file(str(example_files[0])), handle_file(str(example_files[4]))], "ohwx", "astronaut", 20,
-            api_name="/prepare")
+            [handle_file(str(example_files[0])), handle_file(str(example_files[4]))],
+            "ohwx",
+            "astronaut",
+            20,
+            api_name="/prepare",
+        )
         assert len(gallery) == 2 and "ohwx, an astronaut" in summary and "(detected: *a woman*)" in summary
         assert [row[1] for row in table["data"]] == ["kept", "kept"]
     finally:
@@ -86,7 +97,9 @@ def test_upload_train_generate_through_the_server(tmp_path, example_files, analy
         portraits = json.loads(Path(results).read_text())["portraits"]
         assert [p["flag"] for p in portraits] == ["no face found"] * 2
         sessions = list((tmp_path / "runs" / "sessions").iterdir())
-        assert len(sessions) == 1 and (sessions[0] / "models" / "my-twin" / "pytorch_lora_weights.safetensors").is_file()
+        assert (
+            len(sessions) == 1 and (sessions[0] / "models" / "my-twin" / "pytorch_lora_weights.safetensors").is_file()
+        )
     finally:
         app.close()
 
@@ -128,6 +141,9 @@ def test_train_tab_offers_the_tiny_model_only_when_it_can_be_built(tmp_path, mon
     monkeypatch.setattr(training, "tiny_model_problem", lambda: "its CLIP tokenizer cannot be built (OSError: gone)")
     app = build_app(Settings(home=tmp_path), tmp_path / "runs")
     assert training.TINY_CHOICE not in radio_choices(app)
-    notes = [block.value for block in app.blocks.values() if getattr(block, "value", None) and
-             "tiny offline demo model is not offered" in str(block.value)]
+    notes = [
+        block.value
+        for block in app.blocks.values()
+        if getattr(block, "value", None) and "tiny offline demo model is not offered" in str(block.value)
+    ]
     assert notes and "OSError: gone" in notes[0]

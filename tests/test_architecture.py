@@ -41,9 +41,12 @@ def test_imported_modules_resolves_relative_imports():
 
 @pytest.mark.parametrize("folder", ["pipelines", "models", "sude"])
 def test_building_blocks_import_nothing_of_facechain(folder):
-    offenders = {str(path.relative_to(ROOT)): sorted(name for name in imported_modules(path)
-                                                     if name.split(".")[0] == "facechain")
-                 for path in sources(folder)}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name for name in imported_modules(path) if name.split(".")[0] == "facechain"
+        )
+        for path in sources(folder)
+    }
     assert not {path: names for path, names in offenders.items() if names}
 
 
@@ -51,7 +54,10 @@ def test_product_code_does_not_import_the_lab():
     """The lab builds on product modules (diversity, mapping, the quality head), never the reverse;
     only the lab itself, its CLI command and its tab import it."""
     allowed = ("facechain/lab/", "facechain/cli/lab.py", "facechain/ui/lab.py")
-    offenders = {str(path.relative_to(ROOT)) for path in sources("facechain", "pipelines", "models", "sude")
-                 if not str(path.relative_to(ROOT)).startswith(allowed)
-                 and any(name.startswith("facechain.lab") for name in imported_modules(path))}
+    offenders = {
+        str(path.relative_to(ROOT))
+        for path in sources("facechain", "pipelines", "models", "sude")
+        if not str(path.relative_to(ROOT)).startswith(allowed)
+        and any(name.startswith("facechain.lab") for name in imported_modules(path))
+    }
     assert not offenders

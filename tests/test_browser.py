@@ -16,7 +16,6 @@ import pytest
 from facechain.config import Settings
 from facechain.examples import write_example_photos
 from facechain.ui import build_app
-
 from tests.test_app import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

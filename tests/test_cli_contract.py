@@ -39,8 +39,14 @@ def empty_home(tmp_path, monkeypatch):
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).parents[1], env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[1],
+        env={**os.environ, "OMP_NUM_THREADS": "1", **env},
+    )
 
 
 # ---------------------------------------------------------------------------------------------- help texts
@@ -91,9 +97,18 @@ def rendered_entries(text: str) -> dict[str, str]:
 
 
 def test_the_tree_holds_every_command_group_with_its_nested_commands():
-    assert {"facechain prepare", "facechain example-photos", "facechain train", "facechain generate",
-            "facechain styles", "facechain motion train", "facechain motion eval", "facechain motion predict",
-            "facechain lab list", "facechain lab run"} <= set(PARSER_IDS)
+    assert {
+        "facechain prepare",
+        "facechain example-photos",
+        "facechain train",
+        "facechain generate",
+        "facechain styles",
+        "facechain motion train",
+        "facechain motion eval",
+        "facechain motion predict",
+        "facechain lab list",
+        "facechain lab run",
+    } <= set(PARSER_IDS)
 
 
 @pytest.mark.parametrize("path, parser", PARSERS, ids=PARSER_IDS)
@@ -106,7 +121,9 @@ def test_every_command_has_a_description_and_every_option_a_help(path, parser):
             # the container itself shows only its metavar; each sub-command's line carries the help
             listed = {entry.dest: entry.help for entry in action._choices_actions}
             assert set(listed) == set(action.choices), f"{path}: a sub-command is missing from the list"
-            assert all(text and text.strip() for text in listed.values()), f"{path}: a sub-command has no help: {listed}"
+            assert all(text and text.strip() for text in listed.values()), (
+                f"{path}: a sub-command has no help: {listed}"
+            )
             continue
         name = "/".join(action.option_strings) or action.dest
         assert action.help and action.help.strip(), f"{path} {name} has no help"
@@ -154,16 +171,20 @@ def test_the_console_script_prints_help_and_exits_0(argv):
 # ---------------------------------------------------------------------------------------------- exit code 3
 
 
-@pytest.mark.parametrize("argv, named", [
-    (["train", "DATASET", "--out", "X", "--no-such-option"], "--no-such-option"),
-    (["train", "DATASET"], "--out"),
-    (["prepare", "photos"], "--out"),
-    (["motion", "train"], "--out"),
-    (["train", "DATASET", "--out", "X", "--steps", "many"], "--steps"),
-    (["generate", "MODEL", "--out", "X", "--scheduler", "nope"], "--scheduler"),
-    (["no-such-command"], "no-such-command"),
-    ([], "COMMAND"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["train", "DATASET", "--out", "X", "--no-such-option"], "--no-such-option"),
+        (["train", "DATASET"], "--out"),
+        (["prepare", "photos"], "--out"),
+        (["motion", "train"], "--out"),
+        (["train", "DATASET", "--out", "X", "--steps", "many"], "--steps"),
+        (["generate", "MODEL", "--out", "X", "--scheduler", "nope"], "--scheduler"),
+        (["no-such-command"], "no-such-command"),
+        ([], "COMMAND"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
 def test_argparse_errors_exit_3(argv, named, capsys):
     with pytest.raises(SystemExit) as caught:
         main(argv)
@@ -172,8 +193,9 @@ def test_argparse_errors_exit_3(argv, named, capsys):
     assert "error:" in err and named in err
 
 
-@pytest.mark.parametrize("option, value", [("--steps", "0"), ("--steps", "-1"), ("--resolution", "7"),
-                                           ("--seed", str(2**70))])
+@pytest.mark.parametrize(
+    "option, value", [("--steps", "0"), ("--steps", "-1"), ("--resolution", "7"), ("--seed", str(2**70))]
+)
 def test_train_refuses_a_bad_number_with_one_line_naming_the_option(option, value, tmp_path, capsys):
     (tmp_path / "data").mkdir()
     assert main(["train", str(tmp_path / "data"), "--out", str(tmp_path / "model"), option, value]) == 3
@@ -306,19 +328,22 @@ def test_an_interruption_exits_130(cats, tmp_path, monkeypatch, capsys):
 
 
 def test_a_bug_exits_1_with_its_traceback_in_a_real_process(cats, tmp_path):
-    done = run_python(f"""
+    done = run_python(
+        f"""
         import sys
         import facechain.portrait
         from facechain.cli import main
 
-        prepare = sys.modules["facechain.portrait.dataset.prepare"]  # facechain.portrait.dataset.prepare is the function
+        prepare = sys.modules["facechain.portrait.dataset.prepare"]  # (facechain.portrait.prepare is the function)
 
         def broken(*args, **kwargs):
             return 1 / 0
 
         prepare.load_analyzer = broken
         sys.exit(main(["prepare", {str(cats)!r}, "--out", {str(tmp_path / "out")!r}]))
-    """, FACECHAIN_HOME=str(tmp_path / "home"))
+    """,
+        FACECHAIN_HOME=str(tmp_path / "home"),
+    )
     assert done.returncode == 1, done.stderr
     assert "Traceback" in done.stderr and "ZeroDivisionError" in done.stderr
     assert not any(line.startswith("error:") for line in done.stderr.splitlines())
@@ -353,8 +378,12 @@ def test_every_facechain_error_has_a_documented_exit_code_and_category():
                 wrong.append(where)
             continue
         categories = [base for base in (BadArguments, NothingUsable, EnvironmentProblem) if issubclass(cls, base)]
-        if (not isinstance(code, ExitCode) or code not in (2, 3, 4, 130) or len(categories) != 1
-                or code != categories[0].exit_code):
+        if (
+            not isinstance(code, ExitCode)
+            or code not in (2, 3, 4, 130)
+            or len(categories) != 1
+            or code != categories[0].exit_code
+        ):
             wrong.append(f"{where}: {[c.__name__ for c in categories]}")
     assert not wrong, wrong
 

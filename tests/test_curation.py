@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from facechain.faces.types import Face, FaceAnalyzer, Thresholds, unit
-from facechain.portrait.dataset.diversity import greedy_selection, information_gain
 from facechain.portrait.dataset.captions import class_vote, with_article
 from facechain.portrait.dataset.curate import Candidate, curate
+from facechain.portrait.dataset.diversity import greedy_selection, information_gain
 
 LANDMARKS = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]], dtype=np.float32)
 
@@ -22,10 +22,19 @@ class FixedThresholds(FaceAnalyzer):
         raise NotImplementedError("curation never detects")
 
 
-def candidate(key, embedding, sharpness=500.0, photo_hash=None, landmarks=LANDMARKS, gender=None, age=None, confidence=None):
+def candidate(
+    key, embedding, sharpness=500.0, photo_hash=None, landmarks=LANDMARKS, gender=None, age=None, confidence=None
+):
     rng = np.random.default_rng(key)
-    face = Face(box=(0, 0, 100, 100), landmarks=landmarks, score=1.0, embedding=unit(embedding),
-                gender=gender, gender_confidence=confidence, age=age)
+    face = Face(
+        box=(0, 0, 100, 100),
+        landmarks=landmarks,
+        score=1.0,
+        embedding=unit(embedding),
+        gender=gender,
+        gender_confidence=confidence,
+        age=age,
+    )
     photo_hash = rng.random(256) > 0.5 if photo_hash is None else photo_hash
     return Candidate(key=key, name=f"photo{key}.jpg", face=face, sharpness=sharpness, photo_hash=photo_hash)
 
@@ -72,16 +81,23 @@ def test_duplicate_needs_same_picture_and_same_face(rng):
 
 def test_reference_is_sharp_and_central(rng):
     me = unit(rng.standard_normal(128))
-    cands = [candidate(0, around(me, 0.03, rng), sharpness=50), candidate(1, me, sharpness=900),
-             candidate(2, around(me, 0.03, rng), sharpness=1000)]
+    cands = [
+        candidate(0, around(me, 0.03, rng), sharpness=50),
+        candidate(1, me, sharpness=900),
+        candidate(2, around(me, 0.03, rng), sharpness=1000),
+    ]
     assert curate(cands, FixedThresholds()).reference == 1
 
 
 def test_selection_keeps_varied_photos_not_the_first_n(rng):
     me = unit(rng.standard_normal(128))
     same_look = [candidate(i, around(me, 0.001, rng)) for i in range(12)]
-    varied = [candidate(12 + i, around(me, 0.04, rng), landmarks=LANDMARKS + rng.normal(0, 6, LANDMARKS.shape).astype(np.float32))
-              for i in range(4)]
+    varied = [
+        candidate(
+            12 + i, around(me, 0.04, rng), landmarks=LANDMARKS + rng.normal(0, 6, LANDMARKS.shape).astype(np.float32)
+        )
+        for i in range(4)
+    ]
     result = curate(same_look + varied, FixedThresholds(), max_photos=6)
     kept = set(result.kept)
     assert len(kept) == 6 and set(range(12, 16)) <= kept
@@ -106,7 +122,10 @@ def test_greedy_selection_takes_the_farthest_next():
 
 def test_class_vote_sums_over_photos_and_bins_age():
     def faces(gender_confidences, age):
-        return [candidate(i, np.ones(4), gender=g, confidence=c, age=age).face for i, (g, c) in enumerate(gender_confidences)]
+        return [
+            candidate(i, np.ones(4), gender=g, confidence=c, age=age).face
+            for i, (g, c) in enumerate(gender_confidences)
+        ]
 
     # one confidently wrong "male" among women does not flip the phrase
     assert class_vote(faces([("female", 0.9), ("female", 0.8), ("male", 0.96)], 34)).phrase == "a woman"

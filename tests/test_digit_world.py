@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facechain.lab.digit_world import (base_digits, caption, category_classifier, distinctive_subject, inversion,
-                                       obeys_attribute, similarity, slant, stroke_mass, subject_views, with_attributes)
+from facechain.lab.digit_world import (
+    base_digits,
+    caption,
+    category_classifier,
+    distinctive_subject,
+    inversion,
+    obeys_attribute,
+    similarity,
+    slant,
+    stroke_mass,
+    subject_views,
+    with_attributes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +32,19 @@ def mean_measure(measure, images, attributes):
 def test_each_attribute_moves_its_measure_and_leaves_the_others(digits):
     images = digits[0][:150]
     plain_mass, plain_slant = mean_measure(stroke_mass, images, ()), mean_measure(slant, images, ())
-    assert mean_measure(stroke_mass, images, ("thin",)) < plain_mass - 0.05 < plain_mass + 0.05 < mean_measure(
-        stroke_mass, images, ("thick",))
+    assert (
+        mean_measure(stroke_mass, images, ("thin",))
+        < plain_mass - 0.05
+        < plain_mass + 0.05
+        < mean_measure(stroke_mass, images, ("thick",))
+    )
     assert mean_measure(slant, images, ("slanted",)) > plain_slant + 0.2
     assert abs(mean_measure(slant, images, ("thick",)) - plain_slant) < 0.05
     assert mean_measure(inversion, images, ("inverted",)) > 0.7 > 0.3 > mean_measure(inversion, images, ())
     # measures read strokes whatever the inversion
     assert mean_measure(stroke_mass, images, ("thick", "inverted")) == pytest.approx(
-        mean_measure(stroke_mass, images, ("thick",)), abs=0.01)
+        mean_measure(stroke_mass, images, ("thick",)), abs=0.01
+    )
 
 
 def test_judge_recognises_held_out_digits_with_attributes(digits):

@@ -17,7 +17,6 @@ from facechain.config import Settings
 from facechain.mapping.face_map import build_face_map, map_coordinates
 from facechain.ui import AppContext
 from facechain.ui.face_map import PHOTOS, PORTRAITS, map_session
-
 from tests.conftest import as_array
 from tests.test_faces import same_person_variants
 

@@ -20,7 +20,6 @@ from facechain.examples import framed
 from facechain.faces.quality_score import HEAD_FILE, face_quality, load_quality_head, quality_for
 from facechain.portrait import prepare
 from facechain.portrait.generation.generate import Generation, Portrait, rank, write_generation
-
 from tests.conftest import save
 
 
@@ -41,7 +40,9 @@ def quality_of(analyzer, image: Image.Image) -> float | None:
 
 def noisy(image: Image.Image, sd: float) -> Image.Image:
     pixels = np.asarray(image, dtype=np.float64)
-    return Image.fromarray(np.clip(pixels + np.random.default_rng(0).normal(0, sd, pixels.shape), 0, 255).astype(np.uint8))
+    return Image.fromarray(
+        np.clip(pixels + np.random.default_rng(0).normal(0, sd, pixels.shape), 0, 255).astype(np.uint8)
+    )
 
 
 def test_sharp_faces_score_above_their_blurred_and_noisy_copies(analyzer, group_photo):
@@ -53,8 +54,9 @@ def test_sharp_faces_score_above_their_blurred_and_noisy_copies(analyzer, group_
     sharp, noise = [], []
     for face in analyzer.detect(np.asarray(group_photo)):
         side, (cx, cy) = face.width, ((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2)
-        crop = group_photo.crop((round(cx - 1.25 * side), round(cy - 1.25 * side),
-                                 round(cx + 1.25 * side), round(cy + 1.25 * side)))
+        crop = group_photo.crop(
+            (round(cx - 1.25 * side), round(cy - 1.25 * side), round(cx + 1.25 * side), round(cy + 1.25 * side))
+        )
         sharp.append(quality_of(analyzer, crop))
         assert 0 < quality_of(analyzer, crop.filter(ImageFilter.GaussianBlur(0.04 * side))) < sharp[-1] <= 1
         noise.append(quality_of(analyzer, noisy(crop, 40)))
@@ -77,9 +79,11 @@ def test_quality_applies_only_to_the_engine_it_was_trained_on(analyzer, person):
 def test_report_json_has_quality_for_each_photo_with_a_face(tmp_path, analyzer, person):
     from skimage import data
 
-    photos = [save(framed(person, 40, 0, 480, 420), tmp_path / "portrait.jpg"),
-              save(framed(person, 20, 10, 470, 460).transpose(Image.Transpose.FLIP_LEFT_RIGHT), tmp_path / "mirrored.jpg"),
-              save(Image.fromarray(data.chelsea()), tmp_path / "cat.jpg")]
+    photos = [
+        save(framed(person, 40, 0, 480, 420), tmp_path / "portrait.jpg"),
+        save(framed(person, 20, 10, 470, 460).transpose(Image.Transpose.FLIP_LEFT_RIGHT), tmp_path / "mirrored.jpg"),
+        save(Image.fromarray(data.chelsea()), tmp_path / "cat.jpg"),
+    ]
     result = prepare(photos, tmp_path / "dataset", analyzer=analyzer)
     entries = {Path(p["source"]).name: p for p in json.loads((result.out / "report.json").read_text())["photos"]}
     assert entries["portrait.jpg"]["status"] == "kept" and 0 < entries["portrait.jpg"]["quality"] < 1
@@ -90,8 +94,15 @@ def test_report_json_has_quality_for_each_photo_with_a_face(tmp_path, analyzer, 
 def test_results_json_has_quality_for_each_portrait_with_a_face(tmp_path, analyzer, person):
     reference = save(framed(person, 100, 20, 356, 276), tmp_path / "reference.png")
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8))
-    generation = Generation([Portrait(noise, 1, None, None), Portrait(framed(person, 60, 0, 420, 360), 2, None, None)],
-                            "sks, a woman", "", "test", "tiny", None, reference)
+    generation = Generation(
+        [Portrait(noise, 1, None, None), Portrait(framed(person, 60, 0, 420, 360), 2, None, None)],
+        "sks, a woman",
+        "",
+        "test",
+        "tiny",
+        None,
+        reference,
+    )
     ranked = rank(generation, analyzer)
     write_generation(ranked, tmp_path / "out")
     entries = {e["seed"]: e for e in json.loads((tmp_path / "out" / "results.json").read_text())["portraits"]}

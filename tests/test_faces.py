@@ -10,7 +10,6 @@ from facechain.config import Settings
 from facechain.faces import BackendUnavailable, CropSpec, align_face, load_analyzer, resolve_backend, roll_degrees
 from facechain.faces.align import ARCFACE_TEMPLATE, similarity_transform
 from facechain.faces.insightface_backend import InsightFaceAnalyzer, to_face
-
 from tests.conftest import as_array
 
 
@@ -68,9 +67,9 @@ def test_embedding_separates_people_with_backend_threshold(analyzer, person, gro
     others = [face.embedding for face in analyzer.detect(as_array(group_photo))]
     others.append(analyzer.detect(as_array(other_person))[0].embedding)
     threshold = analyzer.thresholds.same_person
-    within = [analyzer.distance(a, b) for i, a in enumerate(same) for b in same[i + 1:]]
+    within = [analyzer.distance(a, b) for i, a in enumerate(same) for b in same[i + 1 :]]
     across = [analyzer.distance(a, b) for a in same for b in others]
-    between_others = [analyzer.distance(a, b) for i, a in enumerate(others) for b in others[i + 1:]]
+    between_others = [analyzer.distance(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
     assert max(within) < threshold < min(across + between_others)
 
 

@@ -34,17 +34,34 @@ def make_dataset(folder: Path, trigger: str) -> Path:
         framed(person, *box).resize((128, 128)).save(folder / "images" / f"{i:03d}.png")
         lines.append(json.dumps({"file_name": f"images/{i:03d}.png", "text": f"{trigger}, a woman"}))
     (folder / "metadata.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "report.json").write_text(json.dumps({
-        "trigger": trigger, "class_phrase": "a woman", "reference": "photos/a.jpg",
-        "photos": [{"source": "photos/a.jpg", "output": "images/000.png"}]}))
+    (folder / "report.json").write_text(
+        json.dumps(
+            {
+                "trigger": trigger,
+                "class_phrase": "a woman",
+                "reference": "photos/a.jpg",
+                "photos": [{"source": "photos/a.jpg", "output": "images/000.png"}],
+            }
+        )
+    )
     return folder
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory, settings) -> Path:
     out = tmp_path_factory.mktemp("trained") / "model"
-    train(TrainConfig(dataset=make_dataset(tmp_path_factory.mktemp("ds"), "sks"), out=out, tiny=True, steps=15,
-                      learning_rate=2e-2, sude_weight=0, validation_images=0), settings)
+    train(
+        TrainConfig(
+            dataset=make_dataset(tmp_path_factory.mktemp("ds"), "sks"),
+            out=out,
+            tiny=True,
+            steps=15,
+            learning_rate=2e-2,
+            sude_weight=0,
+            validation_images=0,
+        ),
+        settings,
+    )
     return out
 
 
@@ -52,8 +69,19 @@ def model(tmp_path_factory, settings) -> Path:
 def style_lora(tmp_path_factory, settings) -> Path:
     """A second tiny LoRA, trained on other captions, standing in for a style LoRA."""
     out = tmp_path_factory.mktemp("style") / "model"
-    train(TrainConfig(dataset=make_dataset(tmp_path_factory.mktemp("ds2"), "zwx"), out=out, tiny=True, steps=15,
-                      learning_rate=3e-2, sude_weight=0, validation_images=0, seed=3), settings)
+    train(
+        TrainConfig(
+            dataset=make_dataset(tmp_path_factory.mktemp("ds2"), "zwx"),
+            out=out,
+            tiny=True,
+            steps=15,
+            learning_rate=3e-2,
+            sude_weight=0,
+            validation_images=0,
+            seed=3,
+        ),
+        settings,
+    )
     return out / LORA_FILE
 
 
@@ -82,13 +110,21 @@ def test_person_weight_acts_and_leaves_the_base_model_untouched(model, settings)
 
     from pipelines import PORTRAIT_SOLVERS
 
-    plain = StableDiffusionPipeline.from_pretrained(settings.home / "tiny-sd", safety_checker=None,
-                                                    requires_safety_checker=False)
+    plain = StableDiffusionPipeline.from_pretrained(
+        settings.home / "tiny-sd", safety_checker=None, requires_safety_checker=False
+    )
     plain.scheduler = PORTRAIT_SOLVERS["dpm++"].build(plain.scheduler.config)
     plain.set_progress_bar_config(disable=True)
     result = generate(request(model, count=1, person_weight=0.0), settings)
-    base = plain(result.prompt, negative_prompt=result.negative_prompt, height=64, width=64, num_inference_steps=4,
-                 guidance_scale=7.0, generator=torch.Generator().manual_seed(11)).images[0]
+    base = plain(
+        result.prompt,
+        negative_prompt=result.negative_prompt,
+        height=64,
+        width=64,
+        num_inference_steps=4,
+        guidance_scale=7.0,
+        generator=torch.Generator().manual_seed(11),
+    ).images[0]
     without = pixels(result)[11]
     assert np.abs(without - np.asarray(base, dtype=np.int16)).max() <= 1
     with_person = pixels(generate(request(model, count=1, person_weight=1.0), settings))[11]
@@ -142,8 +178,12 @@ def test_cli_generate_writes_ranked_results_and_protects_other_folders(model, se
     monkeypatch.setenv("FACECHAIN_HOME", str(settings.home))
     monkeypatch.setenv("FACECHAIN_FACE_BACKEND", "dlib")
     out = tmp_path / "out"
-    assert main(["generate", str(model), "--out", str(out), "-n", "2", "--seed", "5", "--steps", "3",
-                 "--style", "headshot"]) == 0
+    assert (
+        main(
+            ["generate", str(model), "--out", str(out), "-n", "2", "--seed", "5", "--steps", "3", "--style", "headshot"]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     assert [p["seed"] for p in results["portraits"]] == [5, 6] and results["style"] == "headshot"
     assert all((out / p["file"]).is_file() for p in results["portraits"]) and results["all_flagged"]
@@ -167,8 +207,11 @@ def test_lcm_scheduler_uses_its_lora_and_few_steps(model, settings, style_lora):
     from diffusers import LCMScheduler
 
     cache = PipelineCache()
-    result = generate(GenerationRequest(model=model, count=1, seed=2, scheduler="lcm", lcm_lora=str(style_lora)),
-                      settings, cache=cache)
+    result = generate(
+        GenerationRequest(model=model, count=1, seed=2, scheduler="lcm", lcm_lora=str(style_lora)),
+        settings,
+        cache=cache,
+    )
     assert (result.settings["steps"], result.settings["guidance"]) == (8, 2.0)
     assert isinstance(cache.pipe.scheduler, LCMScheduler)
     assert {name.split("-")[0] for name in cache.pipe.get_active_adapters()} == {"person", "lcm"}

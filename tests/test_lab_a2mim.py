@@ -8,8 +8,17 @@ import pytest
 import torch
 from torch import nn
 
-from facechain.lab.a2mim import (MaskToken, MaskedImageModel, a2mim_loss, block_mask, focal_frequency_loss, focal_l1,
-                                 mean_fill, pixel_shuffle_decoder, simmim_loss)
+from facechain.lab.a2mim import (
+    MaskedImageModel,
+    MaskToken,
+    a2mim_loss,
+    block_mask,
+    focal_frequency_loss,
+    focal_l1,
+    mean_fill,
+    pixel_shuffle_decoder,
+    simmim_loss,
+)
 
 
 def test_block_mask_covers_the_requested_share_of_whole_blocks():
@@ -107,7 +116,8 @@ def test_focal_frequency_loss_is_zero_for_identical_images_and_focuses_on_the_ha
     low, high = wave(1), wave(6)
     # a single-frequency error gets weight 1 wherever it is: equal energy, equal loss (Parseval)
     assert focal_frequency_loss(low, torch.zeros_like(low)) == pytest.approx(
-        float(focal_frequency_loss(high, torch.zeros_like(high))), rel=1e-5)
+        float(focal_frequency_loss(high, torch.zeros_like(high))), rel=1e-5
+    )
     # beside a larger error, a frequency is down-weighted: the mix costs less than its parts alone
     big, small = 3 * low, high
     zero = torch.zeros_like(low)

@@ -14,7 +14,7 @@ from facechain.lab.bicro import clean_probability, consistency, hinge_triplet, s
 def test_soft_margin_spans_zero_to_alpha():
     margins = soft_margin(torch.tensor([0.0, 0.5, 1.0]))
     assert margins[0].item() == 0 and margins[2].item() == pytest.approx(0.2)
-    assert margins[1].item() == pytest.approx(0.2 * (10 ** 0.5 - 1) / 9)
+    assert margins[1].item() == pytest.approx(0.2 * (10**0.5 - 1) / 9)
 
 
 def test_hinge_uses_the_hardest_negative_in_both_directions():
@@ -27,7 +27,9 @@ def test_hinge_uses_the_hardest_negative_in_both_directions():
         others = [j for j in range(3) if j != i]
         expected = max(0, margins[i] - s[i, i] + s[i, others].max()) + max(0, margins[i] - s[i, i] + s[others, i].max())
         assert losses[i].item() == pytest.approx(float(expected))
-    assert warmup_loss(images, texts, keep=0.34).item() == pytest.approx(hinge_triplet(images, texts, torch.full((3,), 0.2)).min().item())
+    assert warmup_loss(images, texts, keep=0.34).item() == pytest.approx(
+        hinge_triplet(images, texts, torch.full((3,), 0.2)).min().item()
+    )
 
 
 def test_mixture_gives_low_losses_a_high_clean_probability():

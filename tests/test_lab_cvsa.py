@@ -53,12 +53,13 @@ def test_info_nce_matches_its_formula_and_rewards_matching_positives():
     foreground = torch.randn(16, 8)
     assert cvsa_loss(queries, keys, foreground, foreground) == pytest.approx(float(info_nce(queries, keys)), abs=1e-6)
     assert cvsa_loss(queries, keys, foreground, -foreground, weight=0.5) == pytest.approx(
-        float(info_nce(queries, keys)) + 1.0, abs=1e-5)
+        float(info_nce(queries, keys)) + 1.0, abs=1e-5
+    )
 
 
 def test_backgrounds_carry_the_class_only_where_asked_and_the_glyph_is_the_saliency():
-    from facechain.lab.experiments.cvsa import INK, scenes
     from facechain.lab.experiments.a2mim import upsampled
+    from facechain.lab.experiments.cvsa import INK, scenes
     from facechain.lab.harness.data import digits
 
     split = digits(0)

@@ -24,8 +24,9 @@ def test_loss_matches_its_formula():
     logits, labels = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]]), torch.tensor([0, 2])
     p = logits.softmax(1)
     assert generalized_cross_entropy(logits, labels, 1.0) == pytest.approx(float((1 - p[[0, 1], [0, 2]]).mean()))
-    assert generalized_cross_entropy(logits, labels, 1e-4) == pytest.approx(float(F.cross_entropy(logits, labels)),
-                                                                            rel=1e-3)  # q -> 0 is CE
+    assert generalized_cross_entropy(logits, labels, 1e-4) == pytest.approx(
+        float(F.cross_entropy(logits, labels)), rel=1e-3
+    )  # q -> 0 is CE
     progress = 0.9
     q, weight = dal_schedule(progress)
     entropy = -(p * p.log()).sum(1)

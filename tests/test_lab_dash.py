@@ -15,7 +15,7 @@ def test_threshold_follows_its_schedule_down_to_the_floor():
     schedule = DashThreshold(rho_hat=1.0)
     assert schedule(1) == pytest.approx(1.0001)
     assert schedule(2) == pytest.approx(1.0001 / 1.27)
-    assert schedule(5) == pytest.approx(1.0001 * 1.27 ** -4)
+    assert schedule(5) == pytest.approx(1.0001 * 1.27**-4)
     values = [schedule(t) for t in range(1, 40)]
     assert all(a >= b for a, b in zip(values, values[1:]))
     first_floor = next(t for t in range(1, 40) if schedule.at_floor(t))
@@ -50,13 +50,13 @@ def test_fixmatch_keeps_only_confident_weak_views():
 
 
 def test_views_keep_the_digit_and_strong_views_differ_more():
-    from facechain.lab.harness.views import shifted, strongly_augmented
     from facechain.lab.harness.data import digits
+    from facechain.lab.harness.views import shifted, strongly_augmented
 
     x = torch.as_tensor(digits(0).x_train[:200])
     torch.manual_seed(0)
     weak, strong = shifted(x), strongly_augmented(x)
     assert weak.shape == strong.shape == x.shape
     assert (weak.sum(1) <= x.sum(1) + 1e-5).all()  # a shift only drops the border it pushes out
-    assert ((weak - x).abs().mean() < (strong - x).abs().mean())
+    assert (weak - x).abs().mean() < (strong - x).abs().mean()
     assert (weak != x).any(1).float().mean() > 0.6  # 8 of 9 offsets move the image

@@ -11,8 +11,15 @@ import pytest
 import torch
 
 from facechain.mapping.dlme import dlme_map
-from facechain.mapping.manifold import (nearest_neighbours, neighbour_mix, squared_distances, student_t_gamma,
-                                    student_t_similarity, two_view_distances, two_way_divergence)
+from facechain.mapping.manifold import (
+    nearest_neighbours,
+    neighbour_mix,
+    squared_distances,
+    student_t_gamma,
+    student_t_similarity,
+    two_view_distances,
+    two_way_divergence,
+)
 
 
 def test_student_t_kernel_by_hand():

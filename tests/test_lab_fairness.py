@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from facechain.lab.fairness import (fair_loss, fairness_penalty, head_tail_groups, label_confidence,
-                                    logit_adjusted_cross_entropy)
+from facechain.lab.fairness import (
+    fair_loss,
+    fairness_penalty,
+    head_tail_groups,
+    label_confidence,
+    logit_adjusted_cross_entropy,
+)
 
 
 def test_penalty_sums_each_groups_gap_to_the_batch_mean():

@@ -40,8 +40,9 @@ def test_corruptions_plant_what_they_report():
     x, y = data.class_subset(split.x_test, split.y_test, [7, 2])
     assert set(y) == {0, 1} and np.array_equal(y == 0, np.isin(split.y_test, [7])[np.isin(split.y_test, [2, 7])])
     left, right = data.two_views(split.x_test[:3])
-    assert np.array_equal(np.concatenate([left.reshape(3, 8, 4), right.reshape(3, 8, 4)], axis=2),
-                          data.images(split.x_test[:3]))
+    assert np.array_equal(
+        np.concatenate([left.reshape(3, 8, 4), right.reshape(3, 8, 4)], axis=2), data.images(split.x_test[:3])
+    )
 
 
 def test_growing_stream_plants_duplicates_after_their_source():
@@ -77,8 +78,9 @@ def test_fit_is_seeded_and_learns():
     def train(seed):
         torch.manual_seed(seed)
         model = torch.nn.Linear(64, 10)
-        losses = fit(model, loss_step(cross_entropy), [split.x_train, split.y_train], epochs=5, learning_rate=0.03,
-                     seed=seed)
+        losses = fit(
+            model, loss_step(cross_entropy), [split.x_train, split.y_train], epochs=5, learning_rate=0.03, seed=seed
+        )
         return model, losses
 
     (first, losses), (again, _) = train(0), train(0)

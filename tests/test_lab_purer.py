@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from facechain.lab.purer import (Curriculum, batchnorm_gap, episode, harden, invert, maml_step, total_variation)
+from facechain.lab.purer import Curriculum, batchnorm_gap, episode, harden, invert, maml_step, total_variation
 
 
 def teacher() -> nn.Sequential:
@@ -39,8 +39,13 @@ def test_inversion_reaches_the_labels_and_leaves_the_teacher_alone():
 
     model = teacher()
     split = digits(0)
-    fit(model, loss_step(cross_entropy), class_subset(split.x_train, split.y_train, (0, 1)), epochs=10,
-        learning_rate=3e-3)
+    fit(
+        model,
+        loss_step(cross_entropy),
+        class_subset(split.x_train, split.y_train, (0, 1)),
+        epochs=10,
+        learning_rate=3e-3,
+    )
     before = copy.deepcopy(model.state_dict())
     labels = torch.tensor([0, 1] * 5)
     images = invert(model, labels, steps=100, generator=torch.Generator().manual_seed(0))
@@ -81,5 +86,12 @@ def test_episodes_and_the_curriculum():
     with torch.no_grad():
         assert F.cross_entropy(learner(hardened[query_index]), query_y) > F.cross_entropy(learner(query_x), query_y)
     curriculum = Curriculum(patience=2, tolerance=0.01)
-    assert [curriculum.stalled(a) for a in (0.5, 0.6, 0.6, 0.605, 0.7, 0.7, 0.7)] == \
-        [False, False, False, True, False, False, True]
+    assert [curriculum.stalled(a) for a in (0.5, 0.6, 0.6, 0.605, 0.7, 0.7, 0.7)] == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]

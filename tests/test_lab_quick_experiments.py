@@ -6,8 +6,8 @@ computations in its own test_lab_<name>.py."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest

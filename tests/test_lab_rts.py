@@ -9,8 +9,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from facechain.lab.rts import (VarianceHead, arcface_logits, calibrate_sign, expected_temperature, kl_to_prior,
-                               random_temperature, rts_loss)
+from facechain.lab.rts import (
+    VarianceHead,
+    arcface_logits,
+    calibrate_sign,
+    expected_temperature,
+    kl_to_prior,
+    random_temperature,
+    rts_loss,
+)
 
 
 @pytest.mark.parametrize("dof", [16, 32])
@@ -48,7 +55,9 @@ def test_a_high_variance_sample_gets_a_damped_gradient():
         total = 0.0
         for draw in range(200):
             logits = torch.tensor([[2.0, 0.0, 1.0]], requires_grad=True)
-            rts_loss(logits, labels, scale * torch.ones(1, 16), generator=torch.Generator().manual_seed(draw)).backward()
+            rts_loss(
+                logits, labels, scale * torch.ones(1, 16), generator=torch.Generator().manual_seed(draw)
+            ).backward()
             total += float(logits.grad.norm())
         return total
 

@@ -9,8 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from facechain.lab.san import (known_unknown, open_set_entropy, open_set_loss, open_set_predictions,
-                               soft_contrastive_loss)
+from facechain.lab.san import (
+    known_unknown,
+    open_set_entropy,
+    open_set_loss,
+    open_set_predictions,
+    soft_contrastive_loss,
+)
 
 
 def test_open_set_loss_matches_its_terms():
@@ -20,7 +25,9 @@ def test_open_set_loss_matches_its_terms():
     positive = -math.log(known[0])
     negative = max(-math.log(unknown[k]) for k in (1, 2))  # the unknown slots of the one 2K softmax
     connection = -math.log(1 / (1 + math.exp(-(known.max() - unknown.max()))))
-    assert open_set_loss(logits, torch.tensor([0])).item() == pytest.approx(positive + negative + 1.5 * connection, rel=1e-5)
+    assert open_set_loss(logits, torch.tensor([0])).item() == pytest.approx(
+        positive + negative + 1.5 * connection, rel=1e-5
+    )
 
 
 def test_negative_term_picks_the_hardest_other_class():

@@ -49,7 +49,9 @@ def test_head_loss_is_arcface_over_the_sampled_prototypes_and_dimensions():
     torch.manual_seed(1)
     kept, remapped = sampled_classes(labels, 20, 0.3)
     dims = sampled_dimensions(8, 0.5)
-    logits = arcface_logits(F.normalize(embeddings[:, dims], dim=1), head.prototypes[kept][:, dims], remapped, 32.0, 0.3)
+    logits = arcface_logits(
+        F.normalize(embeddings[:, dims], dim=1), head.prototypes[kept][:, dims], remapped, 32.0, 0.3
+    )
     assert loss.item() == pytest.approx(F.cross_entropy(logits, remapped).item())
     loss.backward()
     untouched = torch.ones(20, dtype=torch.bool)

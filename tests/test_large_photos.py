@@ -18,7 +18,6 @@ from facechain.faces import CropSpec
 from facechain.images import PhotoError, decoded_pixels, load_photo, to_rgb
 from facechain.portrait import prepare
 from facechain.portrait.dataset.prepare import examine_photo
-
 from tests.test_images import png_header_only
 
 NEAR_LIMIT = 10900  # 10900x10900 = 118.8 megapixels, just under the 120-megapixel guard
@@ -54,8 +53,13 @@ def test_near_limit_png_costs_bounded_memory_and_time(near_limit_png, tmp_path):
     # A fresh process, since PIL's pixel buffers are invisible to tracemalloc: the growth of its peak
     # resident memory while prepare runs. Decoded in full this was +1.79 GB and 11.8 s of CPU.
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-c", MEASURE_PREPARE, str(near_limit_png), str(tmp_path / "dataset")],
-                          capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE_PREPARE, str(near_limit_png), str(tmp_path / "dataset")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     assert measured["reasons"] == ["no face found"]
     assert measured["grown_mb"] < 600, measured
@@ -67,8 +71,9 @@ def test_images_too_thin_for_a_face_are_refused_with_the_reason(tmp_path, size):
     Image.new("RGB", size, (90, 120, 150)).save(tmp_path / "thin.png")
     with pytest.raises(PhotoError) as error:
         load_photo(tmp_path / "thin.png")
-    assert str(error.value).startswith(f"image {size[0]}x{size[1]} is too narrow to hold a face: "
-                                       "the short side must be at least 32 px")
+    assert str(error.value).startswith(
+        f"image {size[0]}x{size[1]} is too narrow to hold a face: the short side must be at least 32 px"
+    )
 
 
 @pytest.mark.parametrize("size", [(32, 32), (640, 32), (32, 640)])
@@ -81,11 +86,14 @@ def test_degenerate_images_are_rejected_and_the_batch_goes_on(tmp_path, analyzer
     Image.new("RGB", (100000, 1), (90, 120, 150)).save(tmp_path / "line.png")
     png_header_only(tmp_path / "zero.png", 0, 5)  # PIL cannot write a zero-area image; a header can claim one
     astronaut().save(tmp_path / "face.jpg", quality=92)
-    result = prepare([tmp_path / "line.png", tmp_path / "zero.png", tmp_path / "face.jpg"], tmp_path / "dataset",
-                     analyzer=analyzer)
+    result = prepare(
+        [tmp_path / "line.png", tmp_path / "zero.png", tmp_path / "face.jpg"], tmp_path / "dataset", analyzer=analyzer
+    )
     line, zero, face = result.photos
-    assert line.reason == ("image 100000x1 is too narrow to hold a face: the short side must be at least 32 px "
-                           "and at least 1/20 of the long side")
+    assert line.reason == (
+        "image 100000x1 is too narrow to hold a face: the short side must be at least 32 px "
+        "and at least 1/20 of the long side"
+    )
     assert zero.reason.startswith("not an image")
     assert face.status == "kept"
 
@@ -164,8 +172,10 @@ def test_request_budget_refuses_the_photos_past_it_and_examines_the_rest(tmp_pat
     result = prepare([tmp_path], tmp_path / "dataset", analyzer=analyzer, max_request_pixels=3_000_000)
     face, large, small = result.photos
     assert face.status == "kept" and small.reason == "no face found"
-    assert large.reason == ("not examined: it would decode 4 megapixels and this request has 3 of its 3 left; "
-                            "send it downscaled or in another batch")
+    assert large.reason == (
+        "not examined: it would decode 4 megapixels and this request has 3 of its 3 left; "
+        "send it downscaled or in another batch"
+    )
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # the tab's thumbnail check opens them
@@ -173,13 +183,14 @@ def test_photos_tab_decodes_at_most_three_near_limit_photos_per_click(tmp_path, 
     from facechain.ui import AppContext
     from facechain.ui.photos import REQUEST_PIXELS, prepare_uploads
 
-    assert 30 * 4032 * 3024 <= REQUEST_PIXELS < 4 * NEAR_LIMIT ** 2  # 30 phone photos fit, a fourth huge PNG does not
+    assert 30 * 4032 * 3024 <= REQUEST_PIXELS < 4 * NEAR_LIMIT**2  # 30 phone photos fit, a fourth huge PNG does not
     astronaut().save(tmp_path / "face.jpg", quality=92)
     # Headers of 10900x10900 PNGs: they count in full against the budget and fail at once when decoded
     huge = [png_header_only(tmp_path / f"huge{i}.png", NEAR_LIMIT, NEAR_LIMIT) for i in range(4)]
     context = AppContext(Settings(face_backend="dlib"), tmp_path / "app")
-    _, table, summary, _ = prepare_uploads([tmp_path / "face.jpg", *huge], "sks", "", 20, context, None,
-                                           lambda *args, **kwargs: None)
+    _, table, summary, _ = prepare_uploads(
+        [tmp_path / "face.jpg", *huge], "sks", "", 20, context, None, lambda *args, **kwargs: None
+    )
     details = {name: detail for name, _, detail in table}
     assert "Kept **1** of 5" in summary
     assert all(details[f"huge{i}.png"].startswith("truncated or corrupt") for i in range(3))

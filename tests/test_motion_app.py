@@ -20,15 +20,47 @@ from facechain.motion.procedural import random_clip
 from facechain.ui import AppContext, build_app
 from facechain.ui.motion import predict_motion
 
-DEFAULTS = dict(source="procedural", motion="walk", upload=None, sequence="", start=0, samples=2, mode="predict",
-                part="right_leg", switch_to="run", steps=3, seed=0)
+DEFAULTS = dict(
+    source="procedural",
+    motion="walk",
+    upload=None,
+    sequence="",
+    start=0,
+    samples=2,
+    mode="predict",
+    part="right_leg",
+    switch_to="run",
+    steps=3,
+    seed=0,
+)
 
 
 @pytest.fixture(scope="module")
 def motion_settings(tmp_path_factory):
     folder = tmp_path_factory.mktemp("motion") / "model"
-    assert main(["motion", "train", "--out", str(folder), "--windows", "20", "--steps", "3", "--width", "32",
-                 "--layers", "2", "--batch-size", "4", "--checkpoint-every", "0"]) == 0
+    assert (
+        main(
+            [
+                "motion",
+                "train",
+                "--out",
+                str(folder),
+                "--windows",
+                "20",
+                "--steps",
+                "3",
+                "--width",
+                "32",
+                "--layers",
+                "2",
+                "--batch-size",
+                "4",
+                "--checkpoint-every",
+                "0",
+            ]
+        )
+        == 0
+    )
     return Settings(motion_model=folder)
 
 
@@ -47,7 +79,11 @@ def test_procedural_and_uploaded_motion(tmp_path, motion_settings):
     upload = tmp_path / "mine.npz"
     save_plain({"me": {"dance": random_clip(60, np.random.default_rng(0))}}, upload)
     gif, summary = run(context, "two", source="upload", upload=str(upload), samples=1, mode="switch", switch_to="idle")
-    assert Path(gif).parent == tmp_path / "sessions" / "two" / "motion" and "me/dance" in summary and "toward idle" in summary
+    assert (
+        Path(gif).parent == tmp_path / "sessions" / "two" / "motion"
+        and "me/dance" in summary
+        and "toward idle" in summary
+    )
     with Image.open(gif) as animation:
         assert animation.size == (2 * 200, 200)  # one future and the 35 recorded frames
     assert [p.parent.name for p in (tmp_path / "sessions").glob("*/motion/*.gif")].count("motion") == 2
@@ -65,9 +101,13 @@ def test_bad_uploads_get_clear_errors(tmp_path, motion_settings):
     np.savez(joints, **{"me/walk": np.zeros((30, 20, 3))})
     short = tmp_path / "short.npz"
     np.savez(short, **{"me/walk": np.zeros((10, 17, 3))})
-    for path, message in [(corrupt, "not a readable .npz"), (pickled, "only opened for a file you trust"),
-                          (flat, "must be named 'subject/action' and hold (frames, joints, 3)"),
-                          (joints, "expected 17 joints"), (short, "a history needs 25")]:
+    for path, message in [
+        (corrupt, "not a readable .npz"),
+        (pickled, "only opened for a file you trust"),
+        (flat, "must be named 'subject/action' and hold (frames, joints, 3)"),
+        (joints, "expected 17 joints"),
+        (short, "a history needs 25"),
+    ]:
         with pytest.raises(gr.Error, match=re.escape(message)) as raised:
             run(context, "bad", source="upload", upload=str(path))
         assert str(tmp_path) not in str(raised.value)  # the server's paths stay hidden
@@ -86,7 +126,9 @@ def test_motion_through_the_server(tmp_path, motion_settings):
     app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        gif, summary = client.predict(*{**DEFAULTS, "motion": "run", "samples": 3, "steps": 10}.values(), api_name="/motion")
+        gif, summary = client.predict(
+            *{**DEFAULTS, "motion": "run", "samples": 3, "steps": 10}.values(), api_name="/motion"
+        )
         with Image.open(gif) as animation:
             assert animation.size == (4 * 200, 200)
         assert "procedural run" in summary and "3 futures of 100 frames (2 s)" in summary

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.dct import dct_matrix, from_dct, to_dct
 from facechain.motion.metrics import ade, all_metrics, apd, fde, mmade, multimodal_futures
 from facechain.motion.procedural import STYLES, branching_clips, clip, random_clip, root_relative
 from facechain.motion.skeleton import H36M, HUMANEVA
+from models.dct import dct_matrix, from_dct, to_dct
 
 
 def test_dct_is_orthonormal_and_round_trips():
@@ -45,15 +45,18 @@ def test_skeletons_are_consistent():
         assert len(skeleton.parents) == skeleton.count and skeleton.parents[0] == -1
         assert all(parent < joint for joint, parent in enumerate(skeleton.parents))
         mirror = skeleton.mirrored()
-        assert sorted(mirror) == list(range(skeleton.count)) and [mirror[i] for i in mirror] == list(range(skeleton.count))
+        assert sorted(mirror) == list(range(skeleton.count)) and [mirror[i] for i in mirror] == list(
+            range(skeleton.count)
+        )
         assert set(skeleton.part("lower")) | set(skeleton.part("upper")) == set(range(skeleton.count))
     with pytest.raises(ValueError, match="unknown body part"):
         H36M.part("tail")
 
 
 def bone_lengths(positions):
-    return np.stack([np.linalg.norm(positions[:, j] - positions[:, p], axis=-1)
-                     for j, p in enumerate(H36M.parents) if p >= 0], -1)
+    return np.stack(
+        [np.linalg.norm(positions[:, j] - positions[:, p], axis=-1) for j, p in enumerate(H36M.parents) if p >= 0], -1
+    )
 
 
 def test_procedural_clips_move_like_a_skeleton():
@@ -66,7 +69,9 @@ def test_procedural_clips_move_like_a_skeleton():
     assert abs(idle[-1, 0, 1] - idle[0, 0, 1]) < 1e-9
     feet = walk[:, [3, 6], 2]
     assert (feet.min() > -0.1) and (feet[:, 0] - feet[:, 1]).std() > 0.01  # feet near the ground, alternating
-    run_knee = np.linalg.norm(clip([(0, STYLES["run"])], 100, jitter=0)[:, 3] - clip([(0, STYLES["run"])], 100, jitter=0)[:, 1], axis=-1)
+    run_knee = np.linalg.norm(
+        clip([(0, STYLES["run"])], 100, jitter=0)[:, 3] - clip([(0, STYLES["run"])], 100, jitter=0)[:, 1], axis=-1
+    )
     assert run_knee.min() < 0.85  # a bent knee shortens hip-to-foot
     assert root_relative(random_clip(125, rng)).shape == (125, 48)
 
@@ -94,4 +99,4 @@ def test_animation_shows_history_then_each_future(tmp_path):
     grey = np.all(first == (120, 120, 120), axis=-1)
     assert grey.sum() > 100  # the history skeletons are grey
     for k, colour in enumerate([(31, 119, 180), (255, 127, 14), (44, 160, 44)]):  # each future in its panel
-        assert np.all(last[:, 200 * k:200 * (k + 1)] == colour, axis=-1).sum() > 100
+        assert np.all(last[:, 200 * k : 200 * (k + 1)] == colour, axis=-1).sum() > 100

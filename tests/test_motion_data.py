@@ -12,9 +12,13 @@ from facechain.motion.skeleton import H36M
 
 
 def synthetic_h36m(rng) -> dict:
-    return {subject: {action: rng.normal(size=(160 + 10 * i, 32, 3)).astype(np.float32)
-                      for i, action in enumerate(["Walking", "Eating 1"])}
-            for subject in ["S1", "S5", "S6", "S7", "S8", "S9", "S11"]}
+    return {
+        subject: {
+            action: rng.normal(size=(160 + 10 * i, 32, 3)).astype(np.float32)
+            for i, action in enumerate(["Walking", "Eating 1"])
+        }
+        for subject in ["S1", "S5", "S6", "S7", "S8", "S9", "S11"]
+    }
 
 
 def test_videopose3d_layout_needs_trust_and_plain_layout_does_not(tmp_path):

@@ -35,14 +35,52 @@ def test_h36m_file_train_eval_predict(tmp_path, capsys):
     data = h36m_file(tmp_path / "h36m.npz", np.random.default_rng(0))
     model = tmp_path / "model"
     assert main(["motion", "train", "--out", str(model), "--data", str(tmp_path / "h36m.npz"), *TINY]) == 0
-    assert main(["motion", "eval", str(model), "--data", str(tmp_path / "h36m.npz"), "--windows", "3",
-                 "--samples", "2", "--steps", "2", "--json", str(tmp_path / "metrics.json")]) == 0
+    assert (
+        main(
+            [
+                "motion",
+                "eval",
+                str(model),
+                "--data",
+                str(tmp_path / "h36m.npz"),
+                "--windows",
+                "3",
+                "--samples",
+                "2",
+                "--steps",
+                "2",
+                "--json",
+                str(tmp_path / "metrics.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "metrics.json").read_text())
     assert report["windows"] == 3 and set(report["metrics"]["zero_velocity"]) == {"APD", "ADE", "FDE", "MMADE", "MMFDE"}
     assert "zero velocity" in capsys.readouterr().out
     gif = tmp_path / "walk.gif"
-    assert main(["motion", "predict", str(model), "--out", str(gif), "--data", str(tmp_path / "h36m.npz"),
-                 "--sequence", "S9/Walking", "--start", "40", "--samples", "2", "--steps", "2"]) == 0
+    assert (
+        main(
+            [
+                "motion",
+                "predict",
+                str(model),
+                "--out",
+                str(gif),
+                "--data",
+                str(tmp_path / "h36m.npz"),
+                "--sequence",
+                "S9/Walking",
+                "--start",
+                "40",
+                "--samples",
+                "2",
+                "--steps",
+                "2",
+            ]
+        )
+        == 0
+    )
     with Image.open(gif) as animation:
         assert animation.size == (3 * 200, 200)  # two futures and the recorded continuation
     video = tmp_path / "walk.mp4"
@@ -54,11 +92,29 @@ def test_h36m_file_train_eval_predict(tmp_path, capsys):
     window, name = file_window(data, H36M, "S9/Walking", 40)
     expected = data["S9"]["Walking"][40:165, H36M_KEPT_JOINTS]
     assert name == "S9/Walking" and np.allclose(window, (expected[:, 1:] - expected[:, :1]).reshape(125, 48))
-    assert main(["motion", "predict", str(model), "--out", str(gif), "--data", str(tmp_path / "h36m.npz"),
-                 "--sequence", "S2/Walking"]) == 3
+    assert (
+        main(
+            [
+                "motion",
+                "predict",
+                str(model),
+                "--out",
+                str(gif),
+                "--data",
+                str(tmp_path / "h36m.npz"),
+                "--sequence",
+                "S2/Walking",
+            ]
+        )
+        == 3
+    )
     assert "no sequence 'S2/Walking'" in capsys.readouterr().err
-    assert main(["motion", "predict", str(model), "--out", str(gif), "--data", str(tmp_path / "h36m.npz"),
-                 "--start", "290"]) == 3
+    assert (
+        main(
+            ["motion", "predict", str(model), "--out", str(gif), "--data", str(tmp_path / "h36m.npz"), "--start", "290"]
+        )
+        == 3
+    )
     assert "a history needs 25 from frame 290" in capsys.readouterr().err
 
 
@@ -68,8 +124,12 @@ def test_humaneva_file_builds_a_15_joint_model(tmp_path, capsys):
     walk = np.cumsum(rng.normal(0, 0.01, size=(120, 15, 3)), axis=0).astype(np.float32)
     save_plain({subject: {"Walking 1 chunk0": walk + i} for i, subject in enumerate(subjects)}, tmp_path / "he.npz")
     model = tmp_path / "humaneva"
-    assert main(["motion", "train", "--out", str(model), "--dataset", "humaneva", "--data", str(tmp_path / "he.npz"),
-                 *TINY]) == 0
+    assert (
+        main(
+            ["motion", "train", "--out", str(model), "--dataset", "humaneva", "--data", str(tmp_path / "he.npz"), *TINY]
+        )
+        == 0
+    )
     pipe = load_motion_pipeline(model)
     assert pipe.denoiser.config.joints == 14 and pipe.denoiser.config.coefficients == HUMANEVA.dct_coefficients
     window, _ = file_window({"Validate/S1": {"Walking": walk}}, HUMANEVA)
@@ -90,12 +150,16 @@ def test_modes_hold_what_they_promise(tiny_pipeline):
     from facechain.motion.scenario import SWITCH_FRAMES, procedural_window
 
     window = procedural_window("walk", 3)
-    history, futures = predict(tiny_pipeline, window, MotionRequest(mode="control", part="left_arm", samples=2, steps=5))
+    history, futures = predict(
+        tiny_pipeline, window, MotionRequest(mode="control", part="left_arm", samples=2, steps=5)
+    )
     arm = part_features(H36M, "left_arm")
-    assert len(arm) == 9 and np.abs(futures[..., arm] - window[None, H36M.t_his:, arm]).mean() < 0.05
-    assert np.allclose(history, window[:H36M.t_his])
+    assert len(arm) == 9 and np.abs(futures[..., arm] - window[None, H36M.t_his :, arm]).mean() < 0.05
+    assert np.allclose(history, window[: H36M.t_his])
     target = procedural_window("run", 1)[-SWITCH_FRAMES:]
-    _, steered = predict(tiny_pipeline, window, MotionRequest(mode="switch", switch_to="run", seed=0, samples=2, steps=10))
+    _, steered = predict(
+        tiny_pipeline, window, MotionRequest(mode="switch", switch_to="run", seed=0, samples=2, steps=10)
+    )
     _, free = predict(tiny_pipeline, window, MotionRequest(seed=0, samples=2, steps=10))
     assert np.abs(steered[:, -SWITCH_FRAMES:] - target).mean() < np.abs(free[:, -SWITCH_FRAMES:] - target).mean()
     with pytest.raises(MotionDataError, match="needs 125 frames"):

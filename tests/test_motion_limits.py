@@ -28,12 +28,13 @@ def zeros_npz(path, shape, dtype="float32", data_bytes=None, key="S1/Walking"):
     bytes (default: as many as the header claims), streamed so that no array is ever held in memory."""
     dtype = np.dtype(dtype)
     left = math.prod(shape) * dtype.itemsize if data_bytes is None else data_bytes
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive, \
-            archive.open(f"{key}.npy", "w", force_zip64=True) as stream:
-        npy.write_array_header_1_0(stream, {"descr": npy.dtype_to_descr(dtype), "fortran_order": False,
-                                            "shape": shape})
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open(f"{key}.npy", "w", force_zip64=True) as stream,
+    ):
+        npy.write_array_header_1_0(stream, {"descr": npy.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
         while left:
-            left -= stream.write(ZEROS[:min(left, len(ZEROS))])
+            left -= stream.write(ZEROS[: min(left, len(ZEROS))])
     return path
 
 
@@ -64,8 +65,14 @@ def test_a_small_file_claiming_gigabytes_is_refused_without_decompressing(tmp_pa
 
 def test_a_header_that_disagrees_with_the_zip_is_refused(tmp_path):
     short = zeros_npz(tmp_path / "short.npz", (1000, 32, 3), data_bytes=12)
-    assert refusal_peak(short, r"'S1/Walking' claims \(1000, 32, 3\) float32 \(384,128 bytes with its header\) but "
-                               r"the archive says 140 bytes") < 2**20
+    assert (
+        refusal_peak(
+            short,
+            r"'S1/Walking' claims \(1000, 32, 3\) float32 \(384,128 bytes with its header\) but "
+            r"the archive says 140 bytes",
+        )
+        < 2**20
+    )
     forged = zeros_npz(tmp_path / "forged.npz", (1000, 125000, 3), data_bytes=12)
     assert refusal_peak(forged, "125000 joints") < 2**20  # the shape is refused before the size is compared
 
@@ -89,10 +96,16 @@ def test_the_entry_count_is_read_before_the_zip_directory(tmp_path, monkeypatch)
         load_positions(many)
 
 
-@pytest.mark.parametrize("array", [np.array([[[1.0, 2.0, None]]], dtype=object),
-                                   np.zeros((2, 17, 3), dtype=[("x", "f4")]),
-                                   np.zeros((2, 17, 3), dtype=np.complex64),
-                                   np.zeros((2, 17, 3), dtype=bool)], ids=["object", "structured", "complex", "bool"])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([[[1.0, 2.0, None]]], dtype=object),
+        np.zeros((2, 17, 3), dtype=[("x", "f4")]),
+        np.zeros((2, 17, 3), dtype=np.complex64),
+        np.zeros((2, 17, 3), dtype=bool),
+    ],
+    ids=["object", "structured", "complex", "bool"],
+)
 def test_non_numeric_dtypes_are_refused(tmp_path, array):
     path = tmp_path / "odd.npz"
     np.savez(path, **{"S1/Walking": array})
@@ -120,9 +133,12 @@ def test_the_trusted_layout_gets_the_shape_checks(tmp_path):
 
 def test_good_files_load_as_before(tmp_path):
     rng = np.random.default_rng(0)
-    arrays = {"S1/Walking": rng.normal(size=(40, 32, 3)), "S1/Eating 1": rng.normal(size=(20, 17, 3)).astype("f4"),
-              "Train/S2/Jog chunk0": rng.integers(-500, 500, size=(25, 15, 3), dtype=np.int16),
-              "S9/Sitting": np.asfortranarray(rng.normal(size=(30, 32, 3)).astype(">f8"))}
+    arrays = {
+        "S1/Walking": rng.normal(size=(40, 32, 3)),
+        "S1/Eating 1": rng.normal(size=(20, 17, 3)).astype("f4"),
+        "Train/S2/Jog chunk0": rng.integers(-500, 500, size=(25, 15, 3), dtype=np.int16),
+        "S9/Sitting": np.asfortranarray(rng.normal(size=(30, 32, 3)).astype(">f8")),
+    }
     for save in (np.savez, np.savez_compressed):
         save(tmp_path / "good.npz", **arrays)
         loaded = load_positions(tmp_path / "good.npz", max_bytes=UPLOAD_MAX_BYTES)
@@ -140,8 +156,12 @@ def test_uploads_get_the_smaller_budget_and_a_readable_error(tmp_path, monkeypat
     monkeypatch.setattr(motion_tab, "motion_pipeline", lambda folder: None)
     monkeypatch.setattr(scenario, "skeleton_of", lambda pipe: H36M)
     context = SimpleNamespace(settings=SimpleNamespace(motion_model="unused"))
-    with pytest.raises(gr.Error, match=r"long\.npz: 146 MiB once decompressed .* over the 128 MiB accepted here; "
-                                       r"keep fewer or shorter clips") as raised:
-        motion_tab.predict_motion(context, None, "upload", "walk", str(clip), "", 0, 1, "predict", "right_leg", "run",
-                                  3, 0)
+    with pytest.raises(
+        gr.Error,
+        match=r"long\.npz: 146 MiB once decompressed .* over the 128 MiB accepted here; "
+        r"keep fewer or shorter clips",
+    ) as raised:
+        motion_tab.predict_motion(
+            context, None, "upload", "walk", str(clip), "", 0, 1, "predict", "right_leg", "run", 3, 0
+        )
     assert str(tmp_path) not in str(raised.value) and "not a readable" not in str(raised.value)  # the upload's name

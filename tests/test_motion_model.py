@@ -25,8 +25,12 @@ def trained():
     denoiser = HumanMACDenoiser(joints=16, coefficients=20, width=64, layers=2, heads=4, feed_forward=128, dropout=0.0)
     scheduler = default_scheduler()
     windows = procedural_windows(300, H36M, np.random.default_rng(0))
-    ema, losses = train_denoiser(denoiser, scheduler, RandomWindows(windows, windows.shape[1]), MotionTrainConfig(steps=2000, batch_size=32,
-                                                                                 learning_rate=1e-3))
+    ema, losses = train_denoiser(
+        denoiser,
+        scheduler,
+        RandomWindows(windows, windows.shape[1]),
+        MotionTrainConfig(steps=2000, batch_size=32, learning_rate=1e-3),
+    )
     pipe = HumanMACPipeline(ema, scheduler)
     pipe.set_progress_bar_config(disable=True)
     return pipe, losses
@@ -41,11 +45,15 @@ def held_out():
 def test_training_learns_and_beats_zero_velocity(trained, held_out):
     pipe, losses = trained
     assert np.mean(losses[-50:]) < 0.1 * np.mean(losses[:20])
-    out = pipe(held_out[:, :T_HIS], T_PRED, num_samples=10, num_inference_steps=20, generator=torch.Generator().manual_seed(0))
+    out = pipe(
+        held_out[:, :T_HIS], T_PRED, num_samples=10, num_inference_steps=20, generator=torch.Generator().manual_seed(0)
+    )
     assert out.futures.shape == (20, 10, T_PRED, 48) and out.clips.shape == (20, 10, T_HIS + T_PRED, 48)
     truth = held_out.numpy()
     ours = np.mean([ade(out.futures[i].numpy(), truth[i, T_HIS:]) for i in range(20)])
-    last_pose = np.mean([ade(np.repeat(truth[i, T_HIS - 1][None, None], T_PRED, 1), truth[i, T_HIS:]) for i in range(20)])
+    last_pose = np.mean(
+        [ade(np.repeat(truth[i, T_HIS - 1][None, None], T_PRED, 1), truth[i, T_HIS:]) for i in range(20)]
+    )
     assert ours < 0.95 * last_pose
 
 
@@ -53,11 +61,20 @@ def test_training_learns_and_beats_zero_velocity(trained, held_out):
 def test_sampling_keeps_the_history_and_a_controlled_part(trained, held_out):
     pipe, _ = trained
     clips = held_out[:4]
-    out = pipe(clips[:, :T_HIS], T_PRED, num_samples=3, num_inference_steps=20, generator=torch.Generator().manual_seed(1))
+    out = pipe(
+        clips[:, :T_HIS], T_PRED, num_samples=3, num_inference_steps=20, generator=torch.Generator().manual_seed(1)
+    )
     assert (out.clips[:, :, :T_HIS] - clips[:, None, :T_HIS]).abs().mean() < 0.02
     right_leg = [3 * (joint - 1) + axis for joint in H36M.part("right_leg") for axis in range(3)]
-    controlled = pipe(clips[:, :T_HIS], T_PRED, num_samples=3, num_inference_steps=20, control_features=right_leg,
-                      control_motion=clips, generator=torch.Generator().manual_seed(1))
+    controlled = pipe(
+        clips[:, :T_HIS],
+        T_PRED,
+        num_samples=3,
+        num_inference_steps=20,
+        control_features=right_leg,
+        control_motion=clips,
+        generator=torch.Generator().manual_seed(1),
+    )
     leg_error = (controlled.clips[..., right_leg] - clips[:, None][..., right_leg]).abs().mean()
     free_error = (out.clips[..., right_leg] - clips[:, None][..., right_leg]).abs().mean()
     assert leg_error < 0.03 and leg_error < 0.5 * free_error
@@ -70,10 +87,18 @@ def test_motion_switch_steers_the_ending_to_the_target(trained, held_out):
     pipe, _ = trained
     history, target = held_out[:4, :T_HIS], held_out[4:8, -10:]
     free = pipe(history, T_PRED, num_samples=3, num_inference_steps=20, generator=torch.Generator().manual_seed(3))
-    steered = pipe(history, T_PRED, num_samples=3, num_inference_steps=20, target=target,
-                   generator=torch.Generator().manual_seed(3))
+    steered = pipe(
+        history,
+        T_PRED,
+        num_samples=3,
+        num_inference_steps=20,
+        target=target,
+        generator=torch.Generator().manual_seed(3),
+    )
+
     def miss(out):
         return (out.futures[:, :, -10:] - target[:, None]).abs().mean()
+
     assert miss(steered) < 0.5 * miss(free)
     assert (steered.clips[:, :, :T_HIS] - history[:, None]).abs().mean() < 0.02
 
@@ -84,8 +109,9 @@ def test_evaluation_matches_direct_metrics(trained, held_out):
 
     windows = held_out.numpy()
     still = evaluate(ZeroVelocity(), windows, H36M, samples=1, steps=1)
-    expected = np.mean([ade(np.repeat(windows[i, T_HIS - 1][None, None], T_PRED, 1), windows[i, T_HIS:])
-                        for i in range(len(windows))])
+    expected = np.mean(
+        [ade(np.repeat(windows[i, T_HIS - 1][None, None], T_PRED, 1), windows[i, T_HIS:]) for i in range(len(windows))]
+    )
     assert still["ADE"] == pytest.approx(expected) and still["APD"] == 0.0
     ours = evaluate(trained[0], windows[:6], H36M, samples=5, steps=10)
     assert ours["APD"] > 0 and all(np.isfinite(value) for value in ours.values())  # K > 1 futures differ
@@ -106,16 +132,24 @@ def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
         other = HumanMACPipeline(pipe.denoiser, pipe.scheduler)
         other.scheduler = MOTION_SOLVERS[kind].build(pipe.scheduler.config)
         other.set_progress_bar_config(disable=True)
-        out = other(held_out[:2, :T_HIS], T_PRED, num_samples=2, num_inference_steps=20,
-                    generator=torch.Generator().manual_seed(2))
+        out = other(
+            held_out[:2, :T_HIS],
+            T_PRED,
+            num_samples=2,
+            num_inference_steps=20,
+            generator=torch.Generator().manual_seed(2),
+        )
         assert (out.clips[:, :, :T_HIS] - held_out[:2, None, :T_HIS]).abs().mean() < 0.03, kind
         assert (out.futures - held_out[:2, None, T_HIS:]).abs().mean() < 0.5, kind
     pipe.denoiser.save_pretrained(tmp_path / "denoiser")
     loaded = HumanMACDenoiser.from_pretrained(tmp_path / "denoiser")
     x, condition = torch.randn(2, 20, 48), torch.randn(2, 20, 48)
     with torch.no_grad():  # (attention takes another kernel with grad: equal up to rounding)
-        assert torch.allclose(loaded(x, torch.tensor([10, 500]), condition),
-                              pipe.denoiser(x, torch.tensor([10, 500]), condition), atol=1e-5)
+        assert torch.allclose(
+            loaded(x, torch.tensor([10, 500]), condition),
+            pipe.denoiser(x, torch.tensor([10, 500]), condition),
+            atol=1e-5,
+        )
     assert (tmp_path / "denoiser" / "diffusion_pytorch_model.safetensors").is_file()
 
 
@@ -133,14 +167,36 @@ def test_cli_trains_saves_and_predicts_a_gif(tmp_path, capsys):
     from facechain.cli import main
 
     model = tmp_path / "motion"
-    assert main(["motion", "train", "--out", str(model), "--steps", "5", "--windows", "20", "--width", "32",
-                 "--layers", "2", "--batch-size", "4"]) == 0
+    assert (
+        main(
+            [
+                "motion",
+                "train",
+                "--out",
+                str(model),
+                "--steps",
+                "5",
+                "--windows",
+                "20",
+                "--width",
+                "32",
+                "--layers",
+                "2",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert (model / "denoiser" / "diffusion_pytorch_model.safetensors").is_file()
     gif = tmp_path / "pred.gif"
     assert main(["motion", "predict", str(model), "--out", str(gif), "--samples", "2", "--steps", "3"]) == 0
     with Image.open(gif) as animation:
         assert animation.size == (600, 200) and animation.n_frames == 63  # 2 futures + the recorded motion
-    assert main(["motion", "eval", str(model), "--windows", "3", "--samples", "2", "--steps", "2", "--scheduler", "dpm++"]) == 0
+    assert (
+        main(["motion", "eval", str(model), "--windows", "3", "--samples", "2", "--steps", "2", "--scheduler", "dpm++"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "APD" in printed and "HumanMAC (this model)" in printed and "zero velocity" in printed
     assert main(["motion", "predict", str(tmp_path), "--out", str(gif)]) == 3

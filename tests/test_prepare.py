@@ -12,7 +12,6 @@ from PIL import Image
 from facechain.cli import main
 from facechain.examples import framed, write_example_photos
 from facechain.portrait import NoUsablePhotos, prepare
-
 from tests.conftest import as_array, save
 
 
@@ -32,15 +31,25 @@ def by_name(result):
 
 def test_example_set_keeps_every_usable_photo_upright(prepared, analyzer):
     photos = by_name(prepared)
-    usable = ["01_portrait.jpg", "02_turned.jpg", "03_mirrored.jpg", "04_close.jpg", "05_soft.jpg",
-              "06_exif_rotated.jpg", "07_sideways.jpg", "08_grey16.png"]
+    usable = [
+        "01_portrait.jpg",
+        "02_turned.jpg",
+        "03_mirrored.jpg",
+        "04_close.jpg",
+        "05_soft.jpg",
+        "06_exif_rotated.jpg",
+        "07_sideways.jpg",
+        "08_grey16.png",
+    ]
     assert sorted(p for p, r in photos.items() if r.status == "kept") == usable
     assert photos["06_exif_rotated.jpg"].exif_rotated and photos["07_sideways.jpg"].rotation == 270
     for report in prepared.kept:
         crop = Image.open(prepared.out / report.output)
         assert crop.size == (512, 512)
         faces = analyzer.detect(as_array(crop))
-        assert len(faces) == 1 and abs(np.degrees(np.arctan2(*(faces[0].landmarks[1] - faces[0].landmarks[0])[::-1]))) < 5
+        assert (
+            len(faces) == 1 and abs(np.degrees(np.arctan2(*(faces[0].landmarks[1] - faces[0].landmarks[0])[::-1]))) < 5
+        )
 
 
 def test_example_set_rejects_each_bad_file_for_its_reason(prepared):
@@ -61,7 +70,8 @@ def test_dataset_layout_report_and_captions(prepared):
     report = json.loads((prepared.out / "report.json").read_text())
     assert report["class_phrase"] == report["detected_class_phrase"] == "a woman"
     assert report["reference"] == prepared.reference and Path(report["reference"]).name in {
-        Path(p.source).name for p in prepared.kept}
+        Path(p.source).name for p in prepared.kept
+    }
     entry = next(p for p in report["photos"] if p["status"] == "kept")
     for key in ("reason", "detection_score", "box", "sharpness", "identity_distance", "duplicate_of", "order"):
         assert key in entry
@@ -69,8 +79,10 @@ def test_dataset_layout_report_and_captions(prepared):
 
 
 def test_other_person_and_group_photo(tmp_path, person, other_person, group_photo, analyzer):
-    photos = [save(framed(person, *box), tmp_path / f"me{i}.jpg")
-              for i, box in enumerate([(0, 0, 512, 512), (40, 0, 460, 420), (80, 20, 400, 340)])]
+    photos = [
+        save(framed(person, *box), tmp_path / f"me{i}.jpg")
+        for i, box in enumerate([(0, 0, 512, 512), (40, 0, 460, 420), (80, 20, 400, 340)])
+    ]
     photos.append(save(other_person, tmp_path / "stranger.jpg"))
     photos.append(save(group_photo, tmp_path / "group.jpg"))
     friend = group_photo.crop((60, 280, 180, 400)).resize((90, 90))
@@ -98,8 +110,23 @@ def test_nothing_usable_raises_with_every_reason(tmp_path, analyzer):
 
 def test_cli_prepare_and_exit_codes(examples, tmp_path, capsys):
     out = tmp_path / "dataset"
-    assert main(["prepare", str(examples), "--out", str(out), "--max-photos", "3", "--class-word", "astronaut",
-                 "--backend", "dlib"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                str(examples),
+                "--out",
+                str(out),
+                "--max-photos",
+                "3",
+                "--class-word",
+                "astronaut",
+                "--backend",
+                "dlib",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "kept 3 of 15 photos" in printed and "'sks, an astronaut'" in printed and "(detected: a woman)" in printed
     assert len(list((out / "images").iterdir())) == 3
@@ -133,18 +160,29 @@ def test_huge_photo_is_analysed_and_cropped(tmp_path, person, analyzer):
 
 
 def test_helper_processes_give_the_same_dataset(examples, tmp_path, analyzer):
-    photos = [examples / name for name in ("01_portrait.jpg", "03_mirrored.jpg", "09_copy.jpg", "11_cat.jpg", "14_empty.jpg")]
+    photos = [
+        examples / name for name in ("01_portrait.jpg", "03_mirrored.jpg", "09_copy.jpg", "11_cat.jpg", "14_empty.jpg")
+    ]
     alone = prepare(photos, tmp_path / "alone", analyzer=analyzer)
     seen = []
-    helped = prepare(photos, tmp_path / "helped", analyzer=analyzer, workers=2,
-                     progress=lambda done, total, name: seen.append((done, total)))
-    assert [(p.status, p.reason, p.order) for p in helped.photos] == [(p.status, p.reason, p.order) for p in alone.photos]
+    helped = prepare(
+        photos,
+        tmp_path / "helped",
+        analyzer=analyzer,
+        workers=2,
+        progress=lambda done, total, name: seen.append((done, total)),
+    )
+    assert [(p.status, p.reason, p.order) for p in helped.photos] == [
+        (p.status, p.reason, p.order) for p in alone.photos
+    ]
     assert sorted(seen) == [(i, 5) for i in range(1, 6)]
     for report in alone.kept:
         assert (tmp_path / "alone" / report.output).read_bytes() == (tmp_path / "helped" / report.output).read_bytes()
 
 
-@pytest.mark.parametrize("options, message", [({"trigger": "two words"}, "one word"), ({"max_photos": 0}, "at least 1")])
+@pytest.mark.parametrize(
+    "options, message", [({"trigger": "two words"}, "one word"), ({"max_photos": 0}, "at least 1")]
+)
 def test_bad_options_are_refused_before_any_work(tmp_path, examples, analyzer, options, message):
     with pytest.raises(ValueError, match=message):
         prepare([examples / "01_portrait.jpg"], tmp_path / "out", analyzer=analyzer, **options)

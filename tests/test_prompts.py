@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from facechain.config import Settings
-from facechain.portrait.generation.request import GenerationRequest
 from facechain.portrait.generation.prompts import NEUTRAL_WORDS, build_prompts, content_words, phrases
+from facechain.portrait.generation.request import GenerationRequest
 from facechain.portrait.generation.styles import load_styles
 
 STYLES = load_styles(Settings(home=Path("/nonexistent"))).styles  # the built-in presets only

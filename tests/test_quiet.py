@@ -13,10 +13,14 @@ from facechain import quiet
 
 KNOWN = [
     ("transformers.utils.import_utils", "`CLIPImageProcessor` requires torchvision (not installed); falling back"),
-    ("diffusers.loaders.peft", "No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'. "
-                               "This is safe to ignore if ..."),
-    ("diffusers.models.modeling_utils", "There are modules in AutoencoderKL that should be kept in float32: "
-                                        "['x']. Casting directly with `to()` ..."),
+    (
+        "diffusers.loaders.peft",
+        "No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'. This is safe to ignore if ...",
+    ),
+    (
+        "diffusers.models.modeling_utils",
+        "There are modules in AutoencoderKL that should be kept in float32: ['x']. Casting directly with `to()` ...",
+    ),
 ]
 
 
@@ -28,8 +32,10 @@ def test_known_message_is_dropped_and_a_real_one_passes(caplog, logger_name, mes
         logger.warning(message)
         logger.warning("a real problem")
         logger.warning("No LoRA keys associated to UNet2DConditionModel found")  # not the known one: shown
-    assert [r.getMessage() for r in caplog.records] == ["a real problem",
-                                                        "No LoRA keys associated to UNet2DConditionModel found"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "a real problem",
+        "No LoRA keys associated to UNet2DConditionModel found",
+    ]
 
 
 def test_loading_bars_are_dropped_and_other_bars_kept():
@@ -42,7 +48,9 @@ def test_loading_bars_are_dropped_and_other_bars_kept():
 
 
 def test_import_alone_installs_nothing():
-    code = ("import logging, facechain, facechain.portrait\n"
-            "print(len(logging.getLogger('transformers.utils.import_utils').filters))")
+    code = (
+        "import logging, facechain, facechain.portrait\n"
+        "print(len(logging.getLogger('transformers.utils.import_utils').filters))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "0", done.stderr

@@ -13,7 +13,9 @@ from facechain.portrait.generation.ranking import Judgement, judge_portrait, ran
 def test_same_person_scores_higher_than_another(analyzer, person, other_person, tmp_path):
     framed(person, 100, 20, 356, 276).resize((512, 512)).save(tmp_path / "reference.png")
     reference = reference_embedding(tmp_path / "reference.png", analyzer)
-    same = judge_portrait(framed(person, 60, 0, 420, 360).transpose(Image.Transpose.FLIP_LEFT_RIGHT), reference, analyzer)
+    same = judge_portrait(
+        framed(person, 60, 0, 420, 360).transpose(Image.Transpose.FLIP_LEFT_RIGHT), reference, analyzer
+    )
     other = judge_portrait(other_person, reference, analyzer)
     assert same.flag is None and other.flag is None
     assert same.score > 0.9 > other.score
@@ -35,6 +37,10 @@ def test_checks_flag_without_dropping(analyzer, person, group_photo, tmp_path):
 
 
 def test_rank_order_puts_passing_portraits_first_by_score():
-    judgements = [Judgement(0.5, None), Judgement(0.9, "2 faces"), Judgement(None, "no face found"),
-                  Judgement(0.8, None)]
+    judgements = [
+        Judgement(0.5, None),
+        Judgement(0.9, "2 faces"),
+        Judgement(None, "no face found"),
+        Judgement(0.8, None),
+    ]
     assert rank_order(judgements) == [3, 0, 1, 2]

@@ -21,12 +21,24 @@ def test_built_in_presets_are_prompt_only_and_complete(tmp_path):
 def test_user_presets_add_replace_and_fail_alone(tmp_path):
     folder = tmp_path / "styles"
     folder.mkdir()
-    (folder / "mine.json").write_text(json.dumps({
-        "name": "mine", "title": "My LoRA style", "prompt": "pixel art", "lora": "someone/pixel-lora",
-        "lora_file": "pixel.safetensors", "style_weight": 0.6, "thumbnail": "../../etc/mine.png"}))
+    (folder / "mine.json").write_text(
+        json.dumps(
+            {
+                "name": "mine",
+                "title": "My LoRA style",
+                "prompt": "pixel art",
+                "lora": "someone/pixel-lora",
+                "lora_file": "pixel.safetensors",
+                "style_weight": 0.6,
+                "thumbnail": "../../etc/mine.png",
+            }
+        )
+    )
     (folder / "natural.json").write_text(json.dumps({"name": "natural", "title": "Mine", "prompt": "my light"}))
     (folder / "broken.json").write_text("{not json")
-    (folder / "pickle.json").write_text(json.dumps({"name": "pickle", "title": "P", "prompt": "p", "lora_file": "x.bin"}))
+    (folder / "pickle.json").write_text(
+        json.dumps({"name": "pickle", "title": "P", "prompt": "p", "lora_file": "x.bin"})
+    )
     catalogue = load_styles(Settings(home=tmp_path))
     mine = catalogue.get("mine")
     assert (mine.lora, mine.style_weight, mine.person_weight) == ("someone/pixel-lora", 0.6, 0.9)
@@ -38,12 +50,15 @@ def test_user_presets_add_replace_and_fail_alone(tmp_path):
         catalogue.get("pickle")
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"name": "Bad Name", "title": "t", "prompt": "p"}, "lowercase"),
-    ({"name": "ok", "title": "t"}, "needs name, title and prompt"),
-    ({"name": "ok", "title": "t", "prompt": "p", "colour": "red"}, "only the fields"),
-    ({"name": "ok", "title": "t", "prompt": "p", "style_weight": 7}, "between 0 and 2"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": "Bad Name", "title": "t", "prompt": "p"}, "lowercase"),
+        ({"name": "ok", "title": "t"}, "needs name, title and prompt"),
+        ({"name": "ok", "title": "t", "prompt": "p", "colour": "red"}, "only the fields"),
+        ({"name": "ok", "title": "t", "prompt": "p", "style_weight": 7}, "between 0 and 2"),
+    ],
+)
 def test_bad_presets_name_the_fault(tmp_path, data, message):
     path = tmp_path / "preset.json"
     path.write_text(json.dumps(data))

@@ -29,9 +29,13 @@ def hand_computed(scheduler, noisy, timesteps, sub, cat, empty):
             var = beta * (1 - a_prev) / (1 - a_t)
         x = noisy[i].double().numpy()
 
-        def mu(pred):
+        def mu(pred, i=i, x=x, a_t=a_t, c1=c1, c2=c2):
             p = pred[i].double().numpy()
-            x0 = (x - math.sqrt(1 - a_t) * p) / math.sqrt(a_t) if kind == "epsilon" else math.sqrt(a_t) * x - math.sqrt(1 - a_t) * p
+            x0 = (
+                (x - math.sqrt(1 - a_t) * p) / math.sqrt(a_t)
+                if kind == "epsilon"
+                else math.sqrt(a_t) * x - math.sqrt(1 - a_t) * p
+            )
             return c1 * x0 + c2 * x
 
         m_sub, m_cat, m_0 = mu(sub), mu(cat), mu(empty)

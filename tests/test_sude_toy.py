@@ -16,8 +16,7 @@ sys.path.insert(0, str(BENCHMARKS))
 from toy_diffusion import load_model, sample  # noqa: E402
 from toy_personalization import Personalization, personalize  # noqa: E402
 
-from facechain.lab.digit_world import (base_digits, caption, category_classifier, inversion, stroke_mass,  # noqa: E402
-                                       subject_views)
+from facechain.lab.digit_world import base_digits, caption, category_classifier, inversion, stroke_mass, subject_views  # noqa: E402
 
 MODEL = BENCHMARKS / "results" / "digit_world_model"
 

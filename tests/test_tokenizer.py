@@ -25,9 +25,11 @@ def test_prompt_ids_match_openai_clip():
 
 def test_builds_without_open_clip_installed():
     """No side install is needed: with open_clip made unimportable, the tokenizer still builds."""
-    code = ("import sys; sys.modules['open_clip'] = None\n"
-            "from facechain.diffusion.tokenizer import clip_tokenizer\n"
-            "print(len(clip_tokenizer()))")
+    code = (
+        "import sys; sys.modules['open_clip'] = None\n"
+        "from facechain.diffusion.tokenizer import clip_tokenizer\n"
+        "print(len(clip_tokenizer()))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "49408"

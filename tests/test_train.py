@@ -14,12 +14,12 @@ from safetensors.torch import load_file
 from facechain.cli import main
 from facechain.config import Settings
 from facechain.diffusion.base_model import BaseModelUnavailable
+from facechain.errors import ExitCode
 from facechain.examples import astronaut, framed
 from facechain.portrait import TrainConfig, train
-from facechain.errors import ExitCode
 from facechain.portrait.training.config import TrainingOutOfMemory
-from facechain.portrait.training.trainer import LORA_FILE, TrainingError
 from facechain.portrait.training.data import DatasetError
+from facechain.portrait.training.trainer import LORA_FILE, TrainingError
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,18 @@ def lora(path: Path) -> dict[str, torch.Tensor]:
 
 
 def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset, settings, tmp_path):
-    result = train(TrainConfig(dataset=dataset, out=tmp_path / "model", tiny=True, steps=40, learning_rate=1e-2,
-                               sude_weight=0.4, checkpoint_every=100), settings)
+    result = train(
+        TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "model",
+            tiny=True,
+            steps=40,
+            learning_rate=1e-2,
+            sude_weight=0.4,
+            checkpoint_every=100,
+        ),
+        settings,
+    )
     (start_step, start), (end_step, end) = result.eval_losses[0], result.eval_losses[-1]
     assert (start_step, end_step) == (0, 40) and end < 0.95 * start
     steps = [json.loads(line) for line in (tmp_path / "model" / "train_log.jsonl").read_text().splitlines()]
@@ -67,8 +77,14 @@ def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset,
     pipe.set_progress_bar_config(disable=True)
 
     def render():
-        return pipe("sks, a woman", num_inference_steps=3, height=64, width=64, output_type="np",
-                    generator=torch.Generator().manual_seed(0)).images[0]
+        return pipe(
+            "sks, a woman",
+            num_inference_steps=3,
+            height=64,
+            width=64,
+            output_type="np",
+            generator=torch.Generator().manual_seed(0),
+        ).images[0]
 
     before = render()
     pipe.load_lora_weights(tmp_path / "model")
@@ -81,8 +97,17 @@ def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset,
 @pytest.mark.slow
 def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path):
     def config(out, **extra):
-        return TrainConfig(dataset=dataset, out=out, tiny=True, steps=12, learning_rate=5e-3, checkpoint_every=4,
-                           gradient_accumulation=2, sude_weight=0.4, **extra)
+        return TrainConfig(
+            dataset=dataset,
+            out=out,
+            tiny=True,
+            steps=12,
+            learning_rate=5e-3,
+            checkpoint_every=4,
+            gradient_accumulation=2,
+            sude_weight=0.4,
+            **extra,
+        )
 
     train(config(tmp_path / "straight"), settings)
 
@@ -104,8 +129,18 @@ def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path):
 
 
 def test_checkpoints_keep_the_newest(dataset, settings, tmp_path):
-    train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=7, checkpoint_every=2, keep_checkpoints=1,
-                      sude_weight=0), settings)
+    train(
+        TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "m",
+            tiny=True,
+            steps=7,
+            checkpoint_every=2,
+            keep_checkpoints=1,
+            sude_weight=0,
+        ),
+        settings,
+    )
     assert [p.name for p in (tmp_path / "m" / "checkpoints").iterdir()] == ["step-0000006"]
 
 
@@ -132,7 +167,9 @@ def test_clear_errors(dataset, settings, tmp_path, monkeypatch):
 
 def test_cli_train(dataset, settings, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("FACECHAIN_HOME", str(settings.home))
-    assert main(["train", str(dataset), "--out", str(tmp_path / "m"), "--tiny", "--steps", "3", "--sude-weight", "0"]) == 0
+    assert (
+        main(["train", str(dataset), "--out", str(tmp_path / "m"), "--tiny", "--steps", "3", "--sude-weight", "0"]) == 0
+    )
     printed = capsys.readouterr()
     assert "LoRA:" in printed.out and "tiny offline model" in printed.err
     assert (tmp_path / "m" / LORA_FILE).is_file()
@@ -147,9 +184,31 @@ def test_two_processes_under_accelerate_launch(dataset, settings, tmp_path):
     import sys
 
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "facechain.cli", "train", str(dataset),
-               "--out", str(out), "--tiny", "--steps", "4", "--checkpoint-every", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--cpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "facechain.cli",
+        "train",
+        str(dataset),
+        "--out",
+        str(out),
+        "--tiny",
+        "--steps",
+        "4",
+        "--checkpoint-every",
+        "2",
+    ]
     env = {**os.environ, "FACECHAIN_HOME": str(settings.home), "OMP_NUM_THREADS": "1"}
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
@@ -164,21 +223,48 @@ def test_kohya_export_loads_in_diffusers_like_the_original(dataset, settings, tm
 
     from facechain.portrait.model_folder import KOHYA_FILE
 
-    train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=6, learning_rate=1e-2, rank=4, alpha=8,
-                      train_text_encoder=True, sude_weight=0, export=("kohya",)), settings)
+    train(
+        TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "m",
+            tiny=True,
+            steps=6,
+            learning_rate=1e-2,
+            rank=4,
+            alpha=8,
+            train_text_encoder=True,
+            sude_weight=0,
+            export=("kohya",),
+        ),
+        settings,
+    )
     kohya = load_file(str(tmp_path / "m" / KOHYA_FILE))
-    assert any(k.startswith("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down") for k in kohya)
+    assert any(
+        k.startswith("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down") for k in kohya
+    )
     assert any(k.startswith("lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up") for k in kohya)
     assert {float(v) for k, v in kohya.items() if k.endswith(".alpha")} == {8.0}
 
     def render(lora_path):
         pipe = StableDiffusionPipeline.from_pretrained(settings.home / "tiny-sd")
         pipe.set_progress_bar_config(disable=True)
-        plain = pipe("sks, a woman", num_inference_steps=3, height=64, width=64, output_type="np",
-                     generator=torch.Generator().manual_seed(1)).images[0]
+        plain = pipe(
+            "sks, a woman",
+            num_inference_steps=3,
+            height=64,
+            width=64,
+            output_type="np",
+            generator=torch.Generator().manual_seed(1),
+        ).images[0]
         pipe.load_lora_weights(lora_path)
-        return plain, pipe("sks, a woman", num_inference_steps=3, height=64, width=64, output_type="np",
-                           generator=torch.Generator().manual_seed(1)).images[0]
+        return plain, pipe(
+            "sks, a woman",
+            num_inference_steps=3,
+            height=64,
+            width=64,
+            output_type="np",
+            generator=torch.Generator().manual_seed(1),
+        ).images[0]
 
     plain, with_diffusers_file = render(tmp_path / "m")
     _, with_kohya_file = render(tmp_path / "m" / KOHYA_FILE)
@@ -187,8 +273,19 @@ def test_kohya_export_loads_in_diffusers_like_the_original(dataset, settings, tm
 
 
 def test_prior_preservation_generates_class_images_and_adds_their_loss(dataset, settings, tmp_path):
-    result = train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=3, prior_preservation=True,
-                               num_class_images=2, sude_weight=0, validation_images=0), settings)
+    result = train(
+        TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "m",
+            tiny=True,
+            steps=3,
+            prior_preservation=True,
+            num_class_images=2,
+            sude_weight=0,
+            validation_images=0,
+        ),
+        settings,
+    )
     assert sorted(p.name for p in (tmp_path / "m" / "class_images").iterdir()) == ["class-0000.png", "class-0001.png"]
     assert all("prior_loss" in entry for entry in result.log if "loss" in entry)
     assert "2 class images, weight 1.0" in (tmp_path / "m" / "README.md").read_text()
@@ -208,8 +305,19 @@ def test_out_of_memory_says_which_flags_help(dataset, settings, tmp_path, monkey
 
 @pytest.mark.parametrize("precision", ["bf16", pytest.param("fp16", marks=pytest.mark.slow)])  # fp16 is slow on a CPU
 def test_mixed_precision_trains_and_validates(dataset, settings, tmp_path, precision):
-    result = train(TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=2, mixed_precision=precision,
-                               validation_images=1, validation_steps=2, sude_weight=0.4), settings)
+    result = train(
+        TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "m",
+            tiny=True,
+            steps=2,
+            mixed_precision=precision,
+            validation_images=1,
+            validation_steps=2,
+            sude_weight=0.4,
+        ),
+        settings,
+    )
     losses = [entry["loss"] for entry in result.log if "loss" in entry]
     assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
     assert result.lora_file.is_file() and (tmp_path / "m" / "validation.png").is_file()
@@ -239,8 +347,16 @@ def test_after_a_resume_the_live_plot_and_the_card_show_the_whole_run(dataset, s
     from facechain.ui.jobs import TrainingJob
 
     def config(**extra):
-        return TrainConfig(dataset=dataset, out=tmp_path / "m", tiny=True, steps=12, checkpoint_every=4,
-                           sude_weight=0, validation_images=0, **extra)
+        return TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "m",
+            tiny=True,
+            steps=12,
+            checkpoint_every=4,
+            sude_weight=0,
+            validation_images=0,
+            **extra,
+        )
 
     def interrupt(step, total, loss):
         if step == 10:
@@ -256,17 +372,24 @@ def test_after_a_resume_the_live_plot_and_the_card_show_the_whole_run(dataset, s
     assert "(step 0) ->" in readme and "(step 12)" in readme  # evaluation loss from the first run's start
 
 
-def test_a_second_run_into_the_same_folder_is_refused_and_names_the_first(dataset, settings, tmp_path, capsys,
-                                                                          monkeypatch):
+def test_a_second_run_into_the_same_folder_is_refused_and_names_the_first(
+    dataset, settings, tmp_path, capsys, monkeypatch
+):
     import subprocess
     import sys
 
     out = tmp_path / "m"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom facechain.folder_lock import locked_folder\n"
-                               f"with locked_folder(Path({str(out)!r}), 'facechain train'):\n"
-                               "    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\nfrom facechain.folder_lock import locked_folder\n"
+            f"with locked_folder(Path({str(out)!r}), 'facechain train'):\n"
+            "    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         monkeypatch.setenv("FACECHAIN_HOME", str(settings.home))
@@ -293,8 +416,11 @@ def test_parallel_model_loads_leave_torch_intact(settings):
 
     tiny = resolve_base_model(None, settings, tiny=True)
     config = TrainConfig(dataset=".", out=".", tiny=True)
-    loads = [lambda: load_models(tiny, config), lambda: PipelineCache().get(tiny),
-             lambda: load_motion_pipeline(SHIPPED_MOTION_MODEL)] * 2
+    loads = [
+        lambda: load_models(tiny, config),
+        lambda: PipelineCache().get(tiny),
+        lambda: load_motion_pipeline(SHIPPED_MOTION_MODEL),
+    ] * 2
     failures = []
 
     def run(load):

@@ -26,11 +26,16 @@ EXIT_CODES = """exit codes:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="facechain", formatter_class=HelpFormatter, epilog=EXIT_CODES,
-                    description="FaceChain Studio: personalized portraits from a few photos (prepare -> train -> "
-                                "generate), HumanMAC motion prediction and a recognition/robustness lab.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                     help="`facechain COMMAND --help` explains each one")
+    parser = Parser(
+        prog="facechain",
+        formatter_class=HelpFormatter,
+        epilog=EXIT_CODES,
+        description="FaceChain Studio: personalized portraits from a few photos (prepare -> train -> "
+        "generate), HumanMAC motion prediction and a recognition/robustness lab.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="`facechain COMMAND --help` explains each one"
+    )
     add_prepare_commands(commands)
     add_train_command(commands)
     add_generate_commands(commands)

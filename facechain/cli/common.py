@@ -43,27 +43,36 @@ class HelpFormatter(argparse.HelpFormatter):
         if action.required and action.option_strings:
             return f"{text} (required)"
         default = action.default
-        if (not action.option_strings or "default" in text or default is None or default is False
-                or default is argparse.SUPPRESS or default in ([], (), "")):
+        if (
+            not action.option_strings
+            or "default" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or default in ([], (), "")
+        ):
             return text
         return f"{text} (default: %(default)s)"
 
 
 def add_command(commands, name: str, help: str, description: str | None = None) -> Parser:
     """A sub-command with its one-line ``help`` (in the list) and ``description`` (in its own --help)."""
-    return commands.add_parser(name, help=help, description=description or help[0].upper() + help[1:] + ".",
-                               formatter_class=HelpFormatter)
+    return commands.add_parser(
+        name, help=help, description=description or help[0].upper() + help[1:] + ".", formatter_class=HelpFormatter
+    )
 
 
 def add_group(commands, name: str, help: str, description: str):
     """A command with actions of its own (``facechain NAME ACTION``): returns where to add the actions."""
     group = add_command(commands, name, help, description)
-    return group.add_subparsers(dest="action", required=True, metavar="ACTION",
-                                help=f"`facechain {name} ACTION --help` explains each one")
+    return group.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help=f"`facechain {name} ACTION --help` explains each one"
+    )
 
 
-def add_config_options(parser: argparse.ArgumentParser, config_class, positional: tuple[str, ...] = (),
-                       required: tuple[str, ...] = ()) -> None:
+def add_config_options(
+    parser: argparse.ArgumentParser, config_class, positional: tuple[str, ...] = (), required: tuple[str, ...] = ()
+) -> None:
     """One option per field of a config dataclass, with the help, default and choices declared on the
     field (``metadata``): a flag for a bool, ``action='append'`` for a tuple, the field's type else."""
     for item in dataclasses.fields(config_class):
@@ -81,8 +90,12 @@ def add_config_options(parser: argparse.ArgumentParser, config_class, positional
         if item.name in positional:
             parser.add_argument(item.name, **options)
         else:
-            parser.add_argument(*item.metadata.get("aliases", ()), "--" + item.name.replace("_", "-"),
-                                required=item.name in required, **options)
+            parser.add_argument(
+                *item.metadata.get("aliases", ()),
+                "--" + item.name.replace("_", "-"),
+                required=item.name in required,
+                **options,
+            )
 
 
 def _value_type(annotation: str):

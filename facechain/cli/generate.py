@@ -7,8 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..wording import plural
 from ..progress import TqdmProgress
+from ..wording import plural
 from .common import add_command, add_config_options
 
 
@@ -16,24 +16,33 @@ def add_generate_commands(commands) -> None:
     from ..portrait.generation.request import GenerationRequest
 
     generate = add_command(
-        commands, "generate", "styled portraits of a trained digital twin, ranked by likeness",
+        commands,
+        "generate",
+        "styled portraits of a trained digital twin, ranked by likeness",
         "Generate portraits with the model folder's person LoRA (+ a style preset or style LoRA), judge "
         "each with the face engine (score = cosine similarity to the reference face; images with no face "
-        "or several faces are flagged, never dropped) and write them best first with results.json.")
+        "or several faces are flagged, never dropped) and write them best first with results.json.",
+    )
     add_config_options(generate, GenerationRequest, positional=("model",))
     generate.add_argument("--out", required=True, type=Path, help="folder for the PNGs and results.json")
     generate.set_defaults(run=run_generate)
 
-    styles = add_command(commands, "styles", "list the style presets (built-in and yours)",
-                         "List the style presets: the built-in ones and yours (JSON files in FACECHAIN_HOME/styles), "
-                         "with the style LoRA and weight of each, and why any preset file was skipped.")
+    styles = add_command(
+        commands,
+        "styles",
+        "list the style presets (built-in and yours)",
+        "List the style presets: the built-in ones and yours (JSON files in FACECHAIN_HOME/styles), "
+        "with the style LoRA and weight of each, and why any preset file was skipped.",
+    )
     styles.set_defaults(run=run_styles)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from ..portrait.generation.request import GenerationRequest
 
-    request = GenerationRequest(**{key: value for key, value in vars(args).items() if key not in ("command", "run", "out")})
+    request = GenerationRequest(
+        **{key: value for key, value in vars(args).items() if key not in ("command", "run", "out")}
+    )
     from ..portrait.generation.generate import check_output_folder, generate, write_generation  # torch: after the check
 
     check_output_folder(args.out)
@@ -46,7 +55,10 @@ def run_generate(args: argparse.Namespace) -> int:
         score = "-" if portrait.score is None else f"{portrait.score:.3f}"
         print(f"{rank:2d}  seed {portrait.seed:<11d} score {score:>6}  {portrait.flag or 'ok'}")
     if result.all_flagged:
-        print("warning: no portrait passed the face checks (reasons above); they are kept so you can judge", file=sys.stderr)
+        print(
+            "warning: no portrait passed the face checks (reasons above); they are kept so you can judge",
+            file=sys.stderr,
+        )
     print(f"written: {args.out}/results.json and {plural(len(result.portraits), 'PNG')}")
     return 0
 

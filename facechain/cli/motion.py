@@ -14,22 +14,31 @@ from ..motion.scenario import MODES, START_MOTIONS
 from ..progress import TqdmProgress
 from .common import add_command, add_group
 
-DATA_HELP = ("VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
-             "arrays, one key per 'subject/action'); without it, procedural H36M motion")
+DATA_HELP = (
+    "VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
+    "arrays, one key per 'subject/action'); without it, procedural H36M motion"
+)
 TRUSTED_HELP = "open VideoPose3D's pickled layout (only for a file you downloaded yourself: unpickling can run code)"
 
 
 def add_motion_commands(commands) -> None:
-    actions = add_group(commands, "motion", "HumanMAC motion prediction: train, eval, predict",
-                        "HumanMAC (masked motion completion with a diffusion model): train a denoiser, evaluate it "
-                        "against the zero-velocity baseline, or animate predicted futures of a motion.")
+    actions = add_group(
+        commands,
+        "motion",
+        "HumanMAC motion prediction: train, eval, predict",
+        "HumanMAC (masked motion completion with a diffusion model): train a denoiser, evaluate it "
+        "against the zero-velocity baseline, or animate predicted futures of a motion.",
+    )
     train = add_command(
-        actions, "train", "train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
+        actions,
+        "train",
+        "train a HumanMAC denoiser (procedural motion, or a Human3.6M / HumanEva-I file)",
         "Train the HumanMAC denoiser and save the pipeline (denoiser + DDIM cosine scheduler, "
         "safetensors) into --out. Checkpoints go to --checkpoints every --checkpoint-every steps; "
         "after an interruption, the same command with --resume continues exactly where it stopped "
         "(also to a larger --steps). Paper size: --width 512 --layers 8 (HumanEva: 4), --batch-size 64, "
-        "--learning-rate 3e-4.")
+        "--learning-rate 3e-4.",
+    )
     train.add_argument("--out", required=True, type=Path, help="pipeline folder to write")
     train.add_argument("--dataset", choices=("h36m", "humaneva"), default="h36m", help="skeleton and split")
     train.add_argument("--data", type=Path, help=DATA_HELP)
@@ -41,49 +50,79 @@ def add_motion_commands(commands) -> None:
     train.add_argument("--width", type=int, default=128, help="transformer width (paper: 512)")
     train.add_argument("--layers", type=int, default=4, help="transformer layers, even (paper: 8)")
     train.add_argument("--seed", type=int, default=0, help="seed of the procedural windows and the initialisation")
-    train.add_argument("--checkpoints", type=Path, help="checkpoint folder (default: beside --out, named <out>.checkpoints)")
+    train.add_argument(
+        "--checkpoints", type=Path, help="checkpoint folder (default: beside --out, named <out>.checkpoints)"
+    )
     train.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (0: none)")
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     train.set_defaults(run=run_motion_train)
 
     evaluate = add_command(
-        actions, "eval", "APD/ADE/FDE/MMADE/MMFDE beside the zero-velocity baseline",
+        actions,
+        "eval",
+        "APD/ADE/FDE/MMADE/MMFDE beside the zero-velocity baseline",
         "The paper's protocol: K futures per test window; with --data, the test subjects' windows "
-        "at stride t_his, multimodal ground truth from all of them.")
-    evaluate.add_argument("model", type=Path, nargs="?",
-                          help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
+        "at stride t_his, multimodal ground truth from all of them.",
+    )
+    evaluate.add_argument(
+        "model",
+        type=Path,
+        nargs="?",
+        help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else "
+        "the shipped procedural model)",
+    )
     evaluate.add_argument("--data", type=Path, help=DATA_HELP)
     evaluate.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
     evaluate.add_argument("--windows", type=int, default=100, help="test windows to predict (0: all, with --data)")
     evaluate.add_argument("--samples", type=int, default=50, help="K futures per window (paper: 50)")
-    evaluate.add_argument("--scheduler", choices=tuple(MOTION_SOLVERS),
-                          help="sampling solver (default: the pipeline's own, DDIM)")
+    evaluate.add_argument(
+        "--scheduler", choices=tuple(MOTION_SOLVERS), help="sampling solver (default: the pipeline's own, DDIM)"
+    )
     evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
     evaluate.add_argument("--seed", type=int, default=12345, help="draws the test windows (not the training seed)")
     evaluate.add_argument("--json", type=Path, help="also write the metrics here")
     evaluate.set_defaults(run=run_motion_eval)
 
     predict = add_command(
-        actions, "predict", "K futures for a motion history, as an animated GIF or MP4",
+        actions,
+        "predict",
+        "K futures for a motion history, as an animated GIF or MP4",
         "Start from a procedural motion (--motion) or a clip of a motion file (--data, --sequence, "
         "--start); predict freely, keep a body part on its recorded trajectory (--mode control "
-        "--part), or steer the ending toward another motion (--mode switch --switch-to).")
-    predict.add_argument("model", type=Path, nargs="?",
-                         help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else the shipped procedural model)")
-    predict.add_argument("--out", required=True, type=Path,
-                         help="animation to write: .gif, or .mp4 (needs the video extra: pip install 'facechain[video]')")
+        "--part), or steer the ending toward another motion (--mode switch --switch-to).",
+    )
+    predict.add_argument(
+        "model",
+        type=Path,
+        nargs="?",
+        help="pipeline folder from `facechain motion train` (default: FACECHAIN_MOTION_MODEL, else "
+        "the shipped procedural model)",
+    )
+    predict.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="animation to write: .gif, or .mp4 (needs the video extra: pip install 'facechain[video]')",
+    )
     predict.add_argument("--motion", choices=START_MOTIONS, default="walk", help="procedural motion to start from")
     predict.add_argument("--data", type=Path, help="motion file to start from instead (either layout, see train)")
     predict.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
     predict.add_argument("--sequence", help="'subject/action' in --data (default: the first)")
     predict.add_argument("--start", type=int, default=0, help="first history frame in the sequence")
-    predict.add_argument("--mode", choices=MODES, default="predict",
-                         help="predict freely, keep a body part on its path (control) or steer the ending (switch)")
-    predict.add_argument("--part", help="control mode: body part to keep (e.g. right_leg, left_arm, torso, lower, upper)")
+    predict.add_argument(
+        "--mode",
+        choices=MODES,
+        default="predict",
+        help="predict freely, keep a body part on its path (control) or steer the ending (switch)",
+    )
+    predict.add_argument(
+        "--part", help="control mode: body part to keep (e.g. right_leg, left_arm, torso, lower, upper)"
+    )
     predict.add_argument("--switch-to", choices=START_MOTIONS, default="run", help="switch mode: motion to end in")
     predict.add_argument("--samples", type=int, default=3, help="K futures (1-6 in the GIF)")
-    predict.add_argument("--scheduler", choices=tuple(MOTION_SOLVERS),
-                          help="sampling solver (default: the pipeline's own, DDIM)")
+    predict.add_argument(
+        "--scheduler", choices=tuple(MOTION_SOLVERS), help="sampling solver (default: the pipeline's own, DDIM)"
+    )
     predict.add_argument("--steps", type=int, default=50, help="DDIM steps (paper: 100)")
     predict.add_argument("--seed", type=int, default=0, help="chooses the procedural motion and the sampling noise")
     predict.set_defaults(run=run_motion_predict)
@@ -102,10 +141,20 @@ def run_motion_train(args: argparse.Namespace) -> int:
     from ..motion.skeleton import SKELETONS
     from ..motion.training import MotionTrainConfig, RandomWindows, procedural_windows, train_denoiser
 
-    check_numbers(args, steps=(1, 10**6), batch_size=(1, 4096), learning_rate=(1e-8, 1.0), windows=(1, 10**6),
-                  width=(8, 4096), layers=(2, 64), checkpoint_every=(0, 10**6))
+    check_numbers(
+        args,
+        steps=(1, 10**6),
+        batch_size=(1, 4096),
+        learning_rate=(1e-8, 1.0),
+        windows=(1, 10**6),
+        width=(8, 4096),
+        layers=(2, 64),
+        checkpoint_every=(0, 10**6),
+    )
     if args.layers % 2:
-        raise BadArguments(f"--layers must be even (the long skips pair the first half with the second), not {args.layers}")
+        raise BadArguments(
+            f"--layers must be even (the long skips pair the first half with the second), not {args.layers}"
+        )
     skeleton = SKELETONS[args.dataset]
     if args.data:
         sequences = split_sequences(load_positions(args.data, args.trusted_file), skeleton, "train")
@@ -114,20 +163,32 @@ def run_motion_train(args: argparse.Namespace) -> int:
         sequences = list(procedural_windows(args.windows, skeleton, np.random.default_rng(args.seed)))
     windows = RandomWindows(sequences, skeleton.t_his + skeleton.t_pred)
     torch.manual_seed(args.seed)
-    denoiser = HumanMACDenoiser(joints=skeleton.count - 1, coefficients=skeleton.dct_coefficients, width=args.width,
-                                layers=args.layers, heads=8 if args.width % 8 == 0 else 4, feed_forward=2 * args.width)
+    denoiser = HumanMACDenoiser(
+        joints=skeleton.count - 1,
+        coefficients=skeleton.dct_coefficients,
+        width=args.width,
+        layers=args.layers,
+        heads=8 if args.width % 8 == 0 else 4,
+        feed_forward=2 * args.width,
+    )
     scheduler = default_scheduler()
-    config = MotionTrainConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                               seed=args.seed, checkpoint_every=args.checkpoint_every)
+    config = MotionTrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+    )
     checkpoints = args.checkpoints or args.out.with_name(f"{args.out.name}.checkpoints")
     with TqdmProgress("motion train", "step") as bar:
         try:
-            ema, losses = train_denoiser(denoiser, scheduler, windows, config, skeleton,
-                                         bar,
-                                         checkpoints, args.resume)
+            ema, losses = train_denoiser(denoiser, scheduler, windows, config, skeleton, bar, checkpoints, args.resume)
         except KeyboardInterrupt:
-            print(f"\ninterrupted: run the same command with --resume to continue from the newest checkpoint in "
-                  f"{checkpoints}", file=sys.stderr)
+            print(
+                f"\ninterrupted: run the same command with --resume to continue from the newest checkpoint in "
+                f"{checkpoints}",
+                file=sys.stderr,
+            )
             return 130
     with staged_folder(args.out) as staging:
         HumanMACPipeline(ema, scheduler).save_pretrained(staging)
@@ -175,25 +236,37 @@ def run_motion_eval(args: argparse.Namespace) -> int:
     skeleton = skeleton_of(pipe)
     rng = np.random.default_rng(args.seed)
     if args.data:
-        test = windows(split_sequences(load_positions(args.data, args.trusted_file), skeleton, "test"),
-                       skeleton.t_his + skeleton.t_pred, stride=skeleton.t_his)
+        test = windows(
+            split_sequences(load_positions(args.data, args.trusted_file), skeleton, "test"),
+            skeleton.t_his + skeleton.t_pred,
+            stride=skeleton.t_his,
+        )
         chosen = np.sort(rng.choice(len(test), args.windows, replace=False)) if 0 < args.windows < len(test) else None
     else:
         require_h36m(skeleton)
         test, chosen = procedural_windows(args.windows, skeleton, rng), None
     count = len(test) if chosen is None else len(chosen)
     with TqdmProgress("motion eval", "window") as bar:
-        ours = evaluate(pipe, test, skeleton, args.samples, args.steps, chosen=chosen,
-                        progress=bar)
+        ours = evaluate(pipe, test, skeleton, args.samples, args.steps, chosen=chosen, progress=bar)
     baseline = evaluate(ZeroVelocity(), test, skeleton, samples=1, steps=1, chosen=chosen)
     print(table({"HumanMAC (this model)": ours, "zero velocity": baseline}))
     if args.json:
         from ..atomic import staged_file
 
         with staged_file(args.json) as staging:
-            staging.write_text(json.dumps({"model": str(args.model), "data": str(args.data or "procedural"),
-                                           "windows": count, "samples": args.samples, "steps": args.steps,
-                                           "metrics": {"humanmac": ours, "zero_velocity": baseline}}, indent=2))
+            staging.write_text(
+                json.dumps(
+                    {
+                        "model": str(args.model),
+                        "data": str(args.data or "procedural"),
+                        "windows": count,
+                        "samples": args.samples,
+                        "steps": args.steps,
+                        "metrics": {"humanmac": ours, "zero_velocity": baseline},
+                    },
+                    indent=2,
+                )
+            )
     return 0
 
 
@@ -212,8 +285,15 @@ def run_motion_predict(args: argparse.Namespace) -> int:
         window, name = file_window(load_positions(args.data, args.trusted_file), skeleton, args.sequence, args.start)
     else:
         window, name = procedural_window(args.motion, args.seed, skeleton), f"procedural {args.motion}"
-    history, futures = predict(pipe, window, MotionRequest(args.mode, args.part, args.switch_to, args.samples,
-                                                           args.steps, args.seed))
-    animate(history, futures, skeleton, args.out, recorded=window[skeleton.t_his:] if len(window) > skeleton.t_his else None)
+    history, futures = predict(
+        pipe, window, MotionRequest(args.mode, args.part, args.switch_to, args.samples, args.steps, args.seed)
+    )
+    animate(
+        history,
+        futures,
+        skeleton,
+        args.out,
+        recorded=window[skeleton.t_his :] if len(window) > skeleton.t_his else None,
+    )
     print(f"wrote {args.out}: {name}, {args.mode}, the history and {args.samples} futures")
     return 0

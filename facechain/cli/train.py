@@ -13,11 +13,14 @@ from .common import add_command, add_config_options
 
 def add_train_command(commands) -> None:
     train = add_command(
-        commands, "train", "train a LoRA digital twin on a prepared dataset (optionally with SuDe)",
+        commands,
+        "train",
+        "train a LoRA digital twin on a prepared dataset (optionally with SuDe)",
         "Train a PEFT LoRA on the base model's UNet attention from a dataset made by `facechain prepare`. "
         "Writes pytorch_lora_weights.safetensors, train_log.jsonl, training.json, a model card and resumable "
         "checkpoints/ into --out (locked while the run lasts). Runs under `accelerate launch` too (several "
-        "processes).")
+        "processes).",
+    )
     add_config_options(train, TrainConfig, positional=("dataset",), required=("out",))
     train.set_defaults(run=run_train)
 
@@ -30,8 +33,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     speaks = PartialState().is_main_process  # under `accelerate launch`, one process reports
     if config.tiny and speaks:
-        print("note: training the tiny offline model (random weights): a demo of the workflow, not of quality",
-              file=sys.stderr)
+        print(
+            "note: training the tiny offline model (random weights): a demo of the workflow, not of quality",
+            file=sys.stderr,
+        )
     with TqdmProgress("train", "step", disable=not speaks) as bar:
         result = train(config, progress=bar)
     evals = result.eval_losses

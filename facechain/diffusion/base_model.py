@@ -10,8 +10,15 @@ from ..config import Settings
 from ..errors import BadArguments, EnvironmentProblem
 from .tiny import ensure_tiny_model
 
-PIPELINE_FILES = ["model_index.json", "*.json", "*.txt", "unet/*.safetensors", "vae/*.safetensors",
-                  "text_encoder/*.safetensors", "tokenizer/*"]
+PIPELINE_FILES = [
+    "model_index.json",
+    "*.json",
+    "*.txt",
+    "unet/*.safetensors",
+    "vae/*.safetensors",
+    "text_encoder/*.safetensors",
+    "tokenizer/*",
+]
 """What training needs from a hub repository: configs, tokenizer and safetensors weights only."""
 
 
@@ -43,8 +50,10 @@ def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False)
     if found is not None:
         return found
     if Path(name).expanduser().exists():
-        raise BadArguments(f"{name} is not a diffusers model folder (no model_index.json, no unet/): give the folder "
-                           f"that holds model_index.json")
+        raise BadArguments(
+            f"{name} is not a diffusers model folder (no model_index.json, no unet/): give the folder "
+            f"that holds model_index.json"
+        )
     from huggingface_hub import snapshot_download
 
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
@@ -57,4 +66,5 @@ def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False)
     raise BaseModelUnavailable(
         f"base model '{name}' is not in the local Hugging Face cache and could not be downloaded ({error}). "
         f"Give a local diffusers folder with --base-model PATH (or FACECHAIN_BASE_MODEL), point HF_HOME at a cache "
-        f"that holds it, or use --tiny for the offline demo model.")
+        f"that holds it, or use --tiny for the offline demo model."
+    )

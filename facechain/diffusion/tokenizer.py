@@ -39,5 +39,6 @@ def clip_tokenizer():
     symbols = byte_symbols()
     vocabulary = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(pair) for pair in merges]
     vocabulary += ["<|startoftext|>", "<|endoftext|>"]
-    return CLIPTokenizer(vocab={token: index for index, token in enumerate(vocabulary)}, merges=merges,
-                         model_max_length=77)
+    return CLIPTokenizer(
+        vocab={token: index for index, token in enumerate(vocabulary)}, merges=merges, model_max_length=77
+    )

@@ -16,8 +16,18 @@ from .types import BackendUnavailable, Face, FaceAnalyzer, Thresholds
 
 BACKENDS = ("auto", "dlib", "insightface")
 
-__all__ = ["BACKENDS", "BackendUnavailable", "CropSpec", "Face", "FaceAnalyzer", "Thresholds",
-           "align_face", "load_analyzer", "resolve_backend", "roll_degrees"]
+__all__ = [
+    "BACKENDS",
+    "BackendUnavailable",
+    "CropSpec",
+    "Face",
+    "FaceAnalyzer",
+    "Thresholds",
+    "align_face",
+    "load_analyzer",
+    "resolve_backend",
+    "roll_degrees",
+]
 
 
 def resolve_backend(name: str, settings: Settings) -> str:

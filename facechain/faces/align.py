@@ -99,8 +99,11 @@ def align_face(image: Image.Image, landmarks: np.ndarray, spec: CropSpec = CropS
         matrix[:, :2] *= reduce_by
     inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
     return image.transform(
-        (spec.size, spec.size), Image.Transform.AFFINE, tuple(inverse.ravel()),
-        resample=Image.Resampling.BICUBIC, fillcolor=spec.fill,
+        (spec.size, spec.size),
+        Image.Transform.AFFINE,
+        tuple(inverse.ravel()),
+        resample=Image.Resampling.BICUBIC,
+        fillcolor=spec.fill,
     )
 
 

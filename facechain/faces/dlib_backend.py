@@ -37,7 +37,9 @@ def dlib_model_dir() -> Path:
     """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable("the dlib backend needs the face-recognition-models package: pip install face-recognition-models")
+        raise BackendUnavailable(
+            "the dlib backend needs the face-recognition-models package: pip install face-recognition-models"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
@@ -73,11 +75,29 @@ class DlibAnalyzer(FaceAnalyzer):
     def detect(self, image: np.ndarray) -> list[Face]:
         image = np.ascontiguousarray(image)
         scale = min(1.0, self.detect_side / max(image.shape[:2]))
-        work = image if scale == 1.0 else np.asarray(Image.fromarray(image).resize(
-            (round(image.shape[1] * scale), round(image.shape[0] * scale)), Image.Resampling.BILINEAR))
-        boxes = [(rect, score) for rect, score in self._propose(work) if score >= self.sure_score or self._verified(work, rect)]
-        rects = [self._dlib.rectangle(*(round(v / scale) for v in (r.left(), r.top(), r.right(), r.bottom()))) for r, _ in boxes]
-        attributes = self._attributes.predict(image, [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]) if rects else []
+        work = (
+            image
+            if scale == 1.0
+            else np.asarray(
+                Image.fromarray(image).resize(
+                    (round(image.shape[1] * scale), round(image.shape[0] * scale)), Image.Resampling.BILINEAR
+                )
+            )
+        )
+        boxes = [
+            (rect, score)
+            for rect, score in self._propose(work)
+            if score >= self.sure_score or self._verified(work, rect)
+        ]
+        rects = [
+            self._dlib.rectangle(*(round(v / scale) for v in (r.left(), r.top(), r.right(), r.bottom())))
+            for r, _ in boxes
+        ]
+        attributes = (
+            self._attributes.predict(image, [(r.top(), r.right(), r.bottom(), r.left()) for r in rects])
+            if rects
+            else []
+        )
         faces = [
             Face(
                 box=(float(rect.left()), float(rect.top()), float(rect.right()), float(rect.bottom())),
@@ -98,7 +118,9 @@ class DlibAnalyzer(FaceAnalyzer):
         if not hasattr(models, "hog"):
             models.hog = self._dlib.get_frontal_face_detector()
             models.cnn = self._dlib.cnn_face_detection_model_v1(str(self._models / "mmod_human_face_detector.dat"))
-            models.encoder = self._dlib.face_recognition_model_v1(str(self._models / "dlib_face_recognition_resnet_model_v1.dat"))
+            models.encoder = self._dlib.face_recognition_model_v1(
+                str(self._models / "dlib_face_recognition_resnet_model_v1.dat")
+            )
         return models
 
     def _embed(self, image: np.ndarray, rect) -> np.ndarray:
@@ -117,12 +139,15 @@ class DlibAnalyzer(FaceAnalyzer):
         centre_x, centre_y = rect.center().x, rect.center().y
         half = round(VERIFY_CONTEXT * max(rect.width(), rect.height()))
         left, top = max(0, centre_x - half), max(0, centre_y - half)
-        crop = work[top:centre_y + half, left:centre_x + half]
+        crop = work[top : centre_y + half, left : centre_x + half]
         if crop.size == 0:
             return False
         zoom = VERIFY_CROP_PX / max(crop.shape[:2])
-        resized = np.asarray(Image.fromarray(crop).resize(
-            (max(1, round(crop.shape[1] * zoom)), max(1, round(crop.shape[0] * zoom))), Image.Resampling.BILINEAR))
+        resized = np.asarray(
+            Image.fromarray(crop).resize(
+                (max(1, round(crop.shape[1] * zoom)), max(1, round(crop.shape[0] * zoom))), Image.Resampling.BILINEAR
+            )
+        )
         for found in self._thread_models().cnn(resized, 0):
             x = left + found.rect.center().x / zoom
             y = top + found.rect.center().y / zoom

@@ -31,8 +31,13 @@ class InsightFaceAnalyzer(FaceAnalyzer):
 
     name = "insightface"
 
-    def __init__(self, root: Path, pack: str = "buffalo_l", detect_size: int = 640,
-                 thresholds: Thresholds = INSIGHTFACE_THRESHOLDS):
+    def __init__(
+        self,
+        root: Path,
+        pack: str = "buffalo_l",
+        detect_size: int = 640,
+        thresholds: Thresholds = INSIGHTFACE_THRESHOLDS,
+    ):
         if not pack_present(root, pack):
             raise BackendUnavailable(
                 f"insightface model pack '{pack}' not found: looked for .onnx files in {pack_dir(root, pack)}. "
@@ -45,8 +50,9 @@ class InsightFaceAnalyzer(FaceAnalyzer):
             raise BackendUnavailable(
                 f"the insightface backend needs the insightface package ({error}): pip install 'facechain[insightface]'"
             ) from None
-        self._app = FaceAnalysis(name=pack, root=str(Path(root).expanduser()),
-                                 allowed_modules=["detection", "recognition", "genderage"])
+        self._app = FaceAnalysis(
+            name=pack, root=str(Path(root).expanduser()), allowed_modules=["detection", "recognition", "genderage"]
+        )
         self._app.prepare(ctx_id=-1, det_size=(detect_size, detect_size))
         self.thresholds = thresholds
 

@@ -27,12 +27,14 @@ def sharpness(face: np.ndarray) -> float:
     pixels next to the photo's edge (NaN) are left out, since the edge itself is no detail."""
     laplacian = face[1:-1, :-2] + face[1:-1, 2:] + face[:-2, 1:-1] + face[2:, 1:-1] - 4.0 * face[1:-1, 1:-1]
     rows, cols = INNER_FACE
-    inner = laplacian[rows.start - 1:rows.stop - 1, cols.start - 1:cols.stop - 1]
+    inner = laplacian[rows.start - 1 : rows.stop - 1, cols.start - 1 : cols.stop - 1]
     inner = inner[np.isfinite(inner)]
     return float(inner.var()) if inner.size else 0.0
 
 
 def difference_hash(grey: np.ndarray, side: int = 16) -> np.ndarray:
     """Boolean gradient-sign hash of a greyscale image (dHash): copies of one shot give (near) equal bits."""
-    small = np.asarray(Image.fromarray(grey.astype(np.uint8)).resize((side + 1, side), Image.Resampling.BOX), dtype=np.float64)
+    small = np.asarray(
+        Image.fromarray(grey.astype(np.uint8)).resize((side + 1, side), Image.Resampling.BOX), dtype=np.float64
+    )
     return (small[:, 1:] > small[:, :-1]).ravel()

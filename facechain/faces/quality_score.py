@@ -77,8 +77,16 @@ class QualityHead:
         from safetensors.numpy import save_file
 
         save_file({"weight": self.weight.astype(np.float32), "bias": self.bias.astype(np.float32)}, str(path))
-        config = {"backend": self.backend, "heads": int(self.weight.shape[0]), "dof": self.dof, "embedding_dim": self.dim,
-                  "sign": self.sign, "center": self.center, "width": self.width, **details}
+        config = {
+            "backend": self.backend,
+            "heads": int(self.weight.shape[0]),
+            "dof": self.dof,
+            "embedding_dim": self.dim,
+            "sign": self.sign,
+            "center": self.center,
+            "width": self.width,
+            **details,
+        }
         path.with_suffix(".json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
@@ -99,8 +107,14 @@ def load_quality_head(path: Path = HEAD_FILE) -> QualityHead:
 
     tensors = load_file(str(path))
     config = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
-    return QualityHead(tensors["weight"], tensors["bias"], int(config["sign"]), float(config["center"]),
-                       float(config["width"]), config["backend"])
+    return QualityHead(
+        tensors["weight"],
+        tensors["bias"],
+        int(config["sign"]),
+        float(config["center"]),
+        float(config["width"]),
+        config["backend"],
+    )
 
 
 def face_quality(embedding: np.ndarray) -> float:
@@ -109,8 +123,7 @@ def face_quality(embedding: np.ndarray) -> float:
     head = load_quality_head()
     embedding = np.asarray(embedding, dtype=np.float64).ravel()
     if embedding.shape != (head.dim,):
-        raise ValueError(f"the quality head takes {head.dim}-D {head.backend} embeddings, "
-                         f"got shape {embedding.shape}")
+        raise ValueError(f"the quality head takes {head.dim}-D {head.backend} embeddings, got shape {embedding.shape}")
     return float(head.quality(embedding)[0])
 
 

@@ -28,7 +28,7 @@ can pass the stages of their own CNN; ``tiny_resnet`` is a small residual networ
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -41,8 +41,9 @@ FOCAL_GAMMA = 1.0
 FREQUENCY_ALPHA = 1.0
 
 
-def block_mask(batch: int, side: int, block: int, ratio: float = MASK_RATIO,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def block_mask(
+    batch: int, side: int, block: int, ratio: float = MASK_RATIO, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """(batch, 1, side, side) of 0/1: exactly round(ratio x blocks) of the (side / block)^2 square
     blocks of each image are 1 (masked)."""
     per_side = side // block
@@ -88,8 +89,9 @@ class MaskedImageModel(nn.Module):
     """Encoder stages -> decoder. The mask enters twice at most: at the input (``fill_mean``) and
     through ``token`` just before stage ``token_stage`` (0: on the image itself)."""
 
-    def __init__(self, stages: Sequence[nn.Module], decoder: nn.Module, token: MaskToken, token_stage: int,
-                 fill_mean: bool):
+    def __init__(
+        self, stages: Sequence[nn.Module], decoder: nn.Module, token: MaskToken, token_stage: int, fill_mean: bool
+    ):
         super().__init__()
         self.stages = nn.ModuleList(stages)
         self.decoder = decoder
@@ -118,19 +120,36 @@ class MaskedImageModel(nn.Module):
 
 def simmim_model(stages: Sequence[nn.Module], channels: int, stride: int, image_channels: int = 1) -> MaskedImageModel:
     """The baseline: a learned token replaces masked input pixels; no token inside the network."""
-    return MaskedImageModel(stages, pixel_shuffle_decoder(channels, stride, image_channels),
-                            MaskToken(image_channels, residual=False), token_stage=0, fill_mean=False)
+    return MaskedImageModel(
+        stages,
+        pixel_shuffle_decoder(channels, stride, image_channels),
+        MaskToken(image_channels, residual=False),
+        token_stage=0,
+        fill_mean=False,
+    )
 
 
-def a2mim_model(stages: Sequence[nn.Module], channels: int, stride: int, token_stage: int, token_channels: int,
-                image_channels: int = 1) -> MaskedImageModel:
+def a2mim_model(
+    stages: Sequence[nn.Module],
+    channels: int,
+    stride: int,
+    token_stage: int,
+    token_channels: int,
+    image_channels: int = 1,
+) -> MaskedImageModel:
     """A2MIM: mean-filled input and a residual mask token before stage ``token_stage``."""
-    return MaskedImageModel(stages, pixel_shuffle_decoder(channels, stride, image_channels),
-                            MaskToken(token_channels, residual=True), token_stage=token_stage, fill_mean=True)
+    return MaskedImageModel(
+        stages,
+        pixel_shuffle_decoder(channels, stride, image_channels),
+        MaskToken(token_channels, residual=True),
+        token_stage=token_stage,
+        fill_mean=True,
+    )
 
 
-def focal_l1(prediction: torch.Tensor, target: torch.Tensor, beta: float = FOCAL_BETA,
-             gamma: float = FOCAL_GAMMA) -> torch.Tensor:
+def focal_l1(
+    prediction: torch.Tensor, target: torch.Tensor, beta: float = FOCAL_BETA, gamma: float = FOCAL_GAMMA
+) -> torch.Tensor:
     """Elementwise |r| (2 sigmoid(beta |r|) - 1)^gamma: large residuals weigh more than under L1."""
     residual = (prediction - target).abs()
     return residual * (2 * torch.sigmoid(beta * residual) - 1) ** gamma
@@ -142,11 +161,12 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def focal_frequency_loss(prediction: torch.Tensor, target: torch.Tensor,
-                         alpha: float = FREQUENCY_ALPHA) -> torch.Tensor:
+def focal_frequency_loss(
+    prediction: torch.Tensor, target: torch.Tensor, alpha: float = FREQUENCY_ALPHA
+) -> torch.Tensor:
     """mean_uv w(u, v) |F(pred) - F(target)|^2, w = log(1 + |difference|^alpha) / batch max (no gradient)."""
     difference = torch.fft.fft2(prediction, norm="ortho") - torch.fft.fft2(target, norm="ortho")
-    distance = difference.real ** 2 + difference.imag ** 2
+    distance = difference.real**2 + difference.imag**2
     weight = torch.log1p(distance.detach().sqrt() ** alpha)
     weight = weight / weight.max().clamp_min(1e-12)
     return (weight * distance).mean()
@@ -157,12 +177,12 @@ def simmim_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     return masked_mean((prediction - target).abs(), mask)
 
 
-def a2mim_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-               frequency_weight: float = FREQUENCY_WEIGHT) -> torch.Tensor:
+def a2mim_loss(
+    prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, frequency_weight: float = FREQUENCY_WEIGHT
+) -> torch.Tensor:
     """Masked focal-L1 + lambda x focal frequency loss of x_pred m + sg(x_pred) (1 - m)."""
     composite = prediction * mask + prediction.detach() * (1 - mask)
-    return masked_mean(focal_l1(prediction, target), mask) + \
-        frequency_weight * focal_frequency_loss(composite, target)
+    return masked_mean(focal_l1(prediction, target), mask) + frequency_weight * focal_frequency_loss(composite, target)
 
 
 class ResidualBlock(nn.Module):
@@ -170,11 +190,18 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, inputs: int, outputs: int, stride: int = 1):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False), nn.BatchNorm2d(outputs),
-                                  nn.ReLU(), nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False),
-                                  nn.BatchNorm2d(outputs))
-        self.shortcut = nn.Identity() if stride == 1 and inputs == outputs else nn.Sequential(
-            nn.Conv2d(inputs, outputs, 1, stride, bias=False), nn.BatchNorm2d(outputs))
+        self.body = nn.Sequential(
+            nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(outputs),
+            nn.ReLU(),
+            nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(outputs),
+        )
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and inputs == outputs
+            else nn.Sequential(nn.Conv2d(inputs, outputs, 1, stride, bias=False), nn.BatchNorm2d(outputs))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.body(x) + self.shortcut(x))
@@ -183,8 +210,9 @@ class ResidualBlock(nn.Module):
 def tiny_resnet(image_channels: int = 1, widths: Sequence[int] = (16, 32, 64)) -> list[nn.Module]:
     """Stages [stem, stage 1, stage 2, stage 3] of a small ResNet for 16x16 images: stride 1, 1, 2, 2,
     so the last map is 4x4 with widths[-1] channels (overall stride 4)."""
-    stem = nn.Sequential(nn.Conv2d(image_channels, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
-                         nn.ReLU())
+    stem = nn.Sequential(
+        nn.Conv2d(image_channels, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
+    )
     stages = [ResidualBlock(widths[0], widths[0])]
     stages += [ResidualBlock(widths[i - 1], widths[i], stride=2) for i in range(1, len(widths))]
     return [stem, *stages]

@@ -34,7 +34,7 @@ ANCHOR_SHARE, WARMUP_KEEP = 0.1, 0.3
 
 def soft_margin(labels: torch.Tensor, alpha: float = MARGIN, base: float = BASE) -> torch.Tensor:
     """alpha (m^y - 1) / (m - 1): alpha for y = 1, 0 for y = 0."""
-    return alpha * (base ** labels - 1) / (base - 1)
+    return alpha * (base**labels - 1) / (base - 1)
 
 
 def hinge_triplet(images: torch.Tensor, texts: torch.Tensor, margins: torch.Tensor) -> torch.Tensor:
@@ -43,8 +43,7 @@ def hinge_triplet(images: torch.Tensor, texts: torch.Tensor, margins: torch.Tens
     similarity = images @ texts.T
     positive = similarity.diagonal()
     others = similarity.masked_fill(torch.eye(len(images), dtype=torch.bool), float("-inf"))
-    return (F.relu(margins - positive + others.max(dim=1).values)
-            + F.relu(margins - positive + others.max(dim=0).values))
+    return F.relu(margins - positive + others.max(dim=1).values) + F.relu(margins - positive + others.max(dim=0).values)
 
 
 def clean_probability(losses: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -57,8 +56,9 @@ def clean_probability(losses: np.ndarray, seed: int = 0) -> np.ndarray:
     return mixture.predict_proba(scaled[:, None])[:, int(np.argmin(mixture.means_.ravel()))]
 
 
-def consistency(query_a: torch.Tensor, query_b: torch.Tensor, anchors_a: torch.Tensor,
-                anchors_b: torch.Tensor) -> torch.Tensor:
+def consistency(
+    query_a: torch.Tensor, query_b: torch.Tensor, anchors_a: torch.Tensor, anchors_b: torch.Tensor
+) -> torch.Tensor:
     """C_a2b: for each pair, the anchor nearest in modality a; min(r, 1/r) with
     r = cos(a, anchor_a) / cos(b, anchor_b), cosines clamped to be positive."""
     nearest = (query_a @ anchors_a.T).argmax(dim=1)
@@ -68,12 +68,15 @@ def consistency(query_a: torch.Tensor, query_b: torch.Tensor, anchors_a: torch.T
     return torch.minimum(ratio, 1 / ratio)
 
 
-def soft_labels(images: torch.Tensor, texts: torch.Tensor, clean_prob: np.ndarray,
-                anchor_share: float = ANCHOR_SHARE) -> torch.Tensor:
+def soft_labels(
+    images: torch.Tensor, texts: torch.Tensor, clean_prob: np.ndarray, anchor_share: float = ANCHOR_SHARE
+) -> torch.Tensor:
     """BiCro's y* for every pair from normalised embeddings and the mixture's clean probabilities."""
     anchors = torch.as_tensor(np.argsort(-clean_prob)[: max(1, int(anchor_share * len(clean_prob)))])
-    agreement = (consistency(images, texts, images[anchors], texts[anchors])
-                 + consistency(texts, images, texts[anchors], images[anchors])) / 2
+    agreement = (
+        consistency(images, texts, images[anchors], texts[anchors])
+        + consistency(texts, images, texts[anchors], images[anchors])
+    ) / 2
     clean = torch.as_tensor(clean_prob > 0.5)
     return torch.where(clean, 0.5 + agreement / 2, agreement)
 

@@ -54,9 +54,14 @@ def info_nce(queries: torch.Tensor, keys: torch.Tensor, temperature: float = TEM
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
 
 
-def cvsa_loss(queries: torch.Tensor, keys: torch.Tensor, foreground_original: torch.Tensor,
-              foreground_swapped: torch.Tensor, weight: float = ALIGNMENT_WEIGHT,
-              temperature: float = TEMPERATURE) -> torch.Tensor:
+def cvsa_loss(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    foreground_original: torch.Tensor,
+    foreground_swapped: torch.Tensor,
+    weight: float = ALIGNMENT_WEIGHT,
+    temperature: float = TEMPERATURE,
+) -> torch.Tensor:
     """InfoNCE between a view of A (queries) and A's swapped view (keys), plus lambda x the alignment of
     A's object features across the two."""
     return info_nce(queries, keys, temperature) + weight * alignment_loss(foreground_original, foreground_swapped)

@@ -32,8 +32,9 @@ def generalized_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, q: flo
     return ((1 - p_label.clamp_min(1e-12) ** q) / q).mean()
 
 
-def dal_loss(logits: torch.Tensor, labels: torch.Tensor, progress: float, q_start: float = 0.6,
-             q_end: float = 1.5) -> torch.Tensor:
+def dal_loss(
+    logits: torch.Tensor, labels: torch.Tensor, progress: float, q_start: float = 0.6, q_end: float = 1.5
+) -> torch.Tensor:
     """The DAL loss of a batch at ``progress`` in [0, 1] of training."""
     q, weight = dal_schedule(progress, q_start, q_end)
     probabilities = logits.softmax(dim=1)

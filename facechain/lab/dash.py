@@ -52,8 +52,13 @@ def self_label_loss(weak_logits: torch.Tensor) -> torch.Tensor:
     return -weak_logits.log_softmax(dim=1).max(dim=1).values
 
 
-def dash_unlabelled_loss(weak_logits: torch.Tensor, strong_logits: torch.Tensor, threshold: float,
-                         hard: bool = False, temperature: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+def dash_unlabelled_loss(
+    weak_logits: torch.Tensor,
+    strong_logits: torch.Tensor,
+    threshold: float,
+    hard: bool = False,
+    temperature: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(L_u, the boolean mask of kept examples). The weak view only chooses and labels (no gradient);
     ``hard`` uses one-hot targets (at the threshold's floor), otherwise the sharpened softmax."""
     weak_logits = weak_logits.detach()
@@ -66,8 +71,9 @@ def dash_unlabelled_loss(weak_logits: torch.Tensor, strong_logits: torch.Tensor,
     return (per_example * kept).mean(), kept
 
 
-def fixmatch_unlabelled_loss(weak_logits: torch.Tensor, strong_logits: torch.Tensor,
-                             confidence: float = FIXMATCH_CONFIDENCE) -> tuple[torch.Tensor, torch.Tensor]:
+def fixmatch_unlabelled_loss(
+    weak_logits: torch.Tensor, strong_logits: torch.Tensor, confidence: float = FIXMATCH_CONFIDENCE
+) -> tuple[torch.Tensor, torch.Tensor]:
     """FixMatch's (Sohn et al., NeurIPS 2020) fixed-confidence rule: one-hot pseudo-labels of weak
     views whose top probability is at least ``confidence``; (L_u, mask)."""
     probabilities = weak_logits.detach().softmax(dim=1)

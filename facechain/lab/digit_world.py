@@ -34,8 +34,16 @@ def base_digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images = np.stack([np.asarray(Image.fromarray((image / 16.0 * 255).astype(np.uint8)).resize(
-        (SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0 for image in digits.images])
+    images = np.stack(
+        [
+            np.asarray(
+                Image.fromarray((image / 16.0 * 255).astype(np.uint8)).resize((SIDE, SIDE), Image.Resampling.BILINEAR),
+                dtype=np.float32,
+            )
+            / 255.0
+            for image in digits.images
+        ]
+    )
     return images, digits.target.astype(np.int64)
 
 
@@ -48,12 +56,17 @@ def with_attributes(image: np.ndarray, attributes: tuple[str, ...]) -> np.ndarra
     if "thick" in attributes:
         out = ndimage.grey_dilation(out, size=(2, 2))
     if "thin" in attributes:
-        out = ndimage.grey_erosion(out, footprint=np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)) * 0.5 + out * 0.5
+        out = (
+            ndimage.grey_erosion(out, footprint=np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)) * 0.5
+            + out * 0.5
+        )
         out = np.where(out > INK, out, out * 0.5)
     if "slanted" in attributes:
         centre = (SIDE - 1) / 2.0
         # output (row, col) samples input (row, col + SHEAR * (row - centre)): top leans right
-        out = ndimage.affine_transform(out, np.array([[1.0, 0.0], [SHEAR, 1.0]]), offset=(0.0, -SHEAR * centre), order=1)
+        out = ndimage.affine_transform(
+            out, np.array([[1.0, 0.0], [SHEAR, 1.0]]), offset=(0.0, -SHEAR * centre), order=1
+        )
     if "inverted" in attributes:
         out = 1.0 - out
     return np.clip(out, 0.0, 1.0)

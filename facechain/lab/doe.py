@@ -43,8 +43,14 @@ def max_logit(logits: torch.Tensor) -> torch.Tensor:
     return logits.max(dim=1).values
 
 
-def oe_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-            x_out: torch.Tensor, weight: float = 0.5) -> float:
+def oe_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_out: torch.Tensor,
+    weight: float = 0.5,
+) -> float:
     """Plain outlier exposure: one step on CE(x, y) + weight * L_OE(x_out)."""
     loss = F.cross_entropy(model(x), y) + weight * outlier_exposure_loss(model(x_out))
     optimizer.zero_grad()
@@ -63,13 +69,22 @@ class ImplicitOutlierTransform:
     def perturbation(self, model: nn.Module, x_out: torch.Tensor, gamma: float) -> list[torch.Tensor]:
         """P for this step: the OE-ascent direction folded into the EMA, scaled by gamma |w| per tensor."""
         ascent = gradient(model, outlier_exposure_loss(model(x_out)))
-        self.direction = [self.ema * d + (1 - self.ema) * g / g.norm().clamp_min(1e-12)
-                          for d, g in zip(self.direction, ascent)]
-        return [gamma * p.detach().norm() * d / d.norm().clamp_min(1e-12)
-                for p, d in zip(trainable(model), self.direction)]
+        self.direction = [
+            self.ema * d + (1 - self.ema) * g / g.norm().clamp_min(1e-12) for d, g in zip(self.direction, ascent)
+        ]
+        return [
+            gamma * p.detach().norm() * d / d.norm().clamp_min(1e-12) for p, d in zip(trainable(model), self.direction)
+        ]
 
-    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-             x_out: torch.Tensor, weight: float = 0.5) -> float:
+    def step(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        x_out: torch.Tensor,
+        weight: float = 0.5,
+    ) -> float:
         """One update with the OE gradient taken under the perturbation plus the CE gradient at w;
         returns the CE loss."""
         gamma = self.gammas[int(torch.randint(len(self.gammas), ()))]

@@ -39,8 +39,9 @@ def input_saliency(net: nn.Module, x: np.ndarray) -> np.ndarray:
     net.eval()
     inputs = torch.as_tensor(np.asarray(x, dtype=np.float32)).requires_grad_(True)
     outputs = net(inputs)
-    gradients = [torch.autograd.grad(outputs[:, axis].sum(), inputs, retain_graph=True)[0]
-                 for axis in range(outputs.shape[1])]
+    gradients = [
+        torch.autograd.grad(outputs[:, axis].sum(), inputs, retain_graph=True)[0] for axis in range(outputs.shape[1])
+    ]
     norm = torch.stack(gradients).pow(2).sum(0).sqrt()
     return (inputs.abs() * norm).detach().numpy()
 
@@ -64,8 +65,9 @@ def deletion_shift(net: nn.Module, x: np.ndarray, removed: np.ndarray) -> float:
     return float(np.linalg.norm(embed(net, deleted) - embed(net, x), axis=1).mean())
 
 
-def deletion_test(net: nn.Module, x: np.ndarray, clusters: np.ndarray, count: int, rng: np.random.Generator,
-                  draws: int = 10) -> dict[str, float]:
+def deletion_test(
+    net: nn.Module, x: np.ndarray, clusters: np.ndarray, count: int, rng: np.random.Generator, draws: int = 10
+) -> dict[str, float]:
     """Map displacement (averaged over points) when each cluster loses its ``count`` most salient
     inputs, versus ``count`` random non-blank inputs (mean of ``draws`` draws) and versus its
     ``count`` brightest inputs (largest mean value, a saliency-free heuristic)."""
@@ -77,7 +79,12 @@ def deletion_test(net: nn.Module, x: np.ndarray, clusters: np.ndarray, count: in
         candidates = np.flatnonzero(members.any(axis=0))
         shifts["salient"] += weight * deletion_shift(net, members, np.argsort(-saliency)[:count])
         shifts["brightest"] += weight * deletion_shift(net, members, np.argsort(-members.mean(axis=0))[:count])
-        shifts["random"] += weight * float(np.mean([
-            deletion_shift(net, members, rng.choice(candidates, min(count, len(candidates)), replace=False))
-            for _ in range(draws)]))
+        shifts["random"] += weight * float(
+            np.mean(
+                [
+                    deletion_shift(net, members, rng.choice(candidates, min(count, len(candidates)), replace=False))
+                    for _ in range(draws)
+                ]
+            )
+        )
     return shifts

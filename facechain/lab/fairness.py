@@ -25,8 +25,9 @@ def label_confidence(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     return logits.softmax(dim=1).gather(1, labels[:, None]).squeeze(1)
 
 
-def fairness_penalty(logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
-                     one_sided: bool = False) -> torch.Tensor:
+def fairness_penalty(
+    logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor, one_sided: bool = False
+) -> torch.Tensor:
     """sum_i |A_i - A| over the sub-populations present in the batch (``groups``: an integer per example)."""
     confidence = label_confidence(logits, labels)
     overall = confidence.mean()
@@ -34,8 +35,14 @@ def fairness_penalty(logits: torch.Tensor, labels: torch.Tensor, groups: torch.T
     return torch.relu(-gaps).sum() if one_sided else gaps.abs().sum()
 
 
-def fair_loss(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor,
-              weight: float = 1.0, one_sided: bool = False) -> torch.Tensor:
+def fair_loss(
+    loss: torch.Tensor,
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    groups: torch.Tensor,
+    weight: float = 1.0,
+    one_sided: bool = False,
+) -> torch.Tensor:
     """``loss`` (any mean training loss of the batch) + lambda * the fairness penalty."""
     return loss + weight * fairness_penalty(logits, labels, groups, one_sided)
 
@@ -47,8 +54,9 @@ def head_tail_groups(labels: np.ndarray, classes: int) -> np.ndarray:
     return (counts < np.median(counts)).astype(np.int64)
 
 
-def logit_adjusted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, log_prior: torch.Tensor,
-                                 tau: float = 1.0) -> torch.Tensor:
+def logit_adjusted_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, log_prior: torch.Tensor, tau: float = 1.0
+) -> torch.Tensor:
     """The long-tail baseline beside FR: cross-entropy of logits + tau log p(y) (Menon et al., "Long-tail
     learning via logit adjustment", ICLR 2021); predictions use the plain logits."""
     return torch.nn.functional.cross_entropy(logits + tau * log_prior, labels)

@@ -29,7 +29,9 @@ def class_activation_maps(features: torch.Tensor, weights: torch.Tensor) -> torc
     return cams / cams.flatten(2).max(dim=2).values.clamp_min(1e-6)[..., None, None]
 
 
-def pseudo_labels(activations: torch.Tensor, present: torch.Tensor, high: float = 0.5, low: float = 0.15) -> torch.Tensor:
+def pseudo_labels(
+    activations: torch.Tensor, present: torch.Tensor, high: float = 0.5, low: float = 0.15
+) -> torch.Tensor:
     """(B, C, H, W) activations, (B, C) image labels -> (B, H, W): 0 background, c + 1 class c, -1 ignore."""
     masked = activations * present[..., None, None]
     best, which = masked.max(dim=1)
@@ -45,8 +47,9 @@ def segmentation_masks(activations: torch.Tensor, present: torch.Tensor, thresho
     return torch.where(best >= threshold, which + 1, torch.zeros_like(which))
 
 
-def reactivate(activations: torch.Tensor, probabilities: torch.Tensor, present: torch.Tensor,
-               confidence: float = 0.7) -> torch.Tensor:
+def reactivate(
+    activations: torch.Tensor, probabilities: torch.Tensor, present: torch.Tensor, confidence: float = 0.7
+) -> torch.Tensor:
     """Raise each present class's activation to the specific head's probability where the head is
     confident. activations (B, C, H, W); probabilities (B, C + 1, H, W) with background first."""
     classes = probabilities[:, 1:] * present[..., None, None]
@@ -59,8 +62,13 @@ class SpecificHead(nn.Module):
 
     def __init__(self, feature_channels: int, image_channels: int, classes: int, width: int = 32):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(feature_channels + image_channels, width, 3, padding=1), nn.ReLU(),
-                                 nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, classes + 1, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(feature_channels + image_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, classes + 1, 1),
+        )
 
     def forward(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([features, image], dim=1))

@@ -19,8 +19,14 @@ import numpy as np
 from ..portrait.dataset.diversity import cosine_distances, information_gain
 
 
-def label_alignment(features: np.ndarray, labels: np.ndarray, reference: np.ndarray, reference_labels: np.ndarray,
-                    k: int = 10, exclude_self: bool = False) -> np.ndarray:
+def label_alignment(
+    features: np.ndarray,
+    labels: np.ndarray,
+    reference: np.ndarray,
+    reference_labels: np.ndarray,
+    k: int = 10,
+    exclude_self: bool = False,
+) -> np.ndarray:
     """Share of each item's k nearest reference items (cosine) that carry its label: the stand-in for
     the paper's image-text alignment when the "text" is a class label."""
     distances = cosine_distances(features, reference)

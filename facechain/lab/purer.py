@@ -15,7 +15,7 @@ the query loss at the adapted weights updates the initialisation.
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -38,8 +38,10 @@ def batchnorm_gap(teacher: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, to
 
     def record(module, inputs, output):
         batch = inputs[0]
-        gaps.append((batch.mean(0) - module.running_mean).pow(2).sum()
-                    + (batch.var(0, unbiased=False) - module.running_var).pow(2).sum())
+        gaps.append(
+            (batch.mean(0) - module.running_mean).pow(2).sum()
+            + (batch.var(0, unbiased=False) - module.running_var).pow(2).sum()
+        )
 
     hooks = [m.register_forward_hook(record) for m in teacher.modules() if isinstance(m, nn.BatchNorm1d)]
     try:
@@ -50,14 +52,21 @@ def batchnorm_gap(teacher: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, to
     return logits, torch.stack(gaps).sum() if gaps else logits.new_zeros(())
 
 
-def inversion_loss(teacher: nn.Module, x: torch.Tensor, labels: torch.Tensor, tv_weight: float = 0.05,
-                   bn_weight: float = 0.1) -> torch.Tensor:
+def inversion_loss(
+    teacher: nn.Module, x: torch.Tensor, labels: torch.Tensor, tv_weight: float = 0.05, bn_weight: float = 0.1
+) -> torch.Tensor:
     logits, gap = batchnorm_gap(teacher, x)
     return F.cross_entropy(logits, labels) + tv_weight * total_variation(x) + bn_weight * gap
 
 
-def invert(teacher: nn.Module, labels: torch.Tensor, steps: int = 200, learning_rate: float = 0.05,
-           generator: torch.Generator | None = None, start: torch.Tensor | None = None) -> torch.Tensor:
+def invert(
+    teacher: nn.Module,
+    labels: torch.Tensor,
+    steps: int = 200,
+    learning_rate: float = 0.05,
+    generator: torch.Generator | None = None,
+    start: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Synthetic inputs in [0, 1] that ``teacher`` (in eval mode; its weights untouched) assigns to ``labels``."""
     teacher.eval()
     init = start if start is not None else torch.rand(len(labels), SIDE * SIDE, generator=generator)
@@ -65,13 +74,14 @@ def invert(teacher: nn.Module, labels: torch.Tensor, steps: int = 200, learning_
     optimizer = torch.optim.Adam([logit_x], lr=learning_rate)
     for _ in range(steps):
         loss = inversion_loss(teacher, torch.sigmoid(logit_x), labels)
-        logit_x.grad, = torch.autograd.grad(loss, [logit_x])  # the inputs' gradient only
+        (logit_x.grad,) = torch.autograd.grad(loss, [logit_x])  # the inputs' gradient only
         optimizer.step()
     return torch.sigmoid(logit_x).detach()
 
 
-def adapt(model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, steps: int = 5,
-          learning_rate: float = 0.1) -> nn.Module:
+def adapt(
+    model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, steps: int = 5, learning_rate: float = 0.1
+) -> nn.Module:
     """The inner loop: a copy of ``model`` after ``steps`` SGD steps on the support set."""
     learner = copy.deepcopy(model)
     learner.eval()  # BatchNorm keeps its running statistics: a 1-shot support set is too small to normalise by
@@ -88,8 +98,9 @@ def adapt(model: nn.Module, support_x: torch.Tensor, support_y: torch.Tensor, st
 Task = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # support x, y, query x, y
 
 
-def maml_step(model: nn.Module, optimizer: torch.optim.Optimizer, tasks: list[Task], inner_steps: int = 5,
-              inner_lr: float = 0.1) -> float:
+def maml_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, tasks: list[Task], inner_steps: int = 5, inner_lr: float = 0.1
+) -> float:
     """One first-order MAML update of ``model`` from a batch of tasks; returns the mean query accuracy."""
     optimizer.zero_grad()
     accuracies = []
@@ -104,8 +115,9 @@ def maml_step(model: nn.Module, optimizer: torch.optim.Optimizer, tasks: list[Ta
     return float(np.mean(accuracies))
 
 
-def episode(x: torch.Tensor, y: torch.Tensor, ways: int, shots: int, queries: int,
-            rng: np.random.Generator) -> tuple[Task, np.ndarray, np.ndarray]:
+def episode(
+    x: torch.Tensor, y: torch.Tensor, ways: int, shots: int, queries: int, rng: np.random.Generator
+) -> tuple[Task, np.ndarray, np.ndarray]:
     """A ``ways``-way ``shots``-shot task from labelled items, labels renumbered 0..ways-1 in random
     order; also the items' indices in ``x`` (support, query) so a curriculum can change them."""
     classes = rng.choice(np.unique(y.numpy()), size=ways, replace=False)
@@ -113,15 +125,22 @@ def episode(x: torch.Tensor, y: torch.Tensor, ways: int, shots: int, queries: in
     for c in classes:
         members = rng.permutation(np.flatnonzero(y.numpy() == c))
         support.append(members[:shots])
-        query.append(members[shots:shots + queries])
+        query.append(members[shots : shots + queries])
     support_index, query_index = np.concatenate(support), np.concatenate(query)
     relabel = torch.repeat_interleave(torch.arange(ways), torch.tensor([len(s) for s in support]))
     query_labels = torch.repeat_interleave(torch.arange(ways), torch.tensor([len(q) for q in query]))
     return (x[support_index], relabel, x[query_index], query_labels), support_index, query_index
 
 
-def harden(model: nn.Module, pool: torch.Tensor, task: Task, query_index: np.ndarray, step: float = 0.05,
-           inner_steps: int = 5, inner_lr: float = 0.1) -> torch.Tensor:
+def harden(
+    model: nn.Module,
+    pool: torch.Tensor,
+    task: Task,
+    query_index: np.ndarray,
+    step: float = 0.05,
+    inner_steps: int = 5,
+    inner_lr: float = 0.1,
+) -> torch.Tensor:
     """The curriculum's adversarial step: move a task's query images up the adapted learner's loss
     (one signed-gradient step, kept in [0, 1]); returns the new pool."""
     support_x, support_y, query_x, query_y = task
@@ -152,8 +171,13 @@ class Curriculum:
         return False
 
 
-def meta_test(model: nn.Module, tasks: list[Task], inner_steps: int = 10, inner_lr: float = 0.1,
-              reset_head: Callable[[nn.Module], None] | None = None) -> float:
+def meta_test(
+    model: nn.Module,
+    tasks: list[Task],
+    inner_steps: int = 10,
+    inner_lr: float = 0.1,
+    reset_head: Callable[[nn.Module], None] | None = None,
+) -> float:
     """Mean query accuracy after adapting ``model`` to each task's support set."""
     accuracies = []
     for support_x, support_y, query_x, query_y in tasks:

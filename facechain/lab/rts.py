@@ -59,7 +59,7 @@ class VarianceHead(nn.Module):
 def random_temperature(v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One draw of T = sum_j v_j eps_j^2 / (dof - 2) per row of ``v`` (n, dof) -> (n,)."""
     eps = torch.randn(v.shape, generator=generator, dtype=v.dtype, device=v.device)
-    return (v * eps ** 2).sum(dim=1) / (v.shape[1] - 2)
+    return (v * eps**2).sum(dim=1) / (v.shape[1] - 2)
 
 
 def kl_to_prior(v: torch.Tensor) -> torch.Tensor:
@@ -67,8 +67,13 @@ def kl_to_prior(v: torch.Tensor) -> torch.Tensor:
     return 0.5 * (v - v.log() - 1.0).mean(dim=1)
 
 
-def rts_loss(logits: torch.Tensor, labels: torch.Tensor, v: torch.Tensor, kl_scale: float = KL_SCALE,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+def rts_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    v: torch.Tensor,
+    kl_scale: float = KL_SCALE,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """CE of the logits divided by each sample's random temperature, plus the KL prior on v."""
     temperature = random_temperature(v, generator)
     return F.cross_entropy(logits / temperature[:, None], labels) + kl_scale * kl_to_prior(v).mean()
@@ -79,8 +84,13 @@ def expected_temperature(v: torch.Tensor) -> torch.Tensor:
     return v.sum(dim=1) / (v.shape[1] - 2)
 
 
-def arcface_logits(embeddings: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor | None = None,
-                   scale: float = ARCFACE_SCALE, margin: float = ARCFACE_MARGIN) -> torch.Tensor:
+def arcface_logits(
+    embeddings: torch.Tensor,
+    prototypes: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    scale: float = ARCFACE_SCALE,
+    margin: float = ARCFACE_MARGIN,
+) -> torch.Tensor:
     """s * cos(angle to each class prototype), with the label's angle widened by ``margin`` (radians)
     in training; without ``labels`` the plain scaled cosines (test time)."""
     cosine = F.normalize(embeddings, dim=1) @ F.normalize(prototypes, dim=1).T

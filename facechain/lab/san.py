@@ -54,7 +54,7 @@ def open_set_loss(logits: torch.Tensor, labels: torch.Tensor, beta: float = BETA
     """L_pos + L_neg + L_conn on labelled (source) items."""
     log_p = logits.log_softmax(dim=1)
     positive = -log_p.gather(1, labels[:, None]).squeeze(1)
-    log_unknown = log_p[:, logits.shape[1] // 2:]
+    log_unknown = log_p[:, logits.shape[1] // 2 :]
     negative = (-log_unknown).scatter(1, labels[:, None], float("-inf")).max(dim=1).values
     p_known, p_unknown = known_unknown(logits)
     connection = -F.logsigmoid(p_known.max(dim=1).values - p_unknown.max(dim=1).values)
@@ -74,15 +74,23 @@ def soft_contrastive_loss(features: torch.Tensor, projections: torch.Tensor) -> 
     return manifold_loss(two_view_distances(squared_distances(features)), projections)
 
 
-def san_loss(logits: torch.Tensor, labels: torch.Tensor, target_logits: torch.Tensor,
-             target_features: torch.Tensor, target_projections: torch.Tensor,
-             entropy_weight: float = LAMBDA_ENTROPY) -> torch.Tensor:
+def san_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    target_logits: torch.Tensor,
+    target_features: torch.Tensor,
+    target_projections: torch.Tensor,
+    entropy_weight: float = LAMBDA_ENTROPY,
+) -> torch.Tensor:
     """The total SAN objective of one step: labelled source logits (n, 2K) and labels; target logits
     of the first views, their backbone features (B, d) and the projections of both views (2B, e)."""
     classes = logits.shape[1] // 2
-    return (F.cross_entropy(logits[:, :classes], labels) + ALPHA * open_set_loss(logits, labels)
-            + GAMMA * soft_contrastive_loss(target_features, target_projections)
-            + entropy_weight * open_set_entropy(target_logits))
+    return (
+        F.cross_entropy(logits[:, :classes], labels)
+        + ALPHA * open_set_loss(logits, labels)
+        + GAMMA * soft_contrastive_loss(target_features, target_projections)
+        + entropy_weight * open_set_entropy(target_logits)
+    )
 
 
 @torch.no_grad()

@@ -24,8 +24,9 @@ from torch import nn
 SLACK = 0.15  # alpha
 
 
-def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
-               step_size: float | None = None) -> torch.Tensor:
+def pgd_attack(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int, step_size: float | None = None
+) -> torch.Tensor:
     """Adversarial inputs within ``eps`` of ``x`` (L-inf) that raise the cross-entropy; the model's
     mode and parameters are left as they were."""
     step_size = 2.5 * eps / steps if step_size is None else step_size
@@ -34,14 +35,15 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, s
     adversarial = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
     for _ in range(steps):
         adversarial.requires_grad_(True)
-        grad, = torch.autograd.grad(F.cross_entropy(model(adversarial), y), adversarial)
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(adversarial), y), adversarial)
         adversarial = torch.min(torch.max(adversarial.detach() + step_size * grad.sign(), x - eps), x + eps).clamp(0, 1)
     model.train(was_training)
     return adversarial.detach()
 
 
-def slack_weights(sizes: np.ndarray, adversarial_losses: np.ndarray, alpha: float = SLACK,
-                  lowest: int = 1) -> np.ndarray:
+def slack_weights(
+    sizes: np.ndarray, adversarial_losses: np.ndarray, alpha: float = SLACK, lowest: int = 1
+) -> np.ndarray:
     """SFAT's aggregation weights: data-size weights with the ``lowest`` smallest-loss clients scaled
     by (1 + alpha) / (1 - alpha), normalised. alpha = 0 is FedAvg."""
     factor = np.ones(len(sizes))

@@ -77,8 +77,9 @@ def sam_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss_of, rho: f
     return float(mean.detach())
 
 
-def group_dro_step(weights: GroupWeights, model: nn.Module, optimizer: torch.optim.Optimizer, loss_of,
-                   groups: torch.Tensor) -> float:
+def group_dro_step(
+    weights: GroupWeights, model: nn.Module, optimizer: torch.optim.Optimizer, loss_of, groups: torch.Tensor
+) -> float:
     """GroupDRO: update q with the batch's group losses, descend on sum_g q_g L_g."""
     losses, present = group_losses(loss_of(model), groups, len(weights.q))
     q = weights.update(losses, present)

@@ -67,11 +67,14 @@ class UnicomHead(nn.Module):
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         kept, remapped = sampled_classes(labels, len(self.prototypes), self.class_ratio)
         dims = sampled_dimensions(embeddings.shape[1], self.dim_ratio)
-        logits = arcface_logits(F.normalize(embeddings[:, dims], dim=1), self.prototypes[kept][:, dims],
-                                remapped, SCALE, MARGIN)
+        logits = arcface_logits(
+            F.normalize(embeddings[:, dims], dim=1), self.prototypes[kept][:, dims], remapped, SCALE, MARGIN
+        )
         return F.cross_entropy(logits, remapped)
 
     def parameter_groups(self, network: nn.Module, learning_rate: float) -> list[dict]:
         """Optimizer groups: the network at ``learning_rate``, the prototypes 10x faster."""
-        return [{"params": network.parameters(), "lr": learning_rate},
-                {"params": [self.prototypes], "lr": PROTOTYPE_LR_FACTOR * learning_rate}]
+        return [
+            {"params": network.parameters(), "lr": learning_rate},
+            {"params": [self.prototypes], "lr": PROTOTYPE_LR_FACTOR * learning_rate},
+        ]

@@ -29,7 +29,7 @@ def apply_gradient(model: nn.Module, optimizer: torch.optim.Optimizer, grads: li
 
 def scaled_to(direction: list[torch.Tensor], radius: float) -> list[torch.Tensor]:
     """``direction`` rescaled to global norm ``radius`` (SAM's e = rho g / |g|)."""
-    norm = torch.sqrt(sum((d ** 2).sum() for d in direction)).clamp_min(1e-12)
+    norm = torch.sqrt(sum((d**2).sum() for d in direction)).clamp_min(1e-12)
     return [radius * d / norm for d in direction]
 
 

@@ -27,8 +27,9 @@ EPOCHS = 150
 BATCH_SIZE = 256
 
 
-def fit_dlme(x: np.ndarray, epochs: int = EPOCHS, k: int = K, batch_size: int = BATCH_SIZE,
-             seed: int = 0) -> ManifoldNet:
+def fit_dlme(
+    x: np.ndarray, epochs: int = EPOCHS, k: int = K, batch_size: int = BATCH_SIZE, seed: int = 0
+) -> ManifoldNet:
     """The trained DLME network for rows ``x`` (features of any width; k shrinks to n - 1 on tiny sets)."""
     return fit_embedding(x, k, epochs, batch_size, seed=seed)
 

@@ -13,17 +13,17 @@ the face engine's same-person threshold. Photos without a face are listed, not d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..progress import Progress
 from ..atomic import staged_file
 from ..faces import Face, FaceAnalyzer
 from ..images import PhotoError, load_photo
+from ..progress import Progress
 
 MIN_DLME_FACES = 8
 MAP_EPOCHS = 200
@@ -34,7 +34,6 @@ TITLE_BAND = 44  # thumbnails stay below the title
 FACE_MARGIN = 0.35  # share of the face box added around it in a thumbnail
 OUTLIER_COLOUR = (214, 39, 40)
 FACE_COLOUR = (70, 110, 170)
-
 
 
 @dataclass
@@ -80,8 +79,9 @@ def thumbnail(image: Image.Image, face: Face, side: int = THUMBNAIL) -> Image.Im
     return image.crop(box).resize((side, side), Image.Resampling.LANCZOS)
 
 
-def find_faces(paths: Sequence[Path], analyzer: FaceAnalyzer, max_pixels: int = 120_000_000,
-               progress: Progress | None = None) -> tuple[list[FoundFace], list[tuple[Path, str]]]:
+def find_faces(
+    paths: Sequence[Path], analyzer: FaceAnalyzer, max_pixels: int = 120_000_000, progress: Progress | None = None
+) -> tuple[list[FoundFace], list[tuple[Path, str]]]:
     """The largest face of each photo (embedding + thumbnail), and the photos without one, with why."""
     found, missing = [], []
     for done, path in enumerate(paths, 1):
@@ -163,8 +163,9 @@ def spread(centres: np.ndarray, gap: float, rounds: int = 100) -> np.ndarray:
     return centres
 
 
-def draw_map(faces: list[MappedFace], thumbnails: list[Image.Image], title: str,
-             size: tuple[int, int] = CANVAS) -> Image.Image:
+def draw_map(
+    faces: list[MappedFace], thumbnails: list[Image.Image], title: str, size: tuple[int, int] = CANVAS
+) -> Image.Image:
     """Thumbnails at their map positions (outliers framed red, drawn last so they stay visible),
     each with its number from the table."""
     canvas = Image.new("RGB", size, "white")
@@ -178,20 +179,33 @@ def draw_map(faces: list[MappedFace], thumbnails: list[Image.Image], title: str,
         canvas.paste(thumbnails[index], (left, top))
         colour = OUTLIER_COLOUR if face.outlier else FACE_COLOUR
         draw.rectangle((left - 2, top - 2, left + THUMBNAIL + 1, top + THUMBNAIL + 1), outline=colour, width=3)
-        draw.text((left + 3, top + 2), str(face.number), fill=colour, stroke_width=2, stroke_fill="white",
-                  font=ImageFont.load_default(size=14))
+        draw.text(
+            (left + 3, top + 2),
+            str(face.number),
+            fill=colour,
+            stroke_width=2,
+            stroke_fill="white",
+            font=ImageFont.load_default(size=14),
+        )
     return canvas
 
 
 def map_title(method: str, count: int) -> str:
     if method == "PCA":
-        return (f"PCA map of {count} faces (fewer than {MIN_DLME_FACES}: too few for DLME). "
-                "Red: unlike the median identity")
+        return (
+            f"PCA map of {count} faces (fewer than {MIN_DLME_FACES}: too few for DLME). Red: unlike the median identity"
+        )
     return f"Identity map of {count} faces (DLME). Red: unlike the median identity"
 
 
-def build_face_map(paths: Sequence[Path], out: Path, analyzer: FaceAnalyzer, max_pixels: int = 120_000_000,
-                   seed: int = 0, progress: Progress | None = None) -> FaceMap:
+def build_face_map(
+    paths: Sequence[Path],
+    out: Path,
+    analyzer: FaceAnalyzer,
+    max_pixels: int = 120_000_000,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> FaceMap:
     """Detect, embed and map the faces of ``paths``; draw the map into ``out`` (PNG) when at least one
     face was found. Numbers follow the order of ``paths``."""
     found, missing = find_faces(paths, analyzer, max_pixels, progress)
@@ -201,8 +215,10 @@ def build_face_map(paths: Sequence[Path], out: Path, analyzer: FaceAnalyzer, max
     coordinates, method = map_coordinates(embeddings, seed)
     distances = median_identity_distances(embeddings)
     threshold = analyzer.thresholds.same_person
-    faces = [MappedFace(number, face.path, float(x), float(y), float(distance), bool(distance > threshold))
-             for number, (face, (x, y), distance) in enumerate(zip(found, coordinates, distances), 1)]
+    faces = [
+        MappedFace(number, face.path, float(x), float(y), float(distance), bool(distance > threshold))
+        for number, (face, (x, y), distance) in enumerate(zip(found, coordinates, distances), 1)
+    ]
     image = draw_map(faces, [face.thumbnail for face in found], map_title(method, len(faces)))
     with staged_file(Path(out)) as staging:
         image.save(staging)

@@ -50,7 +50,7 @@ def student_t_similarity(squared_distance: torch.Tensor, nu: float) -> torch.Ten
 def squared_distances(z: torch.Tensor) -> torch.Tensor:
     """(n, n) squared Euclidean distances between the rows of ``z``: |a|^2 + |b|^2 - 2ab (no n x n x d
     tensor), clamped at 0 against rounding."""
-    norms = (z ** 2).sum(1)
+    norms = (z**2).sum(1)
     return (norms[:, None] + norms[None, :] - 2 * z @ z.T).clamp_min(0)
 
 
@@ -61,8 +61,9 @@ def two_way_divergence(p: torch.Tensor, q: torch.Tensor, eps: float = EPS) -> to
     return (pairs.sum() - pairs.diagonal().sum()) / (n * (n - 1))
 
 
-def manifold_loss(input_distances: torch.Tensor, outputs: torch.Tensor, nu_input: float = NU_INPUT,
-                  nu_output: float = NU_OUTPUT) -> torch.Tensor:
+def manifold_loss(
+    input_distances: torch.Tensor, outputs: torch.Tensor, nu_input: float = NU_INPUT, nu_output: float = NU_OUTPUT
+) -> torch.Tensor:
     """D(P, Q) with P = S_nu_input of the given input-side squared distances and Q = S_nu_output on
     the rows of ``outputs``."""
     p = student_t_similarity(input_distances, nu_input)
@@ -77,8 +78,12 @@ def two_view_distances(distances: torch.Tensor, near_rate: float = NEAR_RATE) ->
     Each view pair thus gets P close to 1 and every other pair keeps its first-view similarity."""
     nearest = (distances.detach() + torch.diag(torch.full((len(distances),), float("inf")))).min(1).values
     offset = nearest / near_rate
-    return torch.cat([torch.cat([distances, distances + offset[None, :]], 1),
-                      torch.cat([distances + offset[:, None], distances + offset[:, None] + offset[None, :]], 1)])
+    return torch.cat(
+        [
+            torch.cat([distances, distances + offset[None, :]], 1),
+            torch.cat([distances + offset[:, None], distances + offset[:, None] + offset[None, :]], 1),
+        ]
+    )
 
 
 def nearest_neighbours(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -89,8 +94,9 @@ def nearest_neighbours(x: torch.Tensor, k: int) -> torch.Tensor:
     return distances.topk(k, largest=False).indices
 
 
-def neighbour_mix(data: torch.Tensor, index: torch.Tensor, neighbours: torch.Tensor,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def neighbour_mix(
+    data: torch.Tensor, index: torch.Tensor, neighbours: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """The augmented view of ``data[index]``: each point moved a uniform share r of the way towards
     one of its ``neighbours`` (a row of the kNN table), drawn uniformly."""
     choice = torch.randint(neighbours.shape[1], (len(index),), generator=generator)
@@ -117,9 +123,15 @@ class ManifoldNet(nn.Module):
         return self.head(self.features(x))
 
 
-def two_view_loss(net: ManifoldNet, data: torch.Tensor, index: torch.Tensor, neighbours: torch.Tensor,
-                  generator: torch.Generator | None = None, nu_input: float = NU_INPUT,
-                  nu_output: float = NU_OUTPUT) -> torch.Tensor:
+def two_view_loss(
+    net: ManifoldNet,
+    data: torch.Tensor,
+    index: torch.Tensor,
+    neighbours: torch.Tensor,
+    generator: torch.Generator | None = None,
+    nu_input: float = NU_INPUT,
+    nu_output: float = NU_OUTPUT,
+) -> torch.Tensor:
     """DLME's loss on a batch: P from the batch's input-side features (``two_view_distances``), Q on
     the 2-D outputs of the batch and its neighbour-mixed view, stacked."""
     features = net.features(torch.cat([data[index], neighbour_mix(data, index, neighbours, generator)]))
@@ -127,16 +139,24 @@ def two_view_loss(net: ManifoldNet, data: torch.Tensor, index: torch.Tensor, nei
     return manifold_loss(distances, net.head(features), nu_input, nu_output)
 
 
-def kernel_baseline_loss(net: ManifoldNet, data: torch.Tensor, index: torch.Tensor,
-                         nu_input: float = NU_INPUT, nu_output: float = NU_OUTPUT) -> torch.Tensor:
+def kernel_baseline_loss(
+    net: ManifoldNet, data: torch.Tensor, index: torch.Tensor, nu_input: float = NU_INPUT, nu_output: float = NU_OUTPUT
+) -> torch.Tensor:
     """The kernel baseline (parametric, DMT-style): P on the input data itself, Q on the outputs,
     one view, no augmentation."""
     x = data[index]
     return manifold_loss(squared_distances(x), net(x), nu_input, nu_output)
 
 
-def fit_embedding(x: np.ndarray, k: int | None, epochs: int, batch_size: int = 256, learning_rate: float = 1e-3,
-                  seed: int = 0, hidden: tuple[int, ...] = (500, 300, 80)) -> ManifoldNet:
+def fit_embedding(
+    x: np.ndarray,
+    k: int | None,
+    epochs: int,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    hidden: tuple[int, ...] = (500, 300, 80),
+) -> ManifoldNet:
     """Train a ``ManifoldNet`` on ``x`` with AdamW (the papers' optimizer): DLME's two-view loss with
     ``k`` neighbours for the mix, or the kernel baseline when ``k`` is None. Returns it in eval mode."""
     torch.manual_seed(seed)
@@ -150,9 +170,10 @@ def fit_embedding(x: np.ndarray, k: int | None, epochs: int, batch_size: int = 2
     for _ in range(epochs):
         order = torch.randperm(len(data), generator=generator)
         for start in range(0, len(data) - batch_size + 1, batch_size):  # no ragged batch: BatchNorm needs rows
-            index = order[start:start + batch_size]
-            loss = (two_view_loss(net, data, index, neighbours, generator) if k
-                    else kernel_baseline_loss(net, data, index))
+            index = order[start : start + batch_size]
+            loss = (
+                two_view_loss(net, data, index, neighbours, generator) if k else kernel_baseline_loss(net, data, index)
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

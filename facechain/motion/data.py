@@ -98,10 +98,11 @@ def _check_entry_count(path: Path) -> None:
         tail = stream.read()
     record = tail.rfind(END_OF_DIRECTORY)
     if record >= 0 and len(tail) >= record + 12:
-        count = int.from_bytes(tail[record + 10:record + 12], "little")
+        count = int.from_bytes(tail[record + 10 : record + 12], "little")
         if count > MAX_ENTRIES:
-            raise MotionDataError(f"{path}: {count} entries, over MAX_ENTRIES = {MAX_ENTRIES}; "
-                                  f"put fewer clips in one file")
+            raise MotionDataError(
+                f"{path}: {count} entries, over MAX_ENTRIES = {MAX_ENTRIES}; put fewer clips in one file"
+            )
 
 
 def _members(path: Path, archive: zipfile.ZipFile, max_bytes: int) -> list[zipfile.ZipInfo]:
@@ -109,18 +110,23 @@ def _members(path: Path, archive: zipfile.ZipFile, max_bytes: int) -> list[zipfi
     bytes once decompressed than ``max_bytes``."""
     members = archive.infolist()
     if len(members) > MAX_ENTRIES:
-        raise MotionDataError(f"{path}: {len(members)} entries, over MAX_ENTRIES = {MAX_ENTRIES}; "
-                              f"put fewer clips in one file")
+        raise MotionDataError(
+            f"{path}: {len(members)} entries, over MAX_ENTRIES = {MAX_ENTRIES}; put fewer clips in one file"
+        )
     for info in members:
         if not info.filename.endswith(".npy") or info.flag_bits & 0x1:
-            raise MotionDataError(f"{path}: entry {info.filename!r} is not an unencrypted .npy array; save the "
-                                  f"motion with numpy.savez or facechain.motion.data.save_plain")
+            raise MotionDataError(
+                f"{path}: entry {info.filename!r} is not an unencrypted .npy array; save the "
+                f"motion with numpy.savez or facechain.motion.data.save_plain"
+            )
     total = sum(info.file_size for info in members)
     if total > max_bytes:
         largest = max(members, key=lambda info: info.file_size)
-        raise MotionDataError(f"{path}: {total / 2**20:,.0f} MiB once decompressed (the largest entry, "
-                              f"{largest.filename!r}, {largest.file_size / 2**20:,.0f} MiB), over the "
-                              f"{max_bytes / 2**20:,.0f} MiB accepted here; keep fewer or shorter clips in it")
+        raise MotionDataError(
+            f"{path}: {total / 2**20:,.0f} MiB once decompressed (the largest entry, "
+            f"{largest.filename!r}, {largest.file_size / 2**20:,.0f} MiB), over the "
+            f"{max_bytes / 2**20:,.0f} MiB accepted here; keep fewer or shorter clips in it"
+        )
     return members
 
 
@@ -129,30 +135,38 @@ def _check_header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, k
     with archive.open(info) as stream:
         read_header = HEADER_READERS.get(npy.read_magic(stream))
         if read_header is None:
-            raise MotionDataError(f"{path}: entry {key!r} has a .npy header version numpy.savez does not write; "
-                                  f"save it again with numpy.savez")
+            raise MotionDataError(
+                f"{path}: entry {key!r} has a .npy header version numpy.savez does not write; "
+                f"save it again with numpy.savez"
+            )
         shape, _, dtype = read_header(stream)
         expected = stream.tell() + math.prod(shape) * dtype.itemsize
     _check(path, key, shape, dtype)
     if expected != info.file_size:
-        raise MotionDataError(f"{path}: entry {key!r} claims {shape} {dtype} ({expected:,} bytes with its header) "
-                              f"but the archive says {info.file_size:,} bytes; the file is damaged or forged: "
-                              f"save it again with numpy.savez")
+        raise MotionDataError(
+            f"{path}: entry {key!r} claims {shape} {dtype} ({expected:,} bytes with its header) "
+            f"but the archive says {info.file_size:,} bytes; the file is damaged or forged: "
+            f"save it again with numpy.savez"
+        )
 
 
 def _check(path: Path, key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
     """Refuse an entry whose name, shape or dtype is not 'subject/action' (frames, joints, 3) real numbers."""
     subject, _, action = key.rpartition("/")
     if not subject or not action or len(shape) != 3 or shape[-1] != 3:
-        problem = (f"must be named 'subject/action' and hold (frames, joints, 3) positions, not shape {shape}; "
-                   f"save one such array per clip")
+        problem = (
+            f"must be named 'subject/action' and hold (frames, joints, 3) positions, not shape {shape}; "
+            f"save one such array per clip"
+        )
     elif dtype.kind not in "fiu":
         problem = f"holds {dtype} values; save the positions as a float (or int) array"
     elif not 1 <= shape[0] <= MAX_FRAMES:
         problem = f"has {shape[0]} frames, outside 1 to MAX_FRAMES = {MAX_FRAMES}; split the clip into entries"
     elif not 1 <= shape[1] <= MAX_JOINTS:
-        problem = (f"has {shape[1]} joints, outside 1 to MAX_JOINTS = {MAX_JOINTS} (Human3.6M has 32, HumanEva-I 15); "
-                   f"keep one position per joint on the axis after the frames")
+        problem = (
+            f"has {shape[1]} joints, outside 1 to MAX_JOINTS = {MAX_JOINTS} (Human3.6M has 32, HumanEva-I 15); "
+            f"keep one position per joint on the axis after the frames"
+        )
     else:
         return
     raise MotionDataError(f"{path}: entry {key!r} {problem}")
@@ -164,19 +178,24 @@ def _positions(path: Path, key: str, array: np.ndarray) -> np.ndarray:
         positions = array.astype(np.float32, copy=False)
     bad = np.flatnonzero(~np.isfinite(positions).all(axis=(1, 2)))
     if len(bad):
-        raise MotionDataError(f"{path}: entry {key!r} has NaN or infinite positions in {len(bad)} frames (the first "
-                              f"is frame {bad[0]}); fill those frames in or cut them out, then save the file again")
+        raise MotionDataError(
+            f"{path}: entry {key!r} has NaN or infinite positions in {len(bad)} frames (the first "
+            f"is frame {bad[0]}); fill those frames in or cut them out, then save the file again"
+        )
     return positions
 
 
-def _videopose3d(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
-                 trusted: bool) -> dict[str, dict[str, np.ndarray]]:
+def _videopose3d(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, trusted: bool
+) -> dict[str, dict[str, np.ndarray]]:
     """VideoPose3D's pickled dict, only when trusted; its size was bounded by the zip directory, its arrays
     are checked like the plain layout's once unpickled."""
     if not trusted:
-        raise MotionDataError(f"{path} is VideoPose3D's pickled layout, which is only opened for a file you trust "
-                              f"(CLI: --trusted-file); to upload motion, save it as plain arrays, one key per "
-                              f"'subject/action' (facechain.motion.data.save_plain)")
+        raise MotionDataError(
+            f"{path} is VideoPose3D's pickled layout, which is only opened for a file you trust "
+            f"(CLI: --trusted-file); to upload motion, save it as plain arrays, one key per "
+            f"'subject/action' (facechain.motion.data.save_plain)"
+        )
     with archive.open(info) as stream:
         pickled = npy.read_array(stream, allow_pickle=True).item()
     data: dict[str, dict[str, np.ndarray]] = {}
@@ -190,7 +209,9 @@ def _videopose3d(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
 
 def save_plain(data: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     """The pickle-free layout: one array per 'subject/action'."""
-    np.savez(path, **{f"{subject}/{action}": array for subject, actions in data.items() for action, array in actions.items()})
+    np.savez(
+        path, **{f"{subject}/{action}": array for subject, actions in data.items() for action, array in actions.items()}
+    )
 
 
 def to_skeleton(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -198,8 +219,9 @@ def to_skeleton(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     if skeleton is H36M and positions.shape[1] == 32:
         positions = positions[:, H36M_KEPT_JOINTS]
     if positions.shape[1] != skeleton.count:
-        raise MotionDataError(f"expected {skeleton.count} joints for {skeleton.name} (or 32 for H36M), "
-                              f"got {positions.shape[1]}")
+        raise MotionDataError(
+            f"expected {skeleton.count} joints for {skeleton.name} (or 32 for H36M), got {positions.shape[1]}"
+        )
     return positions
 
 
@@ -219,10 +241,11 @@ def split_sequences(data: dict, skeleton: Skeleton, split: str) -> list[np.ndarr
 
 def windows(sequences: list[np.ndarray], length: int, stride: int) -> np.ndarray:
     """(N, length, F): every window of ``length`` frames starting each ``stride`` frames."""
-    found = [sequence[start:start + length] for sequence in sequences
-             for start in range(0, len(sequence) - length + 1, stride)]
+    found = [
+        sequence[start : start + length]
+        for sequence in sequences
+        for start in range(0, len(sequence) - length + 1, stride)
+    ]
     if not found:
         raise MotionDataError(f"no sequence is {length} frames long")
     return np.stack(found)
-
-

@@ -15,9 +15,17 @@ from .skeleton import Skeleton
 METRICS = ("APD", "ADE", "FDE", "MMADE", "MMFDE")
 
 
-def evaluate(pipe, windows: np.ndarray, skeleton: Skeleton, samples: int = 50, steps: int = 100, batch: int = 16,
-             seed: int = 0, chosen: np.ndarray | None = None,
-             progress: Progress | None = None) -> dict[str, float]:
+def evaluate(
+    pipe,
+    windows: np.ndarray,
+    skeleton: Skeleton,
+    samples: int = 50,
+    steps: int = 100,
+    batch: int = 16,
+    seed: int = 0,
+    chosen: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> dict[str, float]:
     """windows (N, t_his + t_pred, F) -> the mean of each metric over the ``chosen`` windows (all by
     default); the multimodal ground truth is gathered from all of them."""
     t_his = skeleton.t_his
@@ -27,10 +35,11 @@ def evaluate(pipe, windows: np.ndarray, skeleton: Skeleton, samples: int = 50, s
     generator = torch.Generator().manual_seed(seed)
     totals = {name: 0.0 for name in METRICS}
     for start in range(0, len(chosen), batch):
-        indices = chosen[start:start + batch]
+        indices = chosen[start : start + batch]
         history = torch.from_numpy(windows[indices, :t_his]).float()
-        predicted = pipe(history, futures.shape[1], num_samples=samples, num_inference_steps=steps,
-                         generator=generator).futures.numpy()
+        predicted = pipe(
+            history, futures.shape[1], num_samples=samples, num_inference_steps=steps, generator=generator
+        ).futures.numpy()
         for index, prediction in zip(indices, predicted):
             for name, value in all_metrics(prediction, futures[index], multimodal[index]).items():
                 totals[name] += value

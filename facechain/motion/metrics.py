@@ -31,7 +31,9 @@ def fde(predictions: np.ndarray, future: np.ndarray) -> float:
     return float(np.linalg.norm(predictions[:, -1] - future[None, -1], axis=-1).min())
 
 
-def multimodal_futures(last_poses: np.ndarray, futures: np.ndarray, threshold: float = MULTIMODAL_THRESHOLD) -> list[np.ndarray]:
+def multimodal_futures(
+    last_poses: np.ndarray, futures: np.ndarray, threshold: float = MULTIMODAL_THRESHOLD
+) -> list[np.ndarray]:
     """For each window i, the futures (m, T, F) of all windows whose last observed pose (N, F) lies
     within ``threshold`` (L2) of window i's (window i's own future included)."""
     distances = np.linalg.norm(last_poses[:, None] - last_poses[None], axis=-1)
@@ -47,5 +49,10 @@ def mmfde(predictions: np.ndarray, multimodal: np.ndarray) -> float:
 
 
 def all_metrics(predictions: np.ndarray, future: np.ndarray, multimodal: np.ndarray) -> dict[str, float]:
-    return {"APD": apd(predictions), "ADE": ade(predictions, future), "FDE": fde(predictions, future),
-            "MMADE": mmade(predictions, multimodal), "MMFDE": mmfde(predictions, multimodal)}
+    return {
+        "APD": apd(predictions),
+        "ADE": ade(predictions, future),
+        "FDE": fde(predictions, future),
+        "MMADE": mmade(predictions, multimodal),
+        "MMFDE": mmfde(predictions, multimodal),
+    }

@@ -18,10 +18,28 @@ import numpy as np
 from .skeleton import H36M
 
 # each joint's offset from its parent in the rest pose (H36M joint order)
-OFFSETS = np.array([
-    [0, 0, 0], [-0.13, 0, 0], [0, 0, -0.45], [0, 0, -0.44], [0.13, 0, 0], [0, 0, -0.45], [0, 0, -0.44],
-    [0, 0, 0.23], [0, 0, 0.25], [0, 0, 0.11], [0, 0, 0.12], [0.17, 0, 0], [0, 0, -0.28], [0, 0, -0.25],
-    [-0.17, 0, 0], [0, 0, -0.28], [0, 0, -0.25]], dtype=np.float64)
+OFFSETS = np.array(
+    [
+        [0, 0, 0],
+        [-0.13, 0, 0],
+        [0, 0, -0.45],
+        [0, 0, -0.44],
+        [0.13, 0, 0],
+        [0, 0, -0.45],
+        [0, 0, -0.44],
+        [0, 0, 0.23],
+        [0, 0, 0.25],
+        [0, 0, 0.11],
+        [0, 0, 0.12],
+        [0.17, 0, 0],
+        [0, 0, -0.28],
+        [0, 0, -0.25],
+        [-0.17, 0, 0],
+        [0, 0, -0.28],
+        [0, 0, -0.25],
+    ],
+    dtype=np.float64,
+)
 HIP_HEIGHT = 0.92
 
 
@@ -82,8 +100,14 @@ def forward_kinematics(local: np.ndarray, root: np.ndarray) -> np.ndarray:
     return positions
 
 
-def clip(styles: list[tuple[int, GaitStyle]], frames: int, fps: int = H36M.fps, phase: float = 0.0,
-         jitter: float = 0.003, rng: np.random.Generator | None = None) -> np.ndarray:
+def clip(
+    styles: list[tuple[int, GaitStyle]],
+    frames: int,
+    fps: int = H36M.fps,
+    phase: float = 0.0,
+    jitter: float = 0.003,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """(frames, 17, 3) positions. ``styles``: (start frame, style) in order; each change blends in over
     half a second from its start frame."""
     rng = rng or np.random.default_rng()
@@ -103,8 +127,9 @@ def clip(styles: list[tuple[int, GaitStyle]], frames: int, fps: int = H36M.fps, 
         local[:, shoulder] = rotation_x(-sign * params["shoulder"] * swing)  # against the same side's leg
         local[:, elbow] = rotation_x(-params["elbow"] * (0.6 + 0.4 * np.abs(swing)))
     local[:, 7] = rotation_z(params["twist"] * swing)
-    root = np.stack([np.zeros(frames), np.cumsum(params["speed"]) / fps,
-                     HIP_HEIGHT + params["bob"] * np.abs(np.cos(gait))], -1)
+    root = np.stack(
+        [np.zeros(frames), np.cumsum(params["speed"]) / fps, HIP_HEIGHT + params["bob"] * np.abs(np.cos(gait))], -1
+    )
     return forward_kinematics(local, root) + rng.normal(0.0, jitter, (frames, H36M.count, 3))
 
 
@@ -126,8 +151,15 @@ def branching_clips(count: int, history: int, future: int, rng: np.random.Genera
     clips = []
     for _ in range(count):
         target = varied(STYLES[names[rng.integers(len(names))]], rng)
-        clips.append(clip([(0, start), (history + int(rng.integers(0, future // 4)), target)], history + future,
-                          phase=phase, jitter=0.0, rng=rng))
+        clips.append(
+            clip(
+                [(0, start), (history + int(rng.integers(0, future // 4)), target)],
+                history + future,
+                phase=phase,
+                jitter=0.0,
+                rng=rng,
+            )
+        )
     return np.stack(clips)
 
 

@@ -34,8 +34,15 @@ def with_root(features: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros_like(joints[..., :1, :]), joints], axis=-2)
 
 
-def animate(history: np.ndarray, futures: np.ndarray, skeleton: Skeleton, path: Path, panel: int = 200,
-            fps: int | None = None, recorded: np.ndarray | None = None) -> Path:
+def animate(
+    history: np.ndarray,
+    futures: np.ndarray,
+    skeleton: Skeleton,
+    path: Path,
+    panel: int = 200,
+    fps: int | None = None,
+    recorded: np.ndarray | None = None,
+) -> Path:
     """history (t_his, F), futures (K, t_pred, F) root-relative -> an animation (GIF or MP4) of K panels,
     plus a black "recorded" panel when the recorded continuation (up to t_pred frames) is given."""
     panels = list(futures)
@@ -70,10 +77,12 @@ def save_animation(frames: list[Image.Image], path: Path, fps: float) -> Path:
             try:
                 import imageio_ffmpeg
             except ImportError:
-                raise EnvironmentProblem("MP4 output needs imageio-ffmpeg: pip install 'facechain[video]', "
-                                         "or write a .gif") from None
-            writer = imageio_ffmpeg.write_frames(str(staging), frames[0].size, fps=fps, macro_block_size=8,
-                                                 ffmpeg_log_level="error")
+                raise EnvironmentProblem(
+                    "MP4 output needs imageio-ffmpeg: pip install 'facechain[video]', or write a .gif"
+                ) from None
+            writer = imageio_ffmpeg.write_frames(
+                str(staging), frames[0].size, fps=fps, macro_block_size=8, ffmpeg_log_level="error"
+            )
             writer.send(None)
             for frame in frames:
                 writer.send(frame.tobytes())

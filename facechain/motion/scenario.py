@@ -67,8 +67,11 @@ def procedural_window(motion: str, seed: int, skeleton: Skeleton = H36M) -> np.n
     check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     frames = skeleton.t_his + skeleton.t_pred
-    positions = random_clip(frames, rng) if motion == "random" else \
-        clip([(0, varied(STYLES[motion], rng))], frames, phase=rng.uniform(0, 2 * np.pi), rng=rng)
+    positions = (
+        random_clip(frames, rng)
+        if motion == "random"
+        else clip([(0, varied(STYLES[motion], rng))], frames, phase=rng.uniform(0, 2 * np.pi), rng=rng)
+    )
     return root_relative(positions).astype(np.float32)
 
 
@@ -78,11 +81,12 @@ def file_window(data: dict, skeleton: Skeleton, sequence: str | None = None, sta
     names = [f"{subject}/{action}" for subject, actions in data.items() for action in actions]
     name = sequence or names[0]
     if name not in names:
-        raise MotionDataError(f"no sequence {name!r} in the file; it has {', '.join(names[:10])}"
-                              + (" ..." if len(names) > 10 else ""))
+        raise MotionDataError(
+            f"no sequence {name!r} in the file; it has {', '.join(names[:10])}" + (" ..." if len(names) > 10 else "")
+        )
     subject, _, action = name.rpartition("/")
     joints = to_skeleton(data[subject][action], skeleton)
-    piece = joints[start:start + skeleton.t_his + skeleton.t_pred]
+    piece = joints[start : start + skeleton.t_his + skeleton.t_pred]
     if start < 0 or len(piece) < skeleton.t_his:
         raise MotionDataError(f"{name} has {len(joints)} frames: a history needs {skeleton.t_his} from frame {start}")
     return (piece[:, 1:] - piece[:, :1]).reshape(len(piece), -1).astype(np.float32), name
@@ -106,12 +110,23 @@ def predict(pipe, window: np.ndarray, request: MotionRequest) -> tuple[np.ndarra
         if request.part not in skeleton.parts:
             raise BadArguments(f"control mode needs a body part: one of {', '.join(skeleton.parts)}")
         if len(window) < skeleton.t_his + skeleton.t_pred:
-            raise MotionDataError(f"control mode keeps a recorded trajectory: it needs {skeleton.t_his + skeleton.t_pred} "
-                                  f"frames from the start frame, the clip has {len(window)}")
-        options = {"control_features": part_features(skeleton, request.part), "control_motion": torch.from_numpy(window)[None]}
+            raise MotionDataError(
+                f"control mode keeps a recorded trajectory: it needs {skeleton.t_his + skeleton.t_pred} "
+                f"frames from the start frame, the clip has {len(window)}"
+            )
+        options = {
+            "control_features": part_features(skeleton, request.part),
+            "control_motion": torch.from_numpy(window)[None],
+        }
     elif request.mode == "switch":
         target = procedural_window(request.switch_to, request.seed + 1, skeleton)[-SWITCH_FRAMES:]
         options = {"target": torch.from_numpy(target)[None]}
-    out = pipe(history, skeleton.t_pred, num_samples=request.samples, num_inference_steps=request.steps,
-               generator=torch.Generator().manual_seed(request.seed), **options)
+    out = pipe(
+        history,
+        skeleton.t_pred,
+        num_samples=request.samples,
+        num_inference_steps=request.steps,
+        generator=torch.Generator().manual_seed(request.seed),
+        **options,
+    )
     return history[0].numpy(), out.futures[0].numpy()

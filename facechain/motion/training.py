@@ -19,11 +19,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..progress import Progress
+from models.dct import to_dct
+
 from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ..errors import BadArguments
+from ..progress import Progress
 from ..seeding import step_generator
-from models.dct import to_dct
 from .procedural import random_clip, root_relative
 from .skeleton import H36M, Skeleton
 
@@ -63,7 +64,7 @@ class RandomWindows:
         picks = torch.randint(0, int(self.ends[-1]), (count,), generator=generator)
         which = torch.searchsorted(self.ends, picks, right=True)
         starts = picks - torch.cat([torch.zeros(1, dtype=self.ends.dtype), self.ends])[which]
-        return torch.stack([self.sequences[i][s:s + self.length] for i, s in zip(which.tolist(), starts.tolist())])
+        return torch.stack([self.sequences[i][s : s + self.length] for i, s in zip(which.tolist(), starts.tolist())])
 
 
 def procedural_windows(count: int, skeleton: Skeleton, rng: np.random.Generator) -> np.ndarray:
@@ -91,22 +92,33 @@ def augment(windows: torch.Tensor, skeleton: Skeleton, generator: torch.Generato
     return joints.reshape(batch, frames, -1)
 
 
-def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTrainConfig, skeleton: Skeleton = H36M,
-                   progress: Progress | None = None, checkpoints: Path | None = None,
-                   resume: bool = False):
+def train_denoiser(
+    denoiser,
+    scheduler,
+    windows: RandomWindows,
+    config: MotionTrainConfig,
+    skeleton: Skeleton = H36M,
+    progress: Progress | None = None,
+    checkpoints: Path | None = None,
+    resume: bool = False,
+):
     """Train in place; returns the EMA copy (the model to sample with) and the loss per step.
 
     With ``checkpoints`` (a folder), the state is saved every ``config.checkpoint_every`` steps and at
     the end; ``resume`` continues from the newest one (also to a larger ``config.steps``)."""
     ema = copy.deepcopy(denoiser).eval().requires_grad_(False)
-    optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate, fused=True)  # 5x faster on CPU than foreach
+    optimizer = torch.optim.Adam(
+        denoiser.parameters(), lr=config.learning_rate, fused=True
+    )  # 5x faster on CPU than foreach
     lr_schedule = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, sorted({max(1, round(f * config.steps)) for f in config.lr_milestones}), config.lr_gamma)
+        optimizer, sorted({max(1, round(f * config.steps)) for f in config.lr_milestones}), config.lr_gamma
+    )
     losses: list[float] = []
     found = latest_checkpoint(checkpoints) if checkpoints else None
     if found and not resume:
-        raise MotionTrainingError(f"{checkpoints} holds checkpoints of an earlier run: pass --resume to continue it, "
-                                  f"or choose another output")
+        raise MotionTrainingError(
+            f"{checkpoints} holds checkpoints of an earlier run: pass --resume to continue it, or choose another output"
+        )
     if resume:
         if not found:
             raise MotionTrainingError(f"--resume: no checkpoint in {checkpoints}")
@@ -134,10 +146,19 @@ def train_denoiser(denoiser, scheduler, windows: RandomWindows, config: MotionTr
             torch._foreach_lerp_(list(ema.parameters()), list(denoiser.parameters()), 1.0 - decay)
         losses.append(float(loss.detach()))
         if checkpoints and (step == config.steps or config.checkpoint_every and step % config.checkpoint_every == 0):
-            tensors = {**{f"model.{k}": v for k, v in denoiser.state_dict().items()},
-                       **{f"ema.{k}": v for k, v in ema.state_dict().items()}}
-            save_checkpoint(checkpoints, step, tensors, optimizer, lr_schedule,
-                            {"losses": losses, "config": asdict(config)}, config.keep_checkpoints)
+            tensors = {
+                **{f"model.{k}": v for k, v in denoiser.state_dict().items()},
+                **{f"ema.{k}": v for k, v in ema.state_dict().items()},
+            }
+            save_checkpoint(
+                checkpoints,
+                step,
+                tensors,
+                optimizer,
+                lr_schedule,
+                {"losses": losses, "config": asdict(config)},
+                config.keep_checkpoints,
+            )
         if progress:
             progress(step, config.steps, f"loss={losses[-1]:.4f}")
     denoiser.eval()
@@ -149,10 +170,12 @@ def restore(found: Path, denoiser, ema, optimizer, lr_schedule) -> list[float]:
     step, tensors, state, meta = load_checkpoint(found)
     try:
         for prefix, model in (("model.", denoiser), ("ema.", ema)):
-            model.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+            model.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
     except RuntimeError as error:
-        raise MotionTrainingError(f"{found} was written for another model size: resume with the same "
-                                  f"--width/--layers ({str(error).splitlines()[0]})") from None
+        raise MotionTrainingError(
+            f"{found} was written for another model size: resume with the same "
+            f"--width/--layers ({str(error).splitlines()[0]})"
+        ) from None
     optimizer.load_state_dict(state["optimizer"])
     lr_schedule.load_state_dict(state["lr_scheduler"])
     return list(meta["losses"])[:step]

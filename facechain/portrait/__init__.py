@@ -17,12 +17,28 @@ from .generation.request import GenerationError, GenerationRequest
 from .model_folder import NotATrainedModel, TrainedModel
 from .training.config import TrainConfig, TrainingError
 
-_LAZY = {"train": "training.trainer", "TrainResult": "training.trainer",
-         "generate": "generation.generate", "Generation": "generation.generate", "Portrait": "generation.generate",
-         "write_generation": "generation.generate"}
+_LAZY = {
+    "train": "training.trainer",
+    "TrainResult": "training.trainer",
+    "generate": "generation.generate",
+    "Generation": "generation.generate",
+    "Portrait": "generation.generate",
+    "write_generation": "generation.generate",
+}
 
-__all__ = ["GenerationError", "GenerationRequest", "NoUsablePhotos", "NotATrainedModel", "PhotoReport",
-           "PreparedDataset", "TrainConfig", "TrainedModel", "TrainingError", "prepare", *_LAZY]
+__all__ = [
+    "GenerationError",
+    "GenerationRequest",
+    "NoUsablePhotos",
+    "NotATrainedModel",
+    "PhotoReport",
+    "PreparedDataset",
+    "TrainConfig",
+    "TrainedModel",
+    "TrainingError",
+    "prepare",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str):

@@ -1,14 +1,14 @@
 """The trained model folder: the one owner of its layout, read by generation, the app and resume.
 
-    pytorch_lora_weights.safetensors   the LoRA, in the layout plain diffusers loads
-    lora_kohya.safetensors             the same LoRA for A1111 / ComfyUI (with --export kohya)
-    training.json                      written last: its presence means a finished run (base model,
-                                       steps, resolution, trigger, class prompt, configuration)
-    reference.png                      the dataset's reference face: generation ranks portraits against it
-    train_log.jsonl                    one JSON line per logged step (losses, learning rate, time)
-    checkpoints/                       resumable states (see facechain.checkpoints)
-    class_images/                      prior-preservation images, when that option is on
-    validation.png, loss_curve.png, README.md   the model card and its pictures
+pytorch_lora_weights.safetensors   the LoRA, in the layout plain diffusers loads
+lora_kohya.safetensors             the same LoRA for A1111 / ComfyUI (with --export kohya)
+training.json                      written last: its presence means a finished run (base model,
+                                   steps, resolution, trigger, class prompt, configuration)
+reference.png                      the dataset's reference face: generation ranks portraits against it
+train_log.jsonl                    one JSON line per logged step (losses, learning rate, time)
+checkpoints/                       resumable states (see facechain.checkpoints)
+class_images/                      prior-preservation images, when that option is on
+validation.png, loss_curve.png, README.md   the model card and its pictures
 """
 
 from __future__ import annotations
@@ -88,7 +88,16 @@ class TrainedModel:
         folder = Path(folder)
         info = finished_run(folder)
         if info is None:
-            raise NotATrainedModel(f"{folder} is not a trained model folder (no {TRAINING_FILE}): train one with "
-                                   f"`facechain train DATASET --out {folder}`")
-        return cls(folder, folder / LORA_FILE, info["base_model"], bool(info.get("tiny")), info.get("trigger"),
-                   info.get("class_prompt"), int(info.get("resolution") or 512))
+            raise NotATrainedModel(
+                f"{folder} is not a trained model folder (no {TRAINING_FILE}): train one with "
+                f"`facechain train DATASET --out {folder}`"
+            )
+        return cls(
+            folder,
+            folder / LORA_FILE,
+            info["base_model"],
+            bool(info.get("tiny")),
+            info.get("trigger"),
+            info.get("class_prompt"),
+            int(info.get("resolution") or 512),
+        )

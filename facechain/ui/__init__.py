@@ -39,8 +39,14 @@ class AppContext:
     def session_models(self, request: gr.Request | None) -> list[dict]:
         """The session's trained models (finished runs), newest first."""
         found = trained_models(self.session_dir(request) / "models")
-        return [{"name": path.name, "steps": info["steps"], "base_model": "tiny demo" if info.get("tiny") else info["base_model"]}
-                for path, info in found]
+        return [
+            {
+                "name": path.name,
+                "steps": info["steps"],
+                "base_model": "tiny demo" if info.get("tiny") else info["base_model"],
+            }
+            for path, info in found
+        ]
 
 
 def safe_name(text: str) -> str:
@@ -53,7 +59,10 @@ def build_app(settings: Settings | None = None, runs_root: str | Path = "runs") 
     quiet.install()
     context = AppContext(settings or Settings.from_env(), Path(runs_root))
     with gr.Blocks(title="FaceChain Studio") as app:
-        gr.Markdown("# FaceChain Studio\nPersonalized portraits from a few photos of yourself, motion prediction, and a lab of recognition methods.")
+        gr.Markdown(
+            "# FaceChain Studio\nPersonalized portraits from a few photos of yourself, motion "
+            "prediction, and a lab of recognition methods."
+        )
         for tab in TABS:
             with gr.Tab(tab.TITLE):
                 tab.build(context)

@@ -13,8 +13,10 @@ import gradio as gr
 from ..errors import FacechainError
 
 log = logging.getLogger("facechain.ui")
-BUG_MESSAGE = ("Something went wrong on the server (a bug, not your input). It is logged with its traceback; "
-               "please report it with what you did.")
+BUG_MESSAGE = (
+    "Something went wrong on the server (a bug, not your input). It is logged with its traceback; "
+    "please report it with what you did."
+)
 
 
 def shown(error: Exception) -> gr.Error:
@@ -32,6 +34,7 @@ def user_errors(handler):
     """Wrap a Gradio handler (function or generator) so its failures are shown as above. Gradio reads
     the handler's parameters (``gr.Request``, ``gr.Progress``) through ``functools.wraps``."""
     if inspect.isgeneratorfunction(handler):
+
         @functools.wraps(handler)
         def stream(*args, **kwargs):
             try:

@@ -30,8 +30,13 @@ def session_images(session: Path, source: str) -> list[Path]:
         folders = sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)
     else:
         raise gr.Error(f"Choose what to map: {PHOTOS} or {PORTRAITS}.")
-    images = [path for folder in folders if folder.is_dir() for path in sorted(folder.iterdir())
-              if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")]
+    images = [
+        path
+        for folder in folders
+        if folder.is_dir()
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    ]
     return images[:MAX_FACES]
 
 
@@ -44,15 +49,22 @@ def missing_message(source: str) -> str:
 def summary_text(face_map, total: int) -> str:
     lines = []
     if face_map.method == "PCA":
-        lines.append(f"**PCA map, not DLME:** only {len(face_map.faces)} faces, and DLME needs at least "
-                     f"{MIN_DLME_FACES}. Positions show the two main directions in which the faces differ.")
+        lines.append(
+            f"**PCA map, not DLME:** only {len(face_map.faces)} faces, and DLME needs at least "
+            f"{MIN_DLME_FACES}. Positions show the two main directions in which the faces differ."
+        )
     elif face_map.faces:
-        lines.append(f"**Identity map of {len(face_map.faces)} faces (DLME).** Photos of one person gather; "
-                     "a face far from the rest is someone else or a poor likeness.")
+        lines.append(
+            f"**Identity map of {len(face_map.faces)} faces (DLME).** Photos of one person gather; "
+            "a face far from the rest is someone else or a poor likeness."
+        )
     outliers = face_map.outliers
-    lines.append(f"**{len(outliers)} outlier(s)** (framed red): farther from the median identity than two photos "
-                 "of one person usually are." if outliers
-                 else "No outliers: every face is close to the median identity.")
+    lines.append(
+        f"**{len(outliers)} outlier(s)** (framed red): farther from the median identity than two photos "
+        "of one person usually are."
+        if outliers
+        else "No outliers: every face is close to the median identity."
+    )
     if face_map.without_face:
         listed = ", ".join(f"{path.name} ({why})" for path, why in face_map.without_face)
         lines.append(f"Not on the map: {listed}.")
@@ -63,8 +75,10 @@ def summary_text(face_map, total: int) -> str:
 
 def outlier_table(face_map) -> list[list]:
     """Every face, farthest from the median identity first: (number on the map, file, distance, verdict)."""
-    return [[face.number, face.path.name, round(face.identity_distance, 3), "outlier" if face.outlier else "fits"]
-            for face in face_map.farthest_first()]
+    return [
+        [face.number, face.path.name, round(face.identity_distance, 3), "outlier" if face.outlier else "fits"]
+        for face in face_map.farthest_first()
+    ]
 
 
 def map_session(context, request, source: str, progress=None):
@@ -74,8 +88,13 @@ def map_session(context, request, source: str, progress=None):
     if not images:
         raise gr.Error(missing_message(source))
     out = session / "map" / ("photos.png" if source == PHOTOS else "portraits.png")
-    face_map = build_face_map(images, out, load_analyzer(settings=context.settings),
-                              context.settings.max_image_pixels, progress=gradio_progress(progress, "photo"))
+    face_map = build_face_map(
+        images,
+        out,
+        load_analyzer(settings=context.settings),
+        context.settings.max_image_pixels,
+        progress=gradio_progress(progress, "photo"),
+    )
     if not face_map.faces:
         raise gr.Error(f"No face found in any of the {len(images)} images, so there is nothing to map.")
     return str(face_map.image), summary_text(face_map, len(images)), outlier_table(face_map)
@@ -86,19 +105,25 @@ def build(context) -> None:
         with gr.Column(scale=1):
             source = gr.Radio([PHOTOS, PORTRAITS], value=PHOTOS, label="Map")
             run = gr.Button("Draw map", variant="primary")
-            gr.Markdown("Each face is placed by its identity embedding: the same person's photos land together, "
-                        "someone else lands apart. Map distances are relative (a map of one person still spreads "
-                        "out); outliers are decided in the table, by distance to the median identity. With fewer "
-                        f"than {MIN_DLME_FACES} faces the map is a simple PCA projection, and says so.")
+            gr.Markdown(
+                "Each face is placed by its identity embedding: the same person's photos land together, "
+                "someone else lands apart. Map distances are relative (a map of one person still spreads "
+                "out); outliers are decided in the table, by distance to the median identity. With fewer "
+                f"than {MIN_DLME_FACES} faces the map is a simple PCA projection, and says so."
+            )
         with gr.Column(scale=2):
             summary = gr.Markdown()
             image = gr.Image(label="Identity map", show_label=False, type="filepath")  # the map carries its title
-            table = gr.Dataframe(headers=["#", "photo", "distance to median identity", "verdict"],
-                                 label="Faces, farthest from the median identity first", wrap=True)
+            table = gr.Dataframe(
+                headers=["#", "photo", "distance to median identity", "verdict"],
+                label="Faces, farthest from the median identity first",
+                wrap=True,
+            )
 
     @user_errors
     def handler(which, request: gr.Request, progress=gr.Progress()):
         return map_session(context, request, which, progress)
 
-    run.click(handler, [source], [image, summary, table], api_name="face_map",
-              concurrency_limit=1, concurrency_id="face_map")
+    run.click(
+        handler, [source], [image, summary, table], api_name="face_map", concurrency_limit=1, concurrency_id="face_map"
+    )

@@ -11,8 +11,8 @@ from ..atomic import staged_file
 from ..plots import title_card
 from ..portrait.generation.generate import generate, write_generation
 from ..portrait.generation.request import MAX_COUNT, GenerationRequest
-from ..portrait.model_folder import finished_run
 from ..portrait.generation.styles import DEFAULT_STYLE, load_styles
+from ..portrait.model_folder import finished_run
 from .errors import user_errors
 from .progress import gradio_progress
 
@@ -39,8 +39,18 @@ def caption(portrait) -> str:
     return f"{score} · seed {portrait.seed}" + (f" · {portrait.flag}" if portrait.flag else "")
 
 
-def generate_portraits(context, request, model_name: str, style: str, prompt: str, count: float, seed: float,
-                       person_weight: float, style_weight: float, progress=None):
+def generate_portraits(
+    context,
+    request,
+    model_name: str,
+    style: str,
+    prompt: str,
+    count: float,
+    seed: float,
+    person_weight: float,
+    style_weight: float,
+    progress=None,
+):
     """Handler of Generate: (gallery, summary, results.json)."""
     if not model_name:
         raise gr.Error("Train a model first (Train tab), then pick it here.")
@@ -50,11 +60,19 @@ def generate_portraits(context, request, model_name: str, style: str, prompt: st
     if not 1 <= int(count) <= APP_MAX_COUNT:
         raise gr.Error(f"Make between 1 and {APP_MAX_COUNT} portraits at a time.")
     out = context.session_dir(request) / "outputs" / f"{model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = generate(GenerationRequest(model=model, style=style or DEFAULT_STYLE, prompt=prompt or "", count=int(count),
-                                        seed=int(seed) if seed is not None and seed >= 0 else None,
-                                        person_weight=float(person_weight), style_weight=float(style_weight)),
-                      context.settings,
-                      progress=gradio_progress(progress, "image"))
+    result = generate(
+        GenerationRequest(
+            model=model,
+            style=style or DEFAULT_STYLE,
+            prompt=prompt or "",
+            count=int(count),
+            seed=int(seed) if seed is not None and seed >= 0 else None,
+            person_weight=float(person_weight),
+            style_weight=float(style_weight),
+        ),
+        context.settings,
+        progress=gradio_progress(progress, "image"),
+    )
     write_generation(result, out)
     gallery = [(portrait.image, caption(portrait)) for portrait in result.portraits]
     summary = f"**{len(gallery)} portraits**, best likeness first. Prompt: *{result.prompt}*"
@@ -94,13 +112,29 @@ def build(context) -> None:
         return gr.update(choices=names, value=names[0] if names else None)
 
     @user_errors
-    def handler(model_name, style_name, words, how_many, seed_value, person, style_w, request: gr.Request,
-                progress=gr.Progress()):
-        return generate_portraits(context, request, model_name, style_name, words, how_many, seed_value, person,
-                                  style_w, progress)
+    def handler(
+        model_name,
+        style_name,
+        words,
+        how_many,
+        seed_value,
+        person,
+        style_w,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
+        return generate_portraits(
+            context, request, model_name, style_name, words, how_many, seed_value, person, style_w, progress
+        )
 
     styles.select(pick, None, style)
     refresh.click(models, None, model, api_name="models")
     model.focus(models, None, model)
-    run.click(handler, [model, style, prompt, count, seed, person_weight, style_weight], [gallery, summary, results],
-              concurrency_limit=1, concurrency_id="generation", api_name="generate")
+    run.click(
+        handler,
+        [model, style, prompt, count, seed, person_weight, style_weight],
+        [gallery, summary, results],
+        concurrency_limit=1,
+        concurrency_id="generation",
+        api_name="generate",
+    )

@@ -1,8 +1,9 @@
 """A training run in a background thread that the app can watch and stop.
 
 The Gradio handler polls ``TrainingJob`` for step and total (its progress callback) and for the
-losses (the run's log) to draw progress and the loss plot; Cancel sets a flag that the trainer's progress callback turns into ``TrainingCancelled`` at
-the end of the current step. Checkpoints written so far stay, so the run can be resumed.
+losses (the run's log) to draw progress and the loss plot; Cancel sets a flag that the trainer's
+progress callback turns into ``TrainingCancelled`` at the end of the current step. Checkpoints
+written so far stay, so the run can be resumed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class TrainingJob:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
-    def start(self) -> "TrainingJob":
+    def start(self) -> TrainingJob:
         self.thread = threading.Thread(target=self._run, name=f"train-{self.config.out.name}", daemon=True)
         self.thread.start()
         return self

@@ -19,9 +19,11 @@ def describe(name: str) -> str:
     if experiment is None:
         return ""
     better = "higher" if experiment.higher_is_better else "lower"
-    return (f"**{experiment.title}**: {experiment.paper}.\n\n*Paper's headline:* {experiment.claim}\n\n"
-            f"*Here it is tested as:* {experiment.expectation} (**{experiment.metric}**, {better} is better; "
-            f"baseline: {experiment.baseline}).")
+    return (
+        f"**{experiment.title}**: {experiment.paper}.\n\n*Paper's headline:* {experiment.claim}\n\n"
+        f"*Here it is tested as:* {experiment.expectation} (**{experiment.metric}**, {better} is better; "
+        f"baseline: {experiment.baseline})."
+    )
 
 
 def run_lab(context, request, name: str, seeds: float, quick: bool, progress=None):
@@ -34,14 +36,23 @@ def run_lab(context, request, name: str, seeds: float, quick: bool, progress=Non
     if not 1 <= int(seeds) <= MAX_SEEDS:
         raise gr.Error(f"Run between 1 and {MAX_SEEDS} seeds here (the CLI runs more).")
     experiment = experiments[name]
-    result = run_experiment(experiment, list(range(int(seeds))), bool(quick), progress=gradio_progress(progress, "seed"))
+    result = run_experiment(
+        experiment, list(range(int(seeds))), bool(quick), progress=gradio_progress(progress, "seed")
+    )
     out = context.session_dir(request) / "lab"
     chart = plot(experiment, result, out / f"{name}.png")
     saved = save(result, out / f"{name}.json")
-    verdict = (f"**{result.verdict}** on {experiment.metric}: {experiment.method} − {experiment.baseline} = "
-               f"{result.difference:+.3f} ± {result.difference_sd:.3f} over {len(result.seeds)} paired seeds, "
-               f"better in {result.wins}." + (" *Quick version: fewer epochs and less data, a check that it runs "
-                                               "rather than evidence; untick Quick for the verdict.*" if quick else ""))
+    verdict = (
+        f"**{result.verdict}** on {experiment.metric}: {experiment.method} − {experiment.baseline} = "
+        f"{result.difference:+.3f} ± {result.difference_sd:.3f} over {len(result.seeds)} paired seeds, "
+        f"better in {result.wins}."
+        + (
+            " *Quick version: fewer epochs and less data, a check that it runs "
+            "rather than evidence; untick Quick for the verdict.*"
+            if quick
+            else ""
+        )
+    )
     return f"```\n{table(experiment, result)}\n```", str(chart), str(saved), verdict
 
 
@@ -57,7 +68,9 @@ def build(context) -> None:
         with gr.Column(scale=2):
             verdict = gr.Markdown()
             results = gr.Markdown()
-            chart = gr.Image(label="Primary metric per seed", show_label=False, type="filepath")  # the chart carries its title
+            chart = gr.Image(
+                label="Primary metric per seed", show_label=False, type="filepath"
+            )  # the chart carries its title
             saved = gr.File(label="Result (JSON)")
 
     @user_errors
@@ -65,5 +78,11 @@ def build(context) -> None:
         return run_lab(context, request, name, seed_count, quick_run, progress)
 
     method.change(describe, method, about)
-    run.click(handler, [method, seeds, quick], [results, chart, saved, verdict], api_name="lab",
-              concurrency_limit=1, concurrency_id="lab")
+    run.click(
+        handler,
+        [method, seeds, quick],
+        [results, chart, saved, verdict],
+        api_name="lab",
+        concurrency_limit=1,
+        concurrency_id="lab",
+    )

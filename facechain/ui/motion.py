@@ -27,8 +27,21 @@ def motion_pipeline(folder: Path):
     return load_motion_pipeline(folder)
 
 
-def predict_motion(context, request: gr.Request | None, source: str, motion: str, upload, sequence: str,
-                   start: float, samples: float, mode: str, part: str, switch_to: str, steps: float, seed: float):
+def predict_motion(
+    context,
+    request: gr.Request | None,
+    source: str,
+    motion: str,
+    upload,
+    sequence: str,
+    start: float,
+    samples: float,
+    mode: str,
+    part: str,
+    switch_to: str,
+    steps: float,
+    seed: float,
+):
     """Handler of Predict: (animation GIF path, summary)."""
     from ..motion.data import UPLOAD_MAX_BYTES, load_positions
     from ..motion.render import animate
@@ -47,30 +60,41 @@ def predict_motion(context, request: gr.Request | None, source: str, motion: str
         else:
             window, name = procedural_window(motion, int(seed), skeleton), f"procedural {motion}"
         with SAMPLING:
-            history, futures = predict(pipe, window, MotionRequest(mode, part, switch_to, int(samples), int(steps),
-                                                                   int(seed)))
+            history, futures = predict(
+                pipe, window, MotionRequest(mode, part, switch_to, int(samples), int(steps), int(seed))
+            )
     except FacechainError as error:
         message = str(error).replace(str(upload), Path(upload).name) if upload else str(error)
         raise gr.Error(message) from None  # the upload's name, not the server's path to it
-    out = context.session_dir(request) / "motion" / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.gif"
-    recorded = window[skeleton.t_his:] if len(window) > skeleton.t_his else None
+    out = (
+        context.session_dir(request) / "motion" / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.gif"
+    )
+    recorded = window[skeleton.t_his :] if len(window) > skeleton.t_his else None
     animate(history, futures, skeleton, out, recorded=recorded)
-    summary = f"**{name}**: {mode}" + (f" keeping the {part.replace('_', ' ')}" if mode == "control" else "") + \
-        (f" toward {switch_to}" if mode == "switch" else "") + \
-        f", {len(futures)} futures of {skeleton.t_pred} frames ({skeleton.t_pred / skeleton.fps:.0f} s)."
+    summary = (
+        f"**{name}**: {mode}"
+        + (f" keeping the {part.replace('_', ' ')}" if mode == "control" else "")
+        + (f" toward {switch_to}" if mode == "switch" else "")
+        + f", {len(futures)} futures of {skeleton.t_pred} frames ({skeleton.t_pred / skeleton.fps:.0f} s)."
+    )
     return str(out), summary
 
 
 def build(context) -> None:
-    gr.Markdown("Predict how a person moves on: from half a second of motion, the HumanMAC model draws several "
-                "possible futures. **Control** keeps one body part on its recorded path; **switch** steers the "
-                "ending toward another motion. The shipped model was trained on procedural motion only.")
+    gr.Markdown(
+        "Predict how a person moves on: from half a second of motion, the HumanMAC model draws several "
+        "possible futures. **Control** keeps one body part on its recorded path; **switch** steers the "
+        "ending toward another motion. The shipped model was trained on procedural motion only."
+    )
     with gr.Row():
         with gr.Column():
             source = gr.Radio(["procedural", "upload"], value="procedural", label="Start from")
             motion = gr.Dropdown(["idle", "walk", "run", "random"], value="walk", label="Procedural motion")
-            upload = gr.File(label="Motion file (.npz: one (frames, joints, 3) array in metres per 'subject/action')",
-                             file_types=[".npz"], type="filepath")
+            upload = gr.File(
+                label="Motion file (.npz: one (frames, joints, 3) array in metres per 'subject/action')",
+                file_types=[".npz"],
+                type="filepath",
+            )
             with gr.Row():
                 sequence = gr.Textbox(label="Sequence (subject/action; empty: the first)")
                 start = gr.Number(0, label="Start frame", precision=0, minimum=0)
@@ -87,10 +111,39 @@ def build(context) -> None:
     summary = gr.Markdown()
 
     @user_errors
-    def handler(source_, motion_, upload_, sequence_, start_, samples_, mode_, part_, switch_to_, steps_, seed_,
-                request: gr.Request):
-        return predict_motion(context, request, source_, motion_, upload_, sequence_, start_, samples_, mode_, part_,
-                              switch_to_, steps_, seed_)
+    def handler(
+        source_,
+        motion_,
+        upload_,
+        sequence_,
+        start_,
+        samples_,
+        mode_,
+        part_,
+        switch_to_,
+        steps_,
+        seed_,
+        request: gr.Request,
+    ):
+        return predict_motion(
+            context,
+            request,
+            source_,
+            motion_,
+            upload_,
+            sequence_,
+            start_,
+            samples_,
+            mode_,
+            part_,
+            switch_to_,
+            steps_,
+            seed_,
+        )
 
-    button.click(handler, [source, motion, upload, sequence, start, samples, mode, part, switch_to, steps, seed],
-                 [animation, summary], api_name="motion")
+    button.click(
+        handler,
+        [source, motion, upload, sequence, start, samples, mode, part, switch_to, steps, seed],
+        [animation, summary],
+        api_name="motion",
+    )

@@ -37,13 +37,17 @@ def thumbnailable(path: str) -> bool:
 def decisions_table(photos) -> list[list[str]]:
     rows = []
     for photo in photos:
-        detail = photo.reason or f"{photo.output}  (identity distance {photo.identity_distance:.2f}, sharpness {photo.sharpness:.0f})"
+        detail = (
+            photo.reason
+            or f"{photo.output}  (identity distance {photo.identity_distance:.2f}, sharpness {photo.sharpness:.0f})"
+        )
         rows.append([Path(photo.source).name, photo.status, detail])
     return rows
 
 
-def prepare_uploads(files, trigger: str, class_word: str, max_photos: float, context, request: gr.Request | None,
-                    progress=gr.Progress()):
+def prepare_uploads(
+    files, trigger: str, class_word: str, max_photos: float, context, request: gr.Request | None, progress=gr.Progress()
+):
     """Handler of the Prepare button: (gallery, decisions table, summary, report file)."""
     if not files:
         raise gr.Error("Upload a few photos of yourself first.")
@@ -52,19 +56,35 @@ def prepare_uploads(files, trigger: str, class_word: str, max_photos: float, con
     out = context.session_dir(request) / "dataset"
     paths = [Path(f) for f in files]  # the File component hands over file paths
     try:
-        result = prepare(paths, out, trigger=trigger or "sks", class_word=(class_word or "").strip() or None,
-                         max_photos=int(max_photos), overwrite=True, settings=context.settings,
-                         max_request_pixels=REQUEST_PIXELS,
-                         progress=gradio_progress(progress, "photo"))
+        result = prepare(
+            paths,
+            out,
+            trigger=trigger or "sks",
+            class_word=(class_word or "").strip() or None,
+            max_photos=int(max_photos),
+            overwrite=True,
+            settings=context.settings,
+            max_request_pixels=REQUEST_PIXELS,
+            progress=gradio_progress(progress, "photo"),
+        )
     except NoUsablePhotos as error:
         summary = f"**No usable photo.** {error}"
         return [], decisions_table(error.photos), summary, None
     gallery = [(str(out / p.output), f"kept {p.order:03d} · {Path(p.source).name}") for p in result.kept]
-    gallery += [(p.source, f"rejected · {Path(p.source).name}: {p.reason}") for p in result.photos
-                if p.status != "kept" and thumbnailable(p.source)]
-    detected = "" if result.class_phrase == result.detected_class_phrase else f" (detected: *{result.detected_class_phrase}*)"
-    summary = (f"Kept **{len(result.kept)}** of {plural(len(result.photos), 'photo')}. Caption: **{result.caption}**{detected}. "
-               f"Reference face: {Path(result.reference).name}. If the class phrase is wrong, type the right one and prepare again.")
+    gallery += [
+        (p.source, f"rejected · {Path(p.source).name}: {p.reason}")
+        for p in result.photos
+        if p.status != "kept" and thumbnailable(p.source)
+    ]
+    detected = (
+        "" if result.class_phrase == result.detected_class_phrase else f" (detected: *{result.detected_class_phrase}*)"
+    )
+    summary = (
+        f"Kept **{len(result.kept)}** of {plural(len(result.photos), 'photo')}. Caption: "
+        f"**{result.caption}**{detected}. "
+        f"Reference face: {Path(result.reference).name}. If the class phrase is wrong, type the right "
+        "one and prepare again."
+    )
     warnings = "".join(f"\n\n⚠️ {w}" for w in result.warnings)
     return gallery, decisions_table(result.photos), summary + warnings, str(out / "report.json")
 
@@ -74,7 +94,9 @@ def build(context) -> None:
         with gr.Column(scale=1):
             uploads = gr.File(label="Photos of one person (3-30)", file_count="multiple", type="filepath")
             trigger = gr.Textbox(label="Trigger word", value="sks")
-            class_word = gr.Textbox(label="Class word (empty: detected from the photos)", placeholder="e.g. woman, old man")
+            class_word = gr.Textbox(
+                label="Class word (empty: detected from the photos)", placeholder="e.g. woman, old man"
+            )
             max_photos = gr.Slider(1, 30, value=20, step=1, label="Keep at most")
             run = gr.Button("Prepare training set", variant="primary")
         with gr.Column(scale=2):
@@ -87,4 +109,6 @@ def build(context) -> None:
     def handler(files, trigger_text, class_text, keep, request: gr.Request, progress=gr.Progress()):
         return prepare_uploads(files, trigger_text, class_text, keep, context, request, progress)
 
-    run.click(handler, [uploads, trigger, class_word, max_photos], [gallery, table, summary, report], api_name="prepare")
+    run.click(
+        handler, [uploads, trigger, class_word, max_photos], [gallery, table, summary, report], api_name="prepare"
+    )

@@ -13,8 +13,8 @@ from ..diffusion.base_model import locally_available
 from ..diffusion.tiny import TINY_NOTICE, tiny_model_problem
 from ..portrait.model_folder import finished_run
 from ..portrait.training.config import TrainConfig
-from .jobs import TrainingJob
 from .errors import user_errors
+from .jobs import TrainingJob
 from .progress import gradio_progress
 
 TITLE = "Train"
@@ -26,13 +26,18 @@ MAX_STEPS = 3000
 def base_model_status(settings, available: bool, tiny_problem: str | None = None) -> str:
     """What the app can train on, said at start-up: the configured base model or why not, and whether the
     tiny offline model can be built here."""
-    tiny = (f"*{TINY_CHOICE}*: {TINY_NOTICE}." if tiny_problem is None else
-            f"The tiny offline demo model is not offered: {tiny_problem}.")
+    tiny = (
+        f"*{TINY_CHOICE}*: {TINY_NOTICE}."
+        if tiny_problem is None
+        else f"The tiny offline demo model is not offered: {tiny_problem}."
+    )
     if available:
         return f"Base model **{settings.base_model}** is available. {tiny}"
-    return (f"Base model **{settings.base_model}** is not on this machine (not a local folder, not in the Hugging Face "
-            f"cache). It is downloaded on first use when the hub is reachable; otherwise give a local diffusers folder "
-            f"or another hub id below, or set `FACECHAIN_BASE_MODEL` / `HF_HOME` and restart. {tiny}")
+    return (
+        f"Base model **{settings.base_model}** is not on this machine (not a local folder, not in the Hugging Face "
+        f"cache). It is downloaded on first use when the hub is reachable; otherwise give a local diffusers folder "
+        f"or another hub id below, or set `FACECHAIN_BASE_MODEL` / `HF_HOME` and restart. {tiny}"
+    )
 
 
 def loss_frame(job: TrainingJob | None) -> pd.DataFrame:
@@ -43,8 +48,9 @@ def models_table(context, request) -> list[list]:
     return [[m["name"], m["steps"], m["base_model"]] for m in context.session_models(request)]
 
 
-def training_config(context, request, name: str, base: str, custom_base: str, steps: float, sude_weight: float,
-                    resume: bool) -> TrainConfig:
+def training_config(
+    context, request, name: str, base: str, custom_base: str, steps: float, sude_weight: float, resume: bool
+) -> TrainConfig:
     dataset = context.session_dir(request) / "dataset"
     if not (dataset / "metadata.jsonl").is_file():
         raise gr.Error("Prepare your photos first (Photos tab).")
@@ -54,9 +60,17 @@ def training_config(context, request, name: str, base: str, custom_base: str, st
     if finished_run(out) is not None:
         raise gr.Error(f"A model named '{out.name}' exists already: choose another name.")
     tiny = base == TINY_CHOICE
-    return TrainConfig(dataset=dataset, out=out, tiny=tiny, base_model=None if tiny else (custom_base.strip() or None),
-                       steps=int(steps), sude_weight=float(sude_weight), resume=bool(resume), checkpoint_every=100,
-                       validation_images=2 if tiny else 4)
+    return TrainConfig(
+        dataset=dataset,
+        out=out,
+        tiny=tiny,
+        base_model=None if tiny else (custom_base.strip() or None),
+        steps=int(steps),
+        sude_weight=float(sude_weight),
+        resume=bool(resume),
+        checkpoint_every=100,
+        validation_images=2 if tiny else 4,
+    )
 
 
 def run_training(context, request, config: TrainConfig, progress=None):
@@ -71,16 +85,27 @@ def run_training(context, request, config: TrainConfig, progress=None):
             if report is not None and job.total:
                 report(job.step, job.total, f"loss={losses[-1][1]:.4f}" if losses else "")
             loss = f", loss {losses[-1][1]:.4f}" if losses else ""
-            yield f"Training **{config.out.name}**: step {job.step}/{job.total or '?'}{loss}", loss_frame(job), gr.skip()
+            yield (
+                f"Training **{config.out.name}**: step {job.step}/{job.total or '?'}{loss}",
+                loss_frame(job),
+                gr.skip(),
+            )
     finally:
         job.stop()  # the browser went away or Cancel was pressed: stop at the end of the step
     if job.error:
-        hint = " Checkpoints are kept: tick *Resume* and start again with the same name." if "cancelled" in job.error else ""
+        hint = (
+            " Checkpoints are kept: tick *Resume* and start again with the same name."
+            if "cancelled" in job.error
+            else ""
+        )
         yield f"**Stopped:** {job.error}.{hint}", loss_frame(job), models_table(context, request)
         return
     notice = f"\n\n{TINY_NOTICE}." if config.tiny else ""
-    yield (f"**Done:** {config.out.name}, {job.result.steps} steps. Use it in the Generate tab.{notice}",
-           loss_frame(job), models_table(context, request))
+    yield (
+        f"**Done:** {config.out.name}, {job.result.steps} steps. Use it in the Generate tab.{notice}",
+        loss_frame(job),
+        models_table(context, request),
+    )
 
 
 def cancel_training(context, request) -> str:
@@ -114,15 +139,24 @@ def build(context) -> None:
             models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
 
     @user_errors
-    def handler(name_text, base_choice, custom, step_count, weight, resume_flag, request: gr.Request,
-                progress=gr.Progress()):
-        config = training_config(context, request, name_text, base_choice, custom or "", step_count, weight, resume_flag)
+    def handler(
+        name_text, base_choice, custom, step_count, weight, resume_flag, request: gr.Request, progress=gr.Progress()
+    ):
+        config = training_config(
+            context, request, name_text, base_choice, custom or "", step_count, weight, resume_flag
+        )
         yield from run_training(context, request, config, progress)
 
     @user_errors
     def stop(request: gr.Request):
         return cancel_training(context, request)
 
-    start.click(handler, [name, base, custom_base, steps, sude_weight, resume], [status, plot, models],
-                concurrency_limit=1, concurrency_id="training", api_name="train")
+    start.click(
+        handler,
+        [name, base, custom_base, steps, sude_weight, resume],
+        [status, plot, models],
+        concurrency_limit=1,
+        concurrency_id="training",
+        api_name="train",
+    )
     cancel.click(stop, None, status, api_name="cancel")

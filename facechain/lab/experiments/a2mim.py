@@ -68,8 +68,9 @@ def probe_accuracy(train_f: np.ndarray, train_y: np.ndarray, test_f: np.ndarray,
         return accuracy(probe.predict(test_f), test_y)
 
 
-def linear_probe(model: MaskedImageModel, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
-                 test_y: np.ndarray) -> float:
+def linear_probe(
+    model: MaskedImageModel, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray
+) -> float:
     """The probe on the encoder's globally pooled features of unmasked images."""
     model.eval()
     with torch.no_grad():
@@ -91,13 +92,19 @@ class FineTuned(nn.Module):
         return self.head(x.mean(dim=(2, 3)))
 
 
-def fine_tune(model: MaskedImageModel, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
-              test_y: np.ndarray, epochs: int, seed: int) -> float:
+def fine_tune(
+    model: MaskedImageModel,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    epochs: int,
+    seed: int,
+) -> float:
     """Cross-entropy on the few labels through the whole encoder: test accuracy."""
     torch.manual_seed(seed)
     net = FineTuned(model)
-    fit(net, loss_step(cross_entropy), [train_x, train_y], epochs=epochs, batch_size=32, learning_rate=1e-3,
-        seed=seed)
+    fit(net, loss_step(cross_entropy), [train_x, train_y], epochs=epochs, batch_size=32, learning_rate=1e-3, seed=seed)
     with torch.no_grad():
         return accuracy(net(torch.from_numpy(test_x)).argmax(dim=1).numpy(), test_y)
 
@@ -105,7 +112,7 @@ def fine_tune(model: MaskedImageModel, train_x: np.ndarray, train_y: np.ndarray,
 def high_frequency_energy(error: torch.Tensor) -> torch.Tensor:
     """Per image: energy of ``error`` (n, 1, H, W) at spatial frequencies above ``HIGH_FREQUENCY``."""
     fy, fx = torch.meshgrid(torch.fft.fftfreq(error.shape[-2]), torch.fft.fftfreq(error.shape[-1]), indexing="ij")
-    high = (fy ** 2 + fx ** 2).sqrt() > HIGH_FREQUENCY
+    high = (fy**2 + fx**2).sqrt() > HIGH_FREQUENCY
     return (torch.fft.fft2(error, norm="ortho").abs() ** 2 * high).sum(dim=(1, 2, 3))
 
 
@@ -118,8 +125,10 @@ def reconstruction_errors(model: MaskedImageModel, x: np.ndarray, seed: int) -> 
     with torch.no_grad():
         prediction = model(target, mask)
     error = (prediction - target) * mask
-    return {"masked_l1": float(error.abs().sum() / mask.sum()),
-            "high_freq_error": float(high_frequency_energy(error).mean())}
+    return {
+        "masked_l1": float(error.abs().sum() / mask.sum()),
+        "high_freq_error": float(high_frequency_energy(error).mean()),
+    }
 
 
 LOSSES = {"SimMIM": simmim_loss, "A2MIM": a2mim_loss}
@@ -141,8 +150,10 @@ def run(seed: int, quick: bool = False) -> Arms:
     epochs, tune_epochs = (2, 5) if quick else (20, 30)
 
     def scores(model: MaskedImageModel) -> dict[str, float]:
-        return {"probe_accuracy": linear_probe(model, labelled_x, labelled_y, test, split.y_test),
-                "finetune_accuracy": fine_tune(model, labelled_x, labelled_y, test, split.y_test, tune_epochs, seed)}
+        return {
+            "probe_accuracy": linear_probe(model, labelled_x, labelled_y, test, split.y_test),
+            "finetune_accuracy": fine_tune(model, labelled_x, labelled_y, test, split.y_test, tune_epochs, seed),
+        }
 
     torch.manual_seed(seed)
     arms = {"untrained": scores(pretraining_model("SimMIM"))}
@@ -158,8 +169,12 @@ EXPERIMENT = Experiment(
     name="a2mim",
     title="A2MIM vs SimMIM: masked image modelling for a CNN",
     paper="Li, Wu, Wu, Zang, Li, Architecture-Agnostic Masked Image Modeling -- From ViT back to CNN, ICML 2023",
-    claim="ImageNet fine-tuning of ResNet-50 after A2MIM pretraining 80.4% top-1 vs SimMIM 79.9% "
-          "(ViT-B 84.2 vs 83.8)",
+    claim="ImageNet fine-tuning of ResNet-50 after A2MIM pretraining 80.4% top-1 vs SimMIM 79.9% (ViT-B 84.2 vs 83.8)",
     expectation="the A2MIM-pretrained tiny ResNet's frozen features give a better 10-labels-per-class linear probe "
-                "and its reconstructions carry less high-frequency error than SimMIM's",
-    baseline="SimMIM", method="A2MIM", metric="probe_accuracy", higher_is_better=True, run=run)
+    "and its reconstructions carry less high-frequency error than SimMIM's",
+    baseline="SimMIM",
+    method="A2MIM",
+    metric="probe_accuracy",
+    higher_is_better=True,
+    run=run,
+)

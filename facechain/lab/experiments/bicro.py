@@ -36,8 +36,14 @@ class DualEncoder(nn.Module):
         return F.normalize(self.image(images), dim=1), F.normalize(self.text(texts), dim=1)
 
 
-def train_epoch(net: DualEncoder, optimizer, images: torch.Tensor, texts: torch.Tensor,
-                labels: torch.Tensor | None, rng: np.random.Generator) -> None:
+def train_epoch(
+    net: DualEncoder,
+    optimizer,
+    images: torch.Tensor,
+    texts: torch.Tensor,
+    labels: torch.Tensor | None,
+    rng: np.random.Generator,
+) -> None:
     """One pass in batches: the warm-up loss when ``labels`` is None, else the soft-margin hinge on the
     pairs with a label (NaN labels are left out)."""
     net.train()
@@ -48,7 +54,11 @@ def train_epoch(net: DualEncoder, optimizer, images: torch.Tensor, texts: torch.
             if len(batch) < 2:
                 continue
         image, text = net(images[batch], texts[batch])
-        loss = warmup_loss(image, text) if labels is None else hinge_triplet(image, text, soft_margin(labels[batch])).mean()
+        loss = (
+            warmup_loss(image, text)
+            if labels is None
+            else hinge_triplet(image, text, soft_margin(labels[batch])).mean()
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -71,8 +81,10 @@ def labels_for(arm: str, probability: np.ndarray, soft: torch.Tensor) -> torch.T
     return soft
 
 
-FIXED = {"plain hinge": lambda noisy: torch.ones(len(noisy)),
-         "clean pairs only": lambda noisy: torch.where(torch.as_tensor(noisy), float("nan"), 1.0)}
+FIXED = {
+    "plain hinge": lambda noisy: torch.ones(len(noisy)),
+    "clean pairs only": lambda noisy: torch.where(torch.as_tensor(noisy), float("nan"), 1.0),
+}
 """Arms whose labels do not change: the baseline, and the oracle that knows which pairs were shuffled."""
 
 
@@ -123,8 +135,13 @@ EXPERIMENT = Experiment(
     name="bicro",
     title="BiCro: noisy image-text correspondence",
     paper="Yang et al., BiCro: Noisy Correspondence Rectification for Multi-modality Data via Bi-directional "
-          "Cross-modal Similarity Consistency, CVPR 2023",
+    "Cross-modal Similarity Consistency, CVPR 2023",
     claim="soft correspondence labels from bidirectional similarity consistency make image-text matching "
-          "robust to mismatched pairs, beating hinge-loss matching and hard clean/noisy splits",
+    "robust to mismatched pairs, beating hinge-loss matching and hard clean/noisy splits",
     expectation="with 40% of digit half-pairs shuffled, BiCro's image-to-text R@1 exceeds the plain hinge's",
-    baseline="plain hinge", method="BiCro", metric="r1_same_digit", higher_is_better=True, run=run)
+    baseline="plain hinge",
+    method="BiCro",
+    metric="r1_same_digit",
+    higher_is_better=True,
+    run=run,
+)

@@ -47,8 +47,11 @@ def scenes(glyphs: np.ndarray, labels: np.ndarray, shortcut: float, rng: np.rand
     kinds = np.where(rng.random(len(labels)) < shortcut, labels, rng.integers(0, CLASSES, len(labels)))
     backgrounds = np.stack([grating(k, rng.uniform(0, 2 * math.pi)) for k in kinds])[:, None]
     saliency = (glyphs > INK).astype(np.float32)
-    return swap_view(torch.from_numpy(glyphs), torch.from_numpy(backgrounds),
-                     torch.from_numpy(saliency)).numpy(), saliency, kinds
+    return (
+        swap_view(torch.from_numpy(glyphs), torch.from_numpy(backgrounds), torch.from_numpy(saliency)).numpy(),
+        saliency,
+        kinds,
+    )
 
 
 def augmented(images: torch.Tensor, saliency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,8 +63,9 @@ def augmented(images: torch.Tensor, saliency: torch.Tensor) -> tuple[torch.Tenso
     theta[:, 0, 0] = theta[:, 1, 1] = 1
     theta[:, :, 2] = shifts
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    moved = F.grid_sample(torch.cat([images, saliency], dim=1), grid, mode="nearest", padding_mode="border",
-                          align_corners=False)
+    moved = F.grid_sample(
+        torch.cat([images, saliency], dim=1), grid, mode="nearest", padding_mode="border", align_corners=False
+    )
     view, moved_saliency = moved[:, :1], moved[:, 1:]
     contrast = torch.empty(count, 1, 1, 1).uniform_(0.7, 1.3)
     brightness = torch.empty(count, 1, 1, 1).uniform_(-0.15, 0.15)
@@ -103,8 +107,13 @@ def saliency_swap(weight: float):
         view, view_saliency = augmented(images, saliency)
         swap, swap_saliency = augmented(swapped, saliency)
         view_map, swap_map = model.feature_map(view), model.feature_map(swap)
-        return cvsa_loss(model.embed(view_map), model.embed(swap_map), foreground_features(view_map, view_saliency),
-                         foreground_features(swap_map, swap_saliency), weight=weight)
+        return cvsa_loss(
+            model.embed(view_map),
+            model.embed(swap_map),
+            foreground_features(view_map, view_saliency),
+            foreground_features(swap_map, swap_saliency),
+            weight=weight,
+        )
 
     return objective
 
@@ -114,8 +123,10 @@ def scores(model: ContrastiveNet, data: dict) -> dict[str, float]:
     with torch.no_grad():
         features = {name: model.features(torch.from_numpy(images)).numpy() for name, (images, *_) in data.items()}
     (_, _, train_y), (_, _, val_kinds), (_, _, test_y, test_kinds) = data["train"], data["val"], data["test"]
-    return {"test_accuracy": probe_accuracy(features["train"], train_y, features["test"], test_y),
-            "background_decodability": probe_accuracy(features["val"], val_kinds, features["test"], test_kinds)}
+    return {
+        "test_accuracy": probe_accuracy(features["train"], train_y, features["test"], test_y),
+        "background_decodability": probe_accuracy(features["val"], val_kinds, features["test"], test_kinds),
+    }
 
 
 def run(seed: int, quick: bool = False) -> Arms:
@@ -124,8 +135,11 @@ def run(seed: int, quick: bool = False) -> Arms:
     train_x, train_s, _ = scenes(upsampled(split.x_train), split.y_train, SHORTCUT, rng)
     val_x, _, val_kinds = scenes(upsampled(split.x_val), split.y_val, 0.0, rng)
     test_x, _, test_kinds = scenes(upsampled(split.x_test), split.y_test, 0.0, rng)
-    data = {"train": (train_x, train_s, split.y_train), "val": (val_x, None, val_kinds),
-            "test": (test_x, None, split.y_test, test_kinds)}
+    data = {
+        "train": (train_x, train_s, split.y_train),
+        "val": (val_x, None, val_kinds),
+        "test": (test_x, None, split.y_test, test_kinds),
+    }
     pretrain_x, pretrain_s = (train_x[:QUICK_IMAGES], train_s[:QUICK_IMAGES]) if quick else (train_x, train_s)
     epochs = 2 if quick else 12
     steps = {"contrastive": plain_contrastive, "swap view only": saliency_swap(0.0), "CVSA": saliency_swap(1.0)}
@@ -133,7 +147,15 @@ def run(seed: int, quick: bool = False) -> Arms:
     for name, step in steps.items():
         torch.manual_seed(seed)
         model = ContrastiveNet()
-        fit(model, loss_step(step), [pretrain_x, pretrain_s], epochs=epochs, batch_size=64, learning_rate=2e-3, seed=seed)
+        fit(
+            model,
+            loss_step(step),
+            [pretrain_x, pretrain_s],
+            epochs=epochs,
+            batch_size=64,
+            learning_rate=2e-3,
+            seed=seed,
+        )
         arms[name] = scores(model, data)
     return arms
 
@@ -142,9 +164,14 @@ EXPERIMENT = Experiment(
     name="cvsa",
     title="CVSA vs contrastive pretraining on a background shortcut",
     paper="Wu, Li, Zang, Li, Exploring Localization for Self-supervised Fine-grained Contrastive Learning, "
-          "arXiv 2106.15788, 2021",
+    "arXiv 2106.15788, 2021",
     claim="contrastive pretraining memorises background texture; swapping salient regions across views and "
-          "aligning their features improves fine-grained classification (CUB, Cars, Aircraft, NABirds) over MoCo v2",
+    "aligning their features improves fine-grained classification (CUB, Cars, Aircraft, NABirds) over MoCo v2",
     expectation="with backgrounds tied to the class only in the training split, a probe on CVSA features keeps "
-                "its accuracy on test images with shuffled backgrounds, while the contrastive baseline's drops",
-    baseline="contrastive", method="CVSA", metric="test_accuracy", higher_is_better=True, run=run)
+    "its accuracy on test images with shuffled backgrounds, while the contrastive baseline's drops",
+    baseline="contrastive",
+    method="CVSA",
+    metric="test_accuracy",
+    higher_is_better=True,
+    run=run,
+)

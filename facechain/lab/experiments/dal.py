@@ -29,8 +29,13 @@ def run(seed: int, quick: bool = False) -> Arms:
         for name, loss in LOSSES.items():
             torch.manual_seed(seed)
             model = Classifier()
-            fit(model, loss_step(lambda m, batch, progress, loss=loss: loss(m(batch[0]), batch[1], progress)),
-                [split.x_train, noisy], epochs=15 if quick else 60, seed=seed)
+            fit(
+                model,
+                loss_step(lambda m, batch, progress, loss=loss: loss(m(batch[0]), batch[1], progress)),
+                [split.x_train, noisy],
+                epochs=15 if quick else 60,
+                seed=seed,
+            )
             arms[name][f"accuracy@{int(rate * 100)}%"] = accuracy(outputs(model, split.x_test).argmax(1), split.y_test)
     return arms
 
@@ -41,4 +46,9 @@ EXPERIMENT = Experiment(
     paper="DAL: a dynamics-aware loss for learning with label noise, 2023",
     claim="DAL beats CE and robust losses such as GCE under symmetric label noise",
     expectation="with 40% symmetric label noise on digits, DAL's clean test accuracy exceeds CE's",
-    baseline="CE", method="DAL", metric="accuracy@40%", higher_is_better=True, run=run)
+    baseline="CE",
+    method="DAL",
+    metric="accuracy@40%",
+    higher_is_better=True,
+    run=run,
+)

@@ -50,8 +50,9 @@ class SemiSupervised:
         if self.rule is not None and self.update > 0:
             weak, strong = model(shifted(x_unlabelled)), model(strongly_augmented(x_unlabelled))
             if self.rule == "Dash":
-                unlabelled, kept = dash_unlabelled_loss(weak, strong, self.threshold(self.update),
-                                                        hard=self.threshold.at_floor(self.update))
+                unlabelled, kept = dash_unlabelled_loss(
+                    weak, strong, self.threshold(self.update), hard=self.threshold.at_floor(self.update)
+                )
             else:
                 unlabelled, kept = fixmatch_unlabelled_loss(weak, strong)
             loss = loss + unlabelled
@@ -71,12 +72,20 @@ def run(seed: int, quick: bool = False) -> Arms:
         torch.manual_seed(seed)
         model = Classifier()
         state = SemiSupervised(rule, split.x_train[labelled], split.y_train[labelled], warmup)
-        fit(model, loss_step(state.objective), [x_unlabelled, y_hidden], epochs=epochs, seed=seed,
-            on_epoch=lambda epoch, m, state=state: state.on_epoch(epoch, m, x_unlabelled))
+        fit(
+            model,
+            loss_step(state.objective),
+            [x_unlabelled, y_hidden],
+            epochs=epochs,
+            seed=seed,
+            on_epoch=lambda epoch, m, state=state: state.on_epoch(epoch, m, x_unlabelled),
+        )
         arms[name] = {"accuracy": accuracy(outputs(model, split.x_test).argmax(1), split.y_test)}
         if rule is not None:
-            arms[name] |= {"mask_rate": state.kept / max(state.seen, 1),
-                           "pseudo_precision": state.correct / max(state.kept, 1)}
+            arms[name] |= {
+                "mask_rate": state.kept / max(state.seen, 1),
+                "pseudo_precision": state.correct / max(state.kept, 1),
+            }
     return arms
 
 
@@ -85,6 +94,11 @@ EXPERIMENT = Experiment(
     title="Dash: dynamic threshold for semi-supervised learning",
     paper="Xu et al., Dash: Semi-Supervised Learning with Dynamic Thresholding, ICML 2021",
     claim="a loss threshold that shrinks during training selects better unlabelled data than FixMatch's fixed "
-          "confidence: CIFAR-100 with 400 labels, about 44.8% error vs FixMatch's 48.9%",
+    "confidence: CIFAR-100 with 400 labels, about 44.8% error vs FixMatch's 48.9%",
     expectation="with 4 labels per digit, Dash's test accuracy exceeds FixMatch's",
-    baseline="FixMatch", method="Dash", metric="accuracy", higher_is_better=True, run=run)
+    baseline="FixMatch",
+    method="Dash",
+    metric="accuracy",
+    higher_is_better=True,
+    run=run,
+)

@@ -7,14 +7,14 @@ quick: 300 points, 30 epochs, a short t-SNE."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from ...mapping import dlme
+from ...mapping.manifold import ManifoldNet, embed, fit_embedding
 from ..harness.data import digits
 from ..harness.experiment import Arms, Experiment
-from ...mapping.manifold import ManifoldNet, embed, fit_embedding
 
 QUICK_POINTS = 300
 QUICK_EPOCHS = 30
@@ -30,9 +30,11 @@ def map_scores(x: np.ndarray, coordinates: np.ndarray, y: np.ndarray) -> dict[st
 
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     svc = make_pipeline(StandardScaler(), SVC(kernel="linear"))
-    return {"svc_accuracy": float(cross_val_score(svc, coordinates, y, cv=folds).mean()),
-            "knn10_accuracy": float(cross_val_score(KNeighborsClassifier(10), coordinates, y, cv=folds).mean()),
-            "trustworthiness": float(trustworthiness(x, coordinates, n_neighbors=10))}
+    return {
+        "svc_accuracy": float(cross_val_score(svc, coordinates, y, cv=folds).mean()),
+        "knn10_accuracy": float(cross_val_score(KNeighborsClassifier(10), coordinates, y, cv=folds).mean()),
+        "trustworthiness": float(trustworthiness(x, coordinates, n_neighbors=10)),
+    }
 
 
 def tsne_map(x: np.ndarray, seed: int, quick: bool) -> np.ndarray:
@@ -41,8 +43,9 @@ def tsne_map(x: np.ndarray, seed: int, quick: bool) -> np.ndarray:
     return TSNE(2, init="pca", random_state=seed, max_iter=500 if quick else 1000, n_jobs=1).fit_transform(x)
 
 
-def compare_maps(seed: int, quick: bool, method: str, fit: Callable[..., ManifoldNet]
-                 ) -> tuple[Arms, np.ndarray, ManifoldNet]:
+def compare_maps(
+    seed: int, quick: bool, method: str, fit: Callable[..., ManifoldNet]
+) -> tuple[Arms, np.ndarray, ManifoldNet]:
     """Arms "kernel baseline", ``method`` (trained by ``fit(x, epochs, seed=...)``) and "t-SNE" on one
     seed's training split; also the points and the method's network, for method-specific checks."""
     split = digits(seed)
@@ -51,9 +54,11 @@ def compare_maps(seed: int, quick: bool, method: str, fit: Callable[..., Manifol
     epochs = QUICK_EPOCHS if quick else dlme.EPOCHS
     baseline = fit_embedding(x, None, epochs, dlme.BATCH_SIZE, seed=seed)
     net = fit(x, epochs, seed=seed)
-    arms = {"kernel baseline": map_scores(x, embed(baseline, x), y),
-            method: map_scores(x, embed(net, x), y),
-            "t-SNE": map_scores(x, tsne_map(x, seed, quick), y)}
+    arms = {
+        "kernel baseline": map_scores(x, embed(baseline, x), y),
+        method: map_scores(x, embed(net, x), y),
+        "t-SNE": map_scores(x, tsne_map(x, seed, quick), y),
+    }
     return arms, x, net
 
 
@@ -66,7 +71,12 @@ EXPERIMENT = Experiment(
     title="DLME: neighbour-mix manifold embedding",
     paper="Zang et al., DLME: Deep Local-flatness Manifold Embedding, ECCV 2022",
     claim="better 2-D maps than t-SNE, UMAP and deep ML baselines (e.g. linear-SVC accuracy on the map) on toy, "
-          "biological and image data",
+    "biological and image data",
     expectation="on the digits, the DLME map separates classes better (linear SVC on the 2-D map) than the same "
-                "kernel loss without augmentation, and about as well as t-SNE",
-    baseline="kernel baseline", method="DLME", metric="svc_accuracy", higher_is_better=True, run=run)
+    "kernel loss without augmentation, and about as well as t-SNE",
+    baseline="kernel baseline",
+    method="DLME",
+    metric="svc_accuracy",
+    higher_is_better=True,
+    run=run,
+)

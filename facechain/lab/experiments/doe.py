@@ -56,9 +56,11 @@ def run(seed: int, quick: bool = False) -> Arms:
         fit(model, step, [x_in, y_in], epochs=epochs, seed=seed)
         logits_in, logits_out = outputs(model, x_test_in), outputs(model, x_test_out)
         score = max_softmax if name == "MSP" else (lambda z: max_logit(torch.as_tensor(z)).numpy())
-        arms[name] = {"fpr@95tpr": fpr_at_95_tpr(score(logits_in), score(logits_out)),
-                      "ood_auroc": auroc(score(logits_in), score(logits_out)),
-                      "id_accuracy": accuracy(logits_in.argmax(1), y_test_in)}
+        arms[name] = {
+            "fpr@95tpr": fpr_at_95_tpr(score(logits_in), score(logits_out)),
+            "ood_auroc": auroc(score(logits_in), score(logits_out)),
+            "id_accuracy": accuracy(logits_in.argmax(1), y_test_in),
+        }
     return arms
 
 
@@ -67,7 +69,11 @@ EXPERIMENT = Experiment(
     title="DOE: implicit outlier transformation (OOD digits)",
     paper="Wang et al., Out-of-distribution Detection with Implicit Outlier Transformation, ICLR 2023",
     claim="perturbing the model to make surrogate outliers worst-case lowers OOD FPR95 well below outlier "
-          "exposure: CIFAR-10 5.15 vs OE 12.41, CIFAR-100 25.38 vs 45.68",
-    expectation="trained on digits 0-4 with 5-6 as surrogate outliers, DOE's FPR95 on unseen digits 7-9 is "
-                "below OE's",
-    baseline="OE", method="DOE", metric="fpr@95tpr", higher_is_better=False, run=run)
+    "exposure: CIFAR-10 5.15 vs OE 12.41, CIFAR-100 25.38 vs 45.68",
+    expectation="trained on digits 0-4 with 5-6 as surrogate outliers, DOE's FPR95 on unseen digits 7-9 is below OE's",
+    baseline="OE",
+    method="DOE",
+    metric="fpr@95tpr",
+    higher_is_better=False,
+    run=run,
+)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...mapping.manifold import embed
 from .. import evnet
 from ..harness.experiment import Arms, Experiment
-from ...mapping.manifold import embed
 from .dlme import compare_maps
 
 CLUSTERS = 10
@@ -21,9 +21,12 @@ def run(seed: int, quick: bool = False) -> Arms:
     arms, x, net = compare_maps(seed, quick, "EVNet", evnet.fit_evnet)
     clusters = evnet.map_clusters(embed(net, x), CLUSTERS, seed)
     shifts = evnet.deletion_test(net, x, clusters, DELETED, np.random.default_rng(seed))
-    arms["EVNet"] |= {"deletion_salient": shifts["salient"], "deletion_random": shifts["random"],
-                      "deletion_brightest": shifts["brightest"],
-                      "deletion_ratio": shifts["salient"] / shifts["random"]}
+    arms["EVNet"] |= {
+        "deletion_salient": shifts["salient"],
+        "deletion_random": shifts["random"],
+        "deletion_brightest": shifts["brightest"],
+        "deletion_ratio": shifts["salient"] / shifts["random"],
+    }
     return arms
 
 
@@ -32,7 +35,12 @@ EXPERIMENT = Experiment(
     title="EVNet: explainable manifold embedding",
     paper="Zang et al., EVNet: An Explainable Deep Network for Dimension Reduction, IEEE TVCG 2023",
     claim="2-D maps on par with or better than t-SNE/UMAP/DMT (e.g. linear-SVC accuracy on the map), with "
-          "feature-level explanations of the map's clusters",
+    "feature-level explanations of the map's clusters",
     expectation="the EVNet map separates classes better (linear SVC on the 2-D map) than the kernel loss without "
-                "augmentation, and deleting a cluster's most salient pixels moves it more than deleting random ones",
-    baseline="kernel baseline", method="EVNet", metric="svc_accuracy", higher_is_better=True, run=run)
+    "augmentation, and deleting a cluster's most salient pixels moves it more than deleting random ones",
+    baseline="kernel baseline",
+    method="EVNet",
+    metric="svc_accuracy",
+    higher_is_better=True,
+    run=run,
+)

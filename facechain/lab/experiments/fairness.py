@@ -42,16 +42,28 @@ def run(seed: int, quick: bool = False) -> Arms:
     group_of_class = head_tail_groups(noisy, CLASSES)
     tail = group_of_class[split.y_test] == 1
     arms: Arms = {}
-    for name, adjusted, fair in (("CE", False, False), ("CE+FR", False, True), ("LA", True, False),
-                                 ("LA+FR", True, True)):
+    for name, adjusted, fair in (
+        ("CE", False, False),
+        ("CE+FR", False, True),
+        ("LA", True, False),
+        ("LA+FR", True, True),
+    ):
         torch.manual_seed(seed)
         model = Classifier()
-        fit(model, loss_step(arm_loss(adjusted, fair, log_prior, torch.as_tensor(group_of_class))),
-            [x, noisy], epochs=20 if quick else 80, batch_size=32, seed=seed)
+        fit(
+            model,
+            loss_step(arm_loss(adjusted, fair, log_prior, torch.as_tensor(group_of_class))),
+            [x, noisy],
+            epochs=20 if quick else 80,
+            batch_size=32,
+            seed=seed,
+        )
         predicted = outputs(model, split.x_test).argmax(1)
-        arms[name] = {"tail_accuracy": accuracy(predicted[tail], split.y_test[tail]),
-                      "head_accuracy": accuracy(predicted[~tail], split.y_test[~tail]),
-                      "accuracy": accuracy(predicted, split.y_test)}
+        arms[name] = {
+            "tail_accuracy": accuracy(predicted[tail], split.y_test[tail]),
+            "head_accuracy": accuracy(predicted[~tail], split.y_test[~tail]),
+            "accuracy": accuracy(predicted, split.y_test),
+        }
     return arms
 
 
@@ -60,6 +72,11 @@ EXPERIMENT = Experiment(
     title="Fairness regularizer: long-tailed and noisy labels",
     paper="Wei, Zhu, Wang, Liu, Fairness Improves Learning from Noisily Labeled Long-Tailed Data, 2023",
     claim="penalising the gap between sub-populations' performance improves learning from noisy long-tailed "
-          "labels, most for the tail, on top of CE or long-tail methods",
+    "labels, most for the tail, on top of CE or long-tail methods",
     expectation="on digits with imbalance 20 and 30% label noise, CE + FR's tail-class accuracy exceeds CE's",
-    baseline="CE", method="CE+FR", metric="tail_accuracy", higher_is_better=True, run=run)
+    baseline="CE",
+    method="CE+FR",
+    metric="tail_accuracy",
+    higher_is_better=True,
+    run=run,
+)

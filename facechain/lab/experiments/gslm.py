@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..gslm import (SpecificHead, class_activation_maps, pseudo_labels, reactivate, segmentation_masks,
-                    specific_loss)
+from ..gslm import SpecificHead, class_activation_maps, pseudo_labels, reactivate, segmentation_masks, specific_loss
 from ..harness.data import SHAPES, shapes
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import mean_iou
@@ -24,8 +23,14 @@ class GeneralNet(nn.Module):
 
     def __init__(self, classes: int = len(SHAPES), width: int = 32):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, width, 3, padding=1),
-                                  nn.ReLU(), nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(width, classes)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -71,8 +76,10 @@ def run(seed: int, quick: bool = False) -> Arms:
 
     val_features, val_cams = general_outputs(net, val_x)
     present_val = torch.from_numpy(val_y)
-    threshold = max(CAM_THRESHOLDS, key=lambda t: mean_iou(segmentation_masks(val_cams, present_val, t).numpy(),
-                                                           val_masks, len(SHAPES) + 1))
+    threshold = max(
+        CAM_THRESHOLDS,
+        key=lambda t: mean_iou(segmentation_masks(val_cams, present_val, t).numpy(), val_masks, len(SHAPES) + 1),
+    )
     test_features, test_cams = general_outputs(net, test_x)
     present_test = torch.from_numpy(test_y)
     cam_iou = mean_iou(segmentation_masks(test_cams, present_test, threshold).numpy(), test_masks, len(SHAPES) + 1)
@@ -84,16 +91,26 @@ def run(seed: int, quick: bool = False) -> Arms:
     for round_index in range(3):
         seeds = pseudo_labels(activations, present)
         specific = Specific(features.shape[1])
-        fit(specific, loss_step(seed_loss), [features, images, seeds], epochs=4 if quick else 10, learning_rate=3e-3,
-            seed=seed + round_index)
+        fit(
+            specific,
+            loss_step(seed_loss),
+            [features, images, seeds],
+            epochs=4 if quick else 10,
+            learning_rate=3e-3,
+            seed=seed + round_index,
+        )
         with torch.no_grad():
             probabilities = specific(features, images).softmax(dim=1)
             test_probabilities = specific(test_features, torch.from_numpy(test_x)).softmax(dim=1)
         activations = reactivate(activations, probabilities, present)
-        rounds.append(mean_iou(restricted_argmax(test_probabilities, present_test).numpy(), test_masks, len(SHAPES) + 1))
-    return {"CAM": {"mIoU": cam_iou},
-            "specific head (no reactivation)": {"mIoU": rounds[0]},
-            "GSLM": {"mIoU": rounds[-1]}}
+        rounds.append(
+            mean_iou(restricted_argmax(test_probabilities, present_test).numpy(), test_masks, len(SHAPES) + 1)
+        )
+    return {
+        "CAM": {"mIoU": cam_iou},
+        "specific head (no reactivation)": {"mIoU": rounds[0]},
+        "GSLM": {"mIoU": rounds[-1]},
+    }
 
 
 def restricted_argmax(probabilities: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -108,5 +125,10 @@ EXPERIMENT = Experiment(
     paper="GSLM: general-specific learning for weakly supervised semantic segmentation, 2023",
     claim="the specific module and seed reactivation expand CAM's partial activations into fuller masks",
     expectation="on shapes with image labels only, GSLM's pseudo-masks have a higher mIoU than thresholded CAM "
-                "(threshold chosen on validation images)",
-    baseline="CAM", method="GSLM", metric="mIoU", higher_is_better=True, run=run)
+    "(threshold chosen on validation images)",
+    baseline="CAM",
+    method="GSLM",
+    metric="mIoU",
+    higher_is_better=True,
+    run=run,
+)

@@ -32,8 +32,13 @@ def averaged(models: list[nn.Module]) -> nn.Module:
     return average
 
 
-def meta_train(pool_x: torch.Tensor, pool_y: torch.Tensor, iterations: int, rng: np.random.Generator,
-               teachers: list[nn.Module] | None = None) -> tuple[nn.Module, int]:
+def meta_train(
+    pool_x: torch.Tensor,
+    pool_y: torch.Tensor,
+    iterations: int,
+    rng: np.random.Generator,
+    teachers: list[nn.Module] | None = None,
+) -> tuple[nn.Module, int]:
     """MAML on pool episodes; with ``teachers``, PURER's curriculum hardens the pool when accuracy stalls
     and re-inverts the hardened images so they stay their teacher's class. Returns the learner and how
     many times the pool was hardened."""
@@ -71,17 +76,30 @@ def run(seed: int, quick: bool = False) -> Arms:
         pool_y.append(labels + 2 * index)
     pool_x, pool_y = torch.cat(pool_x), torch.cat(pool_y)
     test_x, test_y = class_subset(split.x_test, split.y_test, TEST_CLASSES)
-    test_tasks = [episode(torch.from_numpy(test_x), torch.from_numpy(test_y), 2, 1, 15, rng)[0]
-                  for _ in range(40 if quick else 200)]
+    test_tasks = [
+        episode(torch.from_numpy(test_x), torch.from_numpy(test_y), 2, 1, 15, rng)[0]
+        for _ in range(40 if quick else 200)
+    ]
     iterations = 60 if quick else 400
     maml, _ = meta_train(pool_x, pool_y, iterations, np.random.default_rng(seed))
     purer, hardened = meta_train(pool_x, pool_y, iterations, np.random.default_rng(seed), teachers)
-    agreement = float(np.mean([float((teachers[i](pool_x[pool_y // 2 == i]).argmax(1) == pool_y[pool_y // 2 == i] % 2)
-                               .float().mean()) for i in range(len(teachers))]))
-    return {"averaged teachers": {"accuracy": meta_test(averaged(teachers), test_tasks)},
-            "MAML on inverted pool": {"accuracy": meta_test(maml, test_tasks), "pool_teacher_agreement": agreement},
-            "PURER": {"accuracy": meta_test(purer, test_tasks), "pool_teacher_agreement": agreement,
-                      "curriculum_steps": float(hardened)}}
+    agreement = float(
+        np.mean(
+            [
+                float((teachers[i](pool_x[pool_y // 2 == i]).argmax(1) == pool_y[pool_y // 2 == i] % 2).float().mean())
+                for i in range(len(teachers))
+            ]
+        )
+    )
+    return {
+        "averaged teachers": {"accuracy": meta_test(averaged(teachers), test_tasks)},
+        "MAML on inverted pool": {"accuracy": meta_test(maml, test_tasks), "pool_teacher_agreement": agreement},
+        "PURER": {
+            "accuracy": meta_test(purer, test_tasks),
+            "pool_teacher_agreement": agreement,
+            "curriculum_steps": float(hardened),
+        },
+    }
 
 
 EXPERIMENT = Experiment(
@@ -90,5 +108,10 @@ EXPERIMENT = Experiment(
     paper="Hu et al., Architecture, Dataset and Model-Scale Agnostic Data-free Meta-Learning (PURER), CVPR 2023",
     claim="meta-learning from pre-trained models without their data beats baselines such as averaging the models",
     expectation="2-way 1-shot accuracy on unseen digits 6-9 is higher after MAML on the pool inverted from three "
-                "pair teachers with the episode curriculum than after fine-tuning the teachers' average",
-    baseline="averaged teachers", method="PURER", metric="accuracy", higher_is_better=True, run=run)
+    "pair teachers with the episode curriculum than after fine-tuning the teachers' average",
+    baseline="averaged teachers",
+    method="PURER",
+    metric="accuracy",
+    higher_is_better=True,
+    run=run,
+)

@@ -66,28 +66,40 @@ def run(seed: int, quick: bool = False) -> Arms:
 
     def arm(logits: np.ndarray) -> dict[str, float]:
         score = max_softmax(logits)
-        return {"id_accuracy": accuracy(logits[test_in].argmax(1), split.y_test[test_in]),
-                "ood_auroc": auroc(score[test_in], score[~test_in]),
-                "fpr@95tpr": fpr_at_95_tpr(score[test_in], score[~test_in])}
+        return {
+            "id_accuracy": accuracy(logits[test_in].argmax(1), split.y_test[test_in]),
+            "ood_auroc": auroc(score[test_in], score[~test_in]),
+            "fpr@95tpr": fpr_at_95_tpr(score[test_in], score[~test_in]),
+        }
 
     scored = outputs(rts.logits_and_temperature, split.x_test)
     logits, temperature = scored[:, :-1], scored[:, -1]
     scaled = max_softmax(logits / temperature[:, None])
     validation_temperature = outputs(rts.logits_and_temperature, split.x_val)[:, -1]
     sign = calibrate_sign(validation_temperature[val_in], validation_temperature[~val_in])
-    return {"CE": arm(outputs(ce, split.x_test)),
-            "RTS": arm(logits) | {"scaled_ood_auroc": auroc(scaled[test_in], scaled[~test_in]),
-                                  "v_sign": float(sign),
-                                  "v_ood_auroc": auroc(sign * temperature[test_in], sign * temperature[~test_in])}}
+    return {
+        "CE": arm(outputs(ce, split.x_test)),
+        "RTS": arm(logits)
+        | {
+            "scaled_ood_auroc": auroc(scaled[test_in], scaled[~test_in]),
+            "v_sign": float(sign),
+            "v_ood_auroc": auroc(sign * temperature[test_in], sign * temperature[~test_in]),
+        },
+    }
 
 
 EXPERIMENT = Experiment(
     name="rts",
     title="RTS: random temperature scaling (OOD digits)",
     paper="Shang et al., Improving Training and Inference of Face Recognition Models via Random Temperature "
-          "Scaling, AAAI 2023",
+    "Scaling, AAAI 2023",
     claim="RTS's variance is an OOD/low-quality score learned without extra labels, and RTS training gives top "
-          "face recognition and OOD detection performance",
+    "face recognition and OOD detection performance",
     expectation="trained on digits 0-4, the RTS classifier's max-softmax separates unseen digits 5-9 from 0-4 "
-                "better (higher AUROC) than the CE classifier's",
-    baseline="CE", method="RTS", metric="ood_auroc", higher_is_better=True, run=run)
+    "better (higher AUROC) than the CE classifier's",
+    baseline="CE",
+    method="RTS",
+    metric="ood_auroc",
+    higher_is_better=True,
+    run=run,
+)

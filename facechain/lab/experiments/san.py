@@ -22,8 +22,7 @@ from ..harness.experiment import Arms, Experiment
 from ..harness.models import Classifier
 from ..harness.training import fit, loss_step, outputs
 from ..harness.views import shifted
-from ..san import (LAMBDA_ENTROPY, AllInOneHead, open_set_entropy, open_set_predictions, pair_log_odds,
-                   san_loss)
+from ..san import LAMBDA_ENTROPY, AllInOneHead, open_set_entropy, open_set_predictions, pair_log_odds, san_loss
 
 KNOWN = 6  # digits 0-5 are known, 6-9 unknown
 NO_ENTROPY = "SAN, no target entropy"
@@ -45,8 +44,11 @@ def h_score(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     known_accuracy = float(np.mean(predicted[known] == labels[known]))
     unknown_recall = float(np.mean(predicted[~known] == -1))
     total = known_accuracy + unknown_recall
-    return {"h_score": 2 * known_accuracy * unknown_recall / total if total else 0.0,
-            "known_accuracy": known_accuracy, "unknown_recall": unknown_recall}
+    return {
+        "h_score": 2 * known_accuracy * unknown_recall / total if total else 0.0,
+        "known_accuracy": known_accuracy,
+        "unknown_recall": unknown_recall,
+    }
 
 
 class OpenSetNet(nn.Module):
@@ -94,10 +96,19 @@ def open_set_step(x_target: np.ndarray):
         if model.method.startswith("SAN"):
             first, second = model.features(shifted(target)), model.features(shifted(target))
             projections = model.head.projection(torch.cat([first, second]))
-            return san_loss(model.head(features), y, model.head(first), first, projections,
-                            entropy_weight=0.0 if model.method == NO_ENTROPY else LAMBDA_ENTROPY)
-        return (F.cross_entropy(model.backbone.head(features), y) + one_vs_all_loss(model.one_vs_all(features), y)
-                + 0.1 * open_set_entropy(model.one_vs_all(model.features(target))))
+            return san_loss(
+                model.head(features),
+                y,
+                model.head(first),
+                first,
+                projections,
+                entropy_weight=0.0 if model.method == NO_ENTROPY else LAMBDA_ENTROPY,
+            )
+        return (
+            F.cross_entropy(model.backbone.head(features), y)
+            + one_vs_all_loss(model.one_vs_all(features), y)
+            + 0.1 * open_set_entropy(model.one_vs_all(model.features(target)))
+        )
 
     return loss_step(loss)
 
@@ -106,7 +117,7 @@ def run(seed: int, quick: bool = False) -> Arms:
     split = digits(seed)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(split.x_train))
-    source, target = order[: len(order) // 2], order[len(order) // 2:]
+    source, target = order[: len(order) // 2], order[len(order) // 2 :]
     source = source[split.y_train[source] < KNOWN]
     x_target = target_domain(split.x_train[target], rng)
     x_test = target_domain(split.x_test, rng)
@@ -114,8 +125,13 @@ def run(seed: int, quick: bool = False) -> Arms:
     for method in ("OVANet", "SAN", NO_ENTROPY):
         torch.manual_seed(seed)
         model = OpenSetNet(method)
-        fit(model, open_set_step(x_target), [split.x_train[source], split.y_train[source]],
-            epochs=15 if quick else 80, seed=seed)
+        fit(
+            model,
+            open_set_step(x_target),
+            [split.x_train[source], split.y_train[source]],
+            epochs=15 if quick else 80,
+            seed=seed,
+        )
         arms[method] = h_score(outputs(model, x_test)[:, 0].astype(np.int64), split.y_test)
     return arms
 
@@ -124,9 +140,14 @@ EXPERIMENT = Experiment(
     name="san",
     title="SAN: all-in-one open-set classifier (open-set digits, domain shift)",
     paper="Zang, Li et al., Boosting Novel Category Discovery Over Domains with Soft Contrastive Learning and "
-          "All in One Classifier (SAN), ICCV 2023",
+    "All in One Classifier (SAN), ICCV 2023",
     claim="one softmax over known and unknown slots plus a soft contrastive loss on the target beats OVANet-style "
-          "open-set domain adaptation: DomainNet OPDA H-score 51.9",
+    "open-set domain adaptation: DomainNet OPDA H-score 51.9",
     expectation="with digits 0-5 labelled in the source and 6-9 unknown in a shifted target, SAN's H-score on the "
-                "target exceeds the OVANet-style baseline's",
-    baseline="OVANet", method="SAN", metric="h_score", higher_is_better=True, run=run)
+    "target exceeds the OVANet-style baseline's",
+    baseline="OVANet",
+    method="SAN",
+    metric="h_score",
+    higher_is_better=True,
+    run=run,
+)

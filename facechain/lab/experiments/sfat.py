@@ -43,8 +43,15 @@ def adversarial_loss(model, batch, progress):
 def local_round(local: Classifier, split, part: np.ndarray, seed: int, round_: int, client: int):
     """One client's round from the global weights already in ``local``: (its state, its last adversarial loss)."""
     optimizer = torch.optim.SGD(local.parameters(), lr=0.05, momentum=0.9)
-    history = fit(local, loss_step(adversarial_loss), [split.x_train[part], split.y_train[part]], epochs=LOCAL_EPOCHS,
-                  batch_size=BATCH, optimizer=optimizer, seed=seed * 100_000 + round_ * 100 + client)
+    history = fit(
+        local,
+        loss_step(adversarial_loss),
+        [split.x_train[part], split.y_train[part]],
+        epochs=LOCAL_EPOCHS,
+        batch_size=BATCH,
+        optimizer=optimizer,
+        seed=seed * 100_000 + round_ * 100 + client,
+    )
     return {k: v.clone() for k, v in local.state_dict().items()}, history[-1]
 
 
@@ -63,12 +70,15 @@ def scored_round(model: Classifier, split, seed: int, round_: int) -> tuple[floa
 
 
 def summary(scores: list[tuple[float, float]]) -> dict[str, float]:
-    return {"robust_accuracy": float(np.mean([s[0] for s in scores])),
-            "natural_accuracy": float(np.mean([s[1] for s in scores]))}
+    return {
+        "robust_accuracy": float(np.mean([s[0] for s in scores])),
+        "natural_accuracy": float(np.mean([s[1] for s in scores])),
+    }
 
 
-def federated_adversarial_training(split, parts: list[np.ndarray], slack: bool, rounds: int, scored: int,
-                                   seed: int) -> dict[str, float]:
+def federated_adversarial_training(
+    split, parts: list[np.ndarray], slack: bool, rounds: int, scored: int, seed: int
+) -> dict[str, float]:
     """All clients simulated in this process; mean robust and natural test accuracy over the last
     ``scored`` rounds."""
     torch.manual_seed(seed)
@@ -94,8 +104,17 @@ def unflattened(vector: torch.Tensor, shapes: dict[str, torch.Size]) -> dict[str
     return {name: piece.view(shape) for (name, shape), piece in zip(shapes.items(), pieces)}
 
 
-def client_process(rank: int, split, parts: list[np.ndarray], slack: bool, rounds: int, scored: int, seed: int,
-                   rendezvous: str, result: str) -> None:
+def client_process(
+    rank: int,
+    split,
+    parts: list[np.ndarray],
+    slack: bool,
+    rounds: int,
+    scored: int,
+    seed: int,
+    rendezvous: str,
+    result: str,
+) -> None:
     """One client as its own process (torch.distributed, gloo on CPU): it trains on its shard only, and
     every client gathers all states and losses and applies the same aggregation (so all hold the same
     global model, with no separate server); client 0 scores the rounds and writes ``result``."""
@@ -128,8 +147,9 @@ def client_process(rank: int, split, parts: list[np.ndarray], slack: bool, round
     dist.destroy_process_group()
 
 
-def federated_in_processes(split, parts: list[np.ndarray], slack: bool, rounds: int, scored: int,
-                           seed: int) -> dict[str, float]:
+def federated_in_processes(
+    split, parts: list[np.ndarray], slack: bool, rounds: int, scored: int, seed: int
+) -> dict[str, float]:
     """The same training with each client in its own process; gives exactly the simulated numbers."""
     import json
     import tempfile
@@ -138,8 +158,12 @@ def federated_in_processes(split, parts: list[np.ndarray], slack: bool, rounds: 
 
     with tempfile.TemporaryDirectory() as folder:
         rendezvous, result = Path(folder) / "rendezvous", Path(folder) / "result.json"
-        mp.spawn(client_process, args=(split, parts, slack, rounds, scored, seed, str(rendezvous), str(result)),
-                 nprocs=len(parts), join=True)
+        mp.spawn(
+            client_process,
+            args=(split, parts, slack, rounds, scored, seed, str(rendezvous), str(result)),
+            nprocs=len(parts),
+            join=True,
+        )
         return json.loads(result.read_text())
 
 
@@ -149,8 +173,9 @@ def run(seed: int, quick: bool = False, processes: bool = False) -> Arms:
     parts = label_shards(split.y_train, np.random.default_rng(seed))
     rounds, scored = (4, 2) if quick else (40, 5)
     train = federated_in_processes if processes else federated_adversarial_training
-    return {name: train(split, parts, slack, rounds, scored, seed)
-            for name, slack in (("FedAvg-AT", False), ("SFAT", True))}
+    return {
+        name: train(split, parts, slack, rounds, scored, seed) for name, slack in (("FedAvg-AT", False), ("SFAT", True))
+    }
 
 
 EXPERIMENT = Experiment(
@@ -158,7 +183,12 @@ EXPERIMENT = Experiment(
     title="SFAT: slack federated adversarial training",
     paper="Zhu et al., Combating Exacerbated Heterogeneity for Robust Models in Federated Learning, ICLR 2023",
     claim="up-weighting the clients with the smallest adversarial loss at aggregation gives federated "
-          "adversarial training higher robust accuracy on non-IID clients than FedAvg",
+    "adversarial training higher robust accuracy on non-IID clients than FedAvg",
     expectation="with 5 non-IID clients on digits, SFAT's PGD-20 robust accuracy over the last rounds exceeds "
-                "FedAvg-AT's",
-    baseline="FedAvg-AT", method="SFAT", metric="robust_accuracy", higher_is_better=True, run=run)
+    "FedAvg-AT's",
+    baseline="FedAvg-AT",
+    method="SFAT",
+    metric="robust_accuracy",
+    higher_is_better=True,
+    run=run,
+)

@@ -47,13 +47,15 @@ def steps() -> dict:
 
     def group_dro():
         weights = GroupWeights(len(PHOTONS))
-        return lambda model, optimizer, batch, progress: group_dro_step(weights, model, optimizer,
-                                                                        per_example(*batch[:2]), batch[2])
+        return lambda model, optimizer, batch, progress: group_dro_step(
+            weights, model, optimizer, per_example(*batch[:2]), batch[2]
+        )
 
     def sharp_dro():
         method = SharpDRO(len(PHOTONS), rho=SHARPDRO_RHO)
-        return lambda model, optimizer, batch, progress: method.step(model, optimizer, per_example(*batch[:2]),
-                                                                     batch[2])
+        return lambda model, optimizer, batch, progress: method.step(
+            model, optimizer, per_example(*batch[:2]), batch[2]
+        )
 
     return {"ERM": lambda: loss_step(cross_entropy), "SAM": lambda: sam, "GroupDRO": group_dro, "SharpDRO": sharp_dro}
 
@@ -80,9 +82,14 @@ EXPERIMENT = Experiment(
     name="sharpdro",
     title="SharpDRO: worst-case sharpness (photon-limited digits)",
     paper="Huang et al., Robust Generalization against Photon-Limited Corruptions via Worst-Case Sharpness "
-          "Minimization, CVPR 2023",
+    "Minimization, CVPR 2023",
     claim="minimising the sharpness of the worst corruption group generalises better to severe, rare "
-          "photon-limited corruptions than ERM, SAM or GroupDRO",
+    "photon-limited corruptions than ERM, SAM or GroupDRO",
     expectation="trained on digits where severe photon noise is rare, SharpDRO's accuracy at the worst photon "
-                "level exceeds ERM's",
-    baseline="ERM", method="SharpDRO", metric="worst_accuracy", higher_is_better=True, run=run)
+    "level exceeds ERM's",
+    baseline="ERM",
+    method="SharpDRO",
+    metric="worst_accuracy",
+    higher_is_better=True,
+    run=run,
+)

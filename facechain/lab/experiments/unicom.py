@@ -19,8 +19,7 @@ from ..harness.training import fit, loss_step, outputs
 from ..unicom import UnicomHead
 
 PSEUDO_CLASSES, COMPONENTS = 60, 16
-ARMS = {"full softmax": (1.0, 1.0), "partial classes": (0.2, 1.0), "partial dims": (1.0, 0.5),
-        "Unicom": (0.2, 0.5)}
+ARMS = {"full softmax": (1.0, 1.0), "partial classes": (0.2, 1.0), "partial dims": (1.0, 0.5), "Unicom": (0.2, 0.5)}
 """arm -> (class ratio r_c, dimension ratio r_d)."""
 
 
@@ -54,8 +53,14 @@ def run(seed: int, quick: bool = False) -> Arms:
             torch.manual_seed(seed)
             model = Retriever(dim, class_ratio, dim_ratio)
             optimizer = torch.optim.AdamW(model.head.parameter_groups(model.network, 1e-3), weight_decay=1e-4)
-            fit(model, loss_step(lambda m, batch, progress: m.head(m(batch[0]), batch[1])),
-                [split.x_train, labels], epochs=10 if quick else 60, optimizer=optimizer, seed=seed)
+            fit(
+                model,
+                loss_step(lambda m, batch, progress: m.head(m(batch[0]), batch[1])),
+                [split.x_train, labels],
+                epochs=10 if quick else 60,
+                optimizer=optimizer,
+                seed=seed,
+            )
             embedding = outputs(model, split.x_test)
             arms[name][f"r1@{dim}"] = recall_at_1(embedding, embedding, split.y_test, split.y_test, exclude_self=True)
     return arms
@@ -66,7 +71,12 @@ EXPERIMENT = Experiment(
     title="Unicom: partial classes and dimensions (over-clustered digits)",
     paper="An et al., Unicom: Universal and Compact Representation Learning for Image Retrieval, ICLR 2023",
     claim="a margin softmax over clustered pseudo-classes with random partial classes and dimensions learns "
-          "universal compact retrieval features: zero-shot R@1 CUB 83.7, Cars 95.9, SOP 70.0 (ViT-B/32)",
+    "universal compact retrieval features: zero-shot R@1 CUB 83.7, Cars 95.9, SOP 70.0 (ViT-B/32)",
     expectation="trained on 60 k-means pseudo-classes of the digits, Unicom's 32-D embedding retrieves the true "
-                "digit (R@1) better than the full-softmax ArcFace embedding",
-    baseline="full softmax", method="Unicom", metric="r1@32", higher_is_better=True, run=run)
+    "digit (R@1) better than the full-softmax ArcFace embedding",
+    baseline="full softmax",
+    method="Unicom",
+    metric="r1@32",
+    higher_is_better=True,
+    run=run,
+)

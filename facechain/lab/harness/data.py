@@ -33,8 +33,9 @@ def digits(seed: int, test: float = 0.3, validation: float = 0.15) -> Split:
     data = load_digits()
     x, y = (data.data / 16.0).astype(np.float32), data.target.astype(np.int64)
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test, stratify=y, random_state=seed)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=validation / (1 - test),
-                                                      stratify=y_rest, random_state=seed)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=validation / (1 - test), stratify=y_rest, random_state=seed
+    )
     return Split(x_train, y_train, x_val, y_val, x_test, y_test)
 
 
@@ -112,8 +113,9 @@ class Stream:
     duplicate: np.ndarray
 
 
-def growing_stream(x: np.ndarray, y: np.ndarray, mismatch: float, duplicate: float, rng: np.random.Generator,
-                   jitter: float = 0.02) -> Stream:
+def growing_stream(
+    x: np.ndarray, y: np.ndarray, mismatch: float, duplicate: float, rng: np.random.Generator, jitter: float = 0.02
+) -> Stream:
     """The items in random order, a ``mismatch`` share with a wrong label, plus ``duplicate`` x n
     near-copies (small Gaussian jitter) of random earlier items inserted after them."""
     order = rng.permutation(len(x))
@@ -148,12 +150,13 @@ def shapes(count: int, rng: np.random.Generator, side: int = 24) -> tuple[np.nda
             radius = rng.uniform(3.5, 6.0)
             cx, cy = rng.uniform(radius, side - radius, 2)
             if kind == 0:
-                inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius ** 2
+                inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
             elif kind == 1:
                 inside = (np.abs(xx - cx) <= radius * 0.85) & (np.abs(yy - cy) <= radius * 0.85)
             else:
-                inside = (yy - cy <= radius * 0.8) & (yy - cy >= -radius) & \
-                         (np.abs(xx - cx) <= (yy - cy + radius) * 0.6)
+                inside = (
+                    (yy - cy <= radius * 0.8) & (yy - cy >= -radius) & (np.abs(xx - cx) <= (yy - cy + radius) * 0.6)
+                )
             image = np.where(inside, rng.uniform(0.6, 1.0), image)
             masks[n][inside] = kind + 1
             labels[n, kind] = 1

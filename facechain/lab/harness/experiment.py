@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from ...progress import Progress
 from ...atomic import staged_file
+from ...progress import Progress
 
 Arms = dict[str, dict[str, float]]
 
@@ -54,8 +54,9 @@ class LabResult:
     verdict: str
 
 
-def run_experiment(experiment: Experiment, seeds: list[int], quick: bool = False,
-                   progress: Progress | None = None) -> LabResult:
+def run_experiment(
+    experiment: Experiment, seeds: list[int], quick: bool = False, progress: Progress | None = None
+) -> LabResult:
     per_seed = []
     for done, seed in enumerate(seeds):
         per_seed.append(experiment.run(seed, quick))
@@ -64,14 +65,27 @@ def run_experiment(experiment: Experiment, seeds: list[int], quick: bool = False
     arms = list(per_seed[0])
     metrics = {arm: list(per_seed[0][arm]) for arm in arms}
     mean = {arm: {m: float(np.mean([s[arm][m] for s in per_seed])) for m in metrics[arm]} for arm in arms}
-    sd = {arm: {m: float(np.std([s[arm][m] for s in per_seed], ddof=1)) if len(seeds) > 1 else 0.0
-                for m in metrics[arm]} for arm in arms}
+    sd = {
+        arm: {m: float(np.std([s[arm][m] for s in per_seed], ddof=1)) if len(seeds) > 1 else 0.0 for m in metrics[arm]}
+        for arm in arms
+    }
     sign = 1.0 if experiment.higher_is_better else -1.0
-    diffs = np.array([s[experiment.method][experiment.metric] - s[experiment.baseline][experiment.metric]
-                      for s in per_seed])
+    diffs = np.array(
+        [s[experiment.method][experiment.metric] - s[experiment.baseline][experiment.metric] for s in per_seed]
+    )
     diff_sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0
-    return LabResult(experiment.name, list(seeds), quick, per_seed, mean, sd, float(diffs.mean()), diff_sd,
-                     int(np.sum(sign * diffs > 0)), verdict(sign * diffs))
+    return LabResult(
+        experiment.name,
+        list(seeds),
+        quick,
+        per_seed,
+        mean,
+        sd,
+        float(diffs.mean()),
+        diff_sd,
+        int(np.sum(sign * diffs > 0)),
+        verdict(sign * diffs),
+    )
 
 
 def verdict(favour: np.ndarray) -> str:
@@ -90,16 +104,21 @@ def table(experiment: Experiment, result: LabResult) -> str:
     """Arms x metrics as mean +- sd over seeds, then the paired verdict on the primary metric."""
     metrics = list(dict.fromkeys(m for values in result.mean.values() for m in values))  # every arm's, in order
     width = max(len(arm) for arm in result.mean) + 2
-    lines = [f"{experiment.title} ({len(result.seeds)} seeds{', quick' if result.quick else ''})",
-             f"{'arm':<{width}}" + "".join(f"{m:>{max(18, len(m) + 2)}}" for m in metrics)]
+    lines = [
+        f"{experiment.title} ({len(result.seeds)} seeds{', quick' if result.quick else ''})",
+        f"{'arm':<{width}}" + "".join(f"{m:>{max(18, len(m) + 2)}}" for m in metrics),
+    ]
     for arm in result.mean:
-        cells = [f"{result.mean[arm][m]:.3f} +- {result.sd[arm][m]:.3f}" if m in result.mean[arm] else "-"
-                 for m in metrics]
+        cells = [
+            f"{result.mean[arm][m]:.3f} +- {result.sd[arm][m]:.3f}" if m in result.mean[arm] else "-" for m in metrics
+        ]
         lines.append(f"{arm:<{width}}" + "".join(f"{c:>{max(18, len(m) + 2)}}" for c, m in zip(cells, metrics)))
     better = "higher" if experiment.higher_is_better else "lower"
-    lines.append(f"{experiment.metric} ({better} is better): {experiment.method} - {experiment.baseline} = "
-                 f"{result.difference:+.4f} +- {result.difference_sd:.4f} (paired), method better in "
-                 f"{result.wins}/{len(result.seeds)} seeds: {result.verdict}")
+    lines.append(
+        f"{experiment.metric} ({better} is better): {experiment.method} - {experiment.baseline} = "
+        f"{result.difference:+.4f} +- {result.difference_sd:.4f} (paired), method better in "
+        f"{result.wins}/{len(result.seeds)} seeds: {result.verdict}"
+    )
     lines.append(f"paper: {experiment.claim}")
     return "\n".join(lines)
 
@@ -114,9 +133,19 @@ def plot(experiment: Experiment, result: LabResult, path: Path) -> Path:
     """The primary metric per seed, one line per arm (paired seeds make crossings visible)."""
     from ...plots import line_chart
 
-    series = {arm: [(seed, values[arm][experiment.metric]) for seed, values in zip(result.seeds, result.per_seed)
-                    if experiment.metric in values[arm]] for arm in result.mean}
+    series = {
+        arm: [
+            (seed, values[arm][experiment.metric])
+            for seed, values in zip(result.seeds, result.per_seed)
+            if experiment.metric in values[arm]
+        ]
+        for arm in result.mean
+    }
     with staged_file(Path(path)) as staging:
-        line_chart({arm: points for arm, points in series.items() if points}, staging,
-                   f"{experiment.title}: {experiment.metric} per seed", every_point=True)
+        line_chart(
+            {arm: points for arm, points in series.items() if points},
+            staging,
+            f"{experiment.title}: {experiment.metric} per seed",
+            every_point=True,
+        )
     return Path(path)

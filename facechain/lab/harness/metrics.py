@@ -12,8 +12,10 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 def group_accuracy(predicted: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> dict:
     """Accuracy within each group (e.g. corruption severity, head/tail classes)."""
-    return {group.item() if hasattr(group, "item") else group: accuracy(predicted[groups == group], labels[groups == group])
-            for group in np.unique(groups)}
+    return {
+        group.item() if hasattr(group, "item") else group: accuracy(predicted[groups == group], labels[groups == group])
+        for group in np.unique(groups)
+    }
 
 
 def max_softmax(logits: np.ndarray) -> np.ndarray:
@@ -39,8 +41,13 @@ def fpr_at_95_tpr(positive: np.ndarray, negative: np.ndarray) -> float:
     return float(np.mean(negative >= threshold))
 
 
-def recall_at_1(queries: np.ndarray, gallery: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray,
-                exclude_self: bool = False) -> float:
+def recall_at_1(
+    queries: np.ndarray,
+    gallery: np.ndarray,
+    query_labels: np.ndarray,
+    gallery_labels: np.ndarray,
+    exclude_self: bool = False,
+) -> float:
     """Share of queries whose nearest gallery item (cosine) has the same label. ``exclude_self`` when
     queries and gallery are the same set."""
     q = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)

@@ -11,11 +11,13 @@ class Classifier(nn.Module):
     """x -> features (``feature_dim``, after ReLU) -> logits. ``features`` is public so a method can put
     its own head on it."""
 
-    def __init__(self, inputs: int = 64, classes: int = 10, hidden: int = 128, feature_dim: int = 64,
-                 dropout: float = 0.0):
+    def __init__(
+        self, inputs: int = 64, classes: int = 10, hidden: int = 128, feature_dim: int = 64, dropout: float = 0.0
+    ):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                  nn.Linear(hidden, feature_dim), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, feature_dim), nn.ReLU()
+        )
         self.head = nn.Linear(feature_dim, classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -27,5 +29,6 @@ class Classifier(nn.Module):
 
 def embedding_net(inputs: int, dim: int, hidden: int = 128) -> nn.Sequential:
     """x -> an unnormalised ``dim``-D embedding (normalise it where the method says so)."""
-    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, dim))
+    return nn.Sequential(
+        nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, dim)
+    )

@@ -9,7 +9,7 @@ step out. Everything random is drawn from the seed.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -36,10 +36,18 @@ def cross_entropy(model: nn.Module, batch: tuple, progress: float) -> torch.Tens
     return nn.functional.cross_entropy(model(batch[0]), batch[1])
 
 
-def fit(model: nn.Module, step: Step, arrays: Sequence[np.ndarray], epochs: int, batch_size: int = 64,
-        learning_rate: float = 1e-3, seed: int = 0, weight_decay: float = 0.0,
-        optimizer: torch.optim.Optimizer | None = None,
-        on_epoch: Callable[[int, nn.Module], None] | None = None) -> list[float]:
+def fit(
+    model: nn.Module,
+    step: Step,
+    arrays: Sequence[np.ndarray],
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    weight_decay: float = 0.0,
+    optimizer: torch.optim.Optimizer | None = None,
+    on_epoch: Callable[[int, nn.Module], None] | None = None,
+) -> list[float]:
     """Train ``model`` in place over shuffled mini-batches of ``arrays``; returns the mean loss per
     epoch. ``on_epoch(epoch, model)`` runs before each epoch (re-splitting data, updating a threshold)."""
     torch.manual_seed(seed)
@@ -55,7 +63,7 @@ def fit(model: nn.Module, step: Step, arrays: Sequence[np.ndarray], epochs: int,
         order = torch.from_numpy(rng.permutation(count))
         losses = []
         for start in range(0, count, batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             losses.append(step(model, optimizer, tuple(t[index] for t in tensors), (epoch + start / count) / epochs))
         history.append(float(np.mean(losses)))
     model.eval()
@@ -67,4 +75,4 @@ def outputs(model: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, batch:
     """The model's outputs (logits, embeddings) for ``x``, in eval mode, as numpy."""
     if isinstance(model, nn.Module):
         model.eval()
-    return torch.cat([model(torch.as_tensor(x[i:i + batch])) for i in range(0, len(x), batch)]).numpy()
+    return torch.cat([model(torch.as_tensor(x[i : i + batch])) for i in range(0, len(x), batch)]).numpy()

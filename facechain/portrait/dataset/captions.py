@@ -7,8 +7,8 @@ attribute estimate is often wrong (the offline gender model once called an elder
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -37,9 +37,14 @@ class ClassVote:
 def class_vote(faces: Iterable[Face]) -> ClassVote:
     """Majority gender (summed probabilities) and median age over ``faces``."""
     faces = list(faces)
-    female = [f.gender_confidence if f.gender == "female" else 1.0 - f.gender_confidence
-              for f in faces if f.gender is not None and f.gender_confidence is not None]
-    female += [1.0 if f.gender == "female" else 0.0 for f in faces if f.gender is not None and f.gender_confidence is None]
+    female = [
+        f.gender_confidence if f.gender == "female" else 1.0 - f.gender_confidence
+        for f in faces
+        if f.gender is not None and f.gender_confidence is not None
+    ]
+    female += [
+        1.0 if f.gender == "female" else 0.0 for f in faces if f.gender is not None and f.gender_confidence is None
+    ]
     ages = [f.age for f in faces if f.age is not None]
     share = float(np.mean(female)) if female else None
     age = float(np.median(ages)) if ages else None

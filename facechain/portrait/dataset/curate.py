@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...faces import Face, FaceAnalyzer
-from ...faces.types import unit
 from ...faces.align import CANONICAL, TEMPLATE_SIDE, aligned_landmarks, crop_targets
+from ...faces.types import unit
 from .diversity import greedy_selection
 
 PHOTO_HASH_MAX_BITS = 26
@@ -76,23 +76,33 @@ def curate(candidates: list[Candidate], analyzer: FaceAnalyzer, max_photos: int 
     decisions: dict[int, Decision] = {}
     warnings = []
     if members.sum() * 2 <= len(candidates) and len(candidates) > 1:
-        warnings.append(f"no single person is in most photos: kept the largest group ({members.sum()} of {len(candidates)})")
+        warnings.append(
+            f"no single person is in most photos: kept the largest group ({members.sum()} of {len(candidates)})"
+        )
     for i, cand in enumerate(candidates):
         distance = analyzer.distance(embeddings[i], centroid)
         decisions[cand.key] = Decision(kept=bool(members[i]), identity_distance=round(distance, 4))
         if not members[i]:
             decisions[cand.key].reason = (
-                f"a different person from the rest of the set (identity distance {distance:.2f} > {thresholds.same_person:.2f})")
+                f"a different person from the rest of the set (identity distance {distance:.2f} > "
+                f"{thresholds.same_person:.2f})"
+            )
 
-    best_first = sorted((c for c in candidates if decisions[c.key].kept), key=lambda c: (-c.sharpness, -c.face.area, c.key))
+    best_first = sorted(
+        (c for c in candidates if decisions[c.key].kept), key=lambda c: (-c.sharpness, -c.face.area, c.key)
+    )
     survivors: list[Candidate] = []
     for cand in best_first:
         original = next((kept for kept in survivors if is_duplicate(cand, kept, analyzer)), None)
         if original is None:
             survivors.append(cand)
         else:
-            decisions[cand.key] = Decision(False, f"near-duplicate of {original.name} (kept the sharper copy)",
-                                           decisions[cand.key].identity_distance, original.name)
+            decisions[cand.key] = Decision(
+                False,
+                f"near-duplicate of {original.name} (kept the sharper copy)",
+                decisions[cand.key].identity_distance,
+                original.name,
+            )
 
     reference = reference_photo(survivors, decisions)
     features = np.stack([np.concatenate([c.face.embedding, POSE_WEIGHT * c.pose]) for c in survivors])
@@ -136,4 +146,3 @@ def reference_photo(survivors: list[Candidate], decisions: dict[int, Decision]) 
     by_sharpness = sorted(survivors, key=lambda c: -c.sharpness)
     by_centrality = sorted(survivors, key=lambda c: decisions[c.key].identity_distance)
     return min(survivors, key=lambda c: (by_sharpness.index(c) + by_centrality.index(c), -c.face.area, c.key))
-

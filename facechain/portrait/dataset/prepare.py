@@ -9,18 +9,17 @@ temporary folder that replaces the output folder only when everything is written
 from __future__ import annotations
 
 import json
-import re
 import multiprocessing
+import re
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from PIL import Image
 
-from ...progress import Progress
 from ...atomic import staged_folder
 from ...config import Settings
 from ...errors import BadArguments, NothingUsable
@@ -28,6 +27,7 @@ from ...faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_deg
 from ...faces.quality import canonical_face, difference_hash, sharpness
 from ...faces.quality_score import quality_for
 from ...images import PhotoError, decoded_pixels, load_photo
+from ...progress import Progress
 from .captions import caption, class_vote, with_article
 from .curate import Candidate, curate
 
@@ -39,7 +39,6 @@ is already ~10 CLIP tokens of the 77 a prompt has; a comma or space would split 
 ROTATIONS = (0, 90, 270, 180)
 """Counter-clockwise turns tried, in order, when a photo shows no face as it is: phone photos
 often lose their EXIF orientation."""
-
 
 
 @dataclass
@@ -153,13 +152,17 @@ def prepare(
     settings = settings or Settings.from_env()
     trigger = trigger.strip()
     if not TRIGGER.fullmatch(trigger):
-        raise BadArguments(f"the trigger must be one word of 1-{MAX_TRIGGER} letters, digits, '_' or '-' "
-                           f"(e.g. sks, ohwx), got {clipped(trigger)}")
+        raise BadArguments(
+            f"the trigger must be one word of 1-{MAX_TRIGGER} letters, digits, '_' or '-' "
+            f"(e.g. sks, ohwx), got {clipped(trigger)}"
+        )
     if max_photos < 1:
         raise BadArguments(f"max_photos must be at least 1, got {max_photos}")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise OutputExists(f"output folder {out} already exists and is not empty: choose another --out or pass --overwrite")
+        raise OutputExists(
+            f"output folder {out} already exists and is not empty: choose another --out or pass --overwrite"
+        )
     if not isinstance(analyzer, FaceAnalyzer):
         analyzer = load_analyzer(analyzer, settings)
     paths = expand_inputs(photos)
@@ -185,9 +188,14 @@ def prepare(
 
     vote = class_vote(c.face for c in candidates if curation.decisions[c.key].kept)
     result = PreparedDataset(
-        out=out, photos=reports, reference=reports[curation.reference].source, trigger=trigger,
+        out=out,
+        photos=reports,
+        reference=reports[curation.reference].source,
+        trigger=trigger,
         class_phrase=with_article(class_word) if class_word else vote.phrase,
-        detected_class_phrase=vote.phrase, backend=analyzer.name, warnings=curation.warnings,
+        detected_class_phrase=vote.phrase,
+        backend=analyzer.name,
+        warnings=curation.warnings,
     )
     write_dataset(result, crops, curation.kept, vote, crop, analyzer)
     return result
@@ -201,16 +209,25 @@ def over_budget(paths: list[Path], budget: int, max_pixels: int) -> dict[int, st
     for key, path in enumerate(paths):
         pixels = decoded_pixels(path, max_pixels)
         if spent + pixels > budget:
-            refused[key] = (f"not examined: it would decode {pixels / 1e6:.0f} megapixels and this request has "
-                            f"{(budget - spent) / 1e6:.0f} of its {budget / 1e6:.0f} left; "
-                            "send it downscaled or in another batch")
+            refused[key] = (
+                f"not examined: it would decode {pixels / 1e6:.0f} megapixels and this request has "
+                f"{(budget - spent) / 1e6:.0f} of its {budget / 1e6:.0f} left; "
+                "send it downscaled or in another batch"
+            )
         else:
             spent += pixels
     return refused
 
 
-def examine_all(paths: list[Path], analyzer: FaceAnalyzer, crop: CropSpec, settings: Settings, workers: int,
-                progress: Progress | None = None, refused: dict[int, str] | None = None) -> list:
+def examine_all(
+    paths: list[Path],
+    analyzer: FaceAnalyzer,
+    crop: CropSpec,
+    settings: Settings,
+    workers: int,
+    progress: Progress | None = None,
+    refused: dict[int, str] | None = None,
+) -> list:
     """Examine every photo but the ``refused`` ones (position -> reason); results in input order.
 
     With ``workers`` > 1, ``workers - 1`` helper processes take photos from the same queue as this
@@ -241,10 +258,16 @@ def examine_all(paths: list[Path], analyzer: FaceAnalyzer, crop: CropSpec, setti
         work(lambda key, path: examine_photo(key, path, analyzer, crop, settings))
         return results
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(helpers, mp_context=context, initializer=_start_worker,
-                             initargs=(analyzer.name, settings)) as pool, ThreadPoolExecutor(helpers) as feeders:
-        fed = [feeders.submit(work, lambda key, path: pool.submit(_examine_in_worker, key, path, crop).result())
-               for _ in range(helpers)]
+    with (
+        ProcessPoolExecutor(
+            helpers, mp_context=context, initializer=_start_worker, initargs=(analyzer.name, settings)
+        ) as pool,
+        ThreadPoolExecutor(helpers) as feeders,
+    ):
+        fed = [
+            feeders.submit(work, lambda key, path: pool.submit(_examine_in_worker, key, path, crop).result())
+            for _ in range(helpers)
+        ]
         work(lambda key, path: examine_photo(key, path, analyzer, crop, settings))
         for feeder in fed:
             feeder.result()
@@ -299,8 +322,10 @@ def _examine(key, path, analyzer, crop, settings, report):
     report.quality = quality_for(analyzer, face)
     limits = analyzer.thresholds
     if len(faces) > 1 and face.area < limits.dominant_area_ratio * faces[1].area:
-        report.reason = (f"{len(faces)} faces of comparable size: crop the photo to the one person "
-                         f"(a face is used only when it is {limits.dominant_area_ratio:g}x larger than any other)")
+        report.reason = (
+            f"{len(faces)} faces of comparable size: crop the photo to the one person "
+            f"(a face is used only when it is {limits.dominant_area_ratio:g}x larger than any other)"
+        )
         return report, None, None
     if face.size * photo.scale < limits.min_face_px:
         report.reason = f"face too small ({face.size * photo.scale:.0f} px, at least {limits.min_face_px} px needed)"
@@ -315,8 +340,14 @@ def _examine(key, path, analyzer, crop, settings, report):
     return report, candidate, align_face(image, face.landmarks, crop)
 
 
-def write_dataset(result: PreparedDataset, crops: dict[int, Image.Image], kept: list[int], vote, crop: CropSpec,
-                  analyzer: FaceAnalyzer) -> None:
+def write_dataset(
+    result: PreparedDataset,
+    crops: dict[int, Image.Image],
+    kept: list[int],
+    vote,
+    crop: CropSpec,
+    analyzer: FaceAnalyzer,
+) -> None:
     """Write everything into a staging folder, then swap it in for ``result.out``."""
     with staged_folder(result.out) as staging:
         (staging / "images").mkdir()

@@ -21,20 +21,19 @@ from PIL import Image
 
 from pipelines.schedulers import PORTRAIT_SOLVERS
 
-from ...progress import Progress
 from ...atomic import staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
 from ...diffusion.tiny import TINY_NOTICE
 from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
+from ...progress import Progress
 from ..model_folder import TrainedModel
 from .lora_files import find_lora
 from .prompts import build_prompts
-from .request import GenerationError, GenerationRequest
 from .ranking import Judgement, judge_portrait, rank_order, reference_embedding
+from .request import GenerationError, GenerationRequest
 from .styles import Style, load_styles
-
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,9 @@ class PipelineCache:
         if self.key != model_dir:
             log.info("loading the base model %s", model_dir)
             with model_loading():
-                self.pipe = PortraitPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
+                self.pipe = PortraitPipeline.from_pretrained(
+                    model_dir, safety_checker=None, requires_safety_checker=False
+                )
             self.pipe.set_progress_bar_config(disable=True)
             self.key = model_dir
         return self.pipe
@@ -116,12 +117,15 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
     style_source = request.style_lora or style.lora
     if style_source:
         style_file = find_lora(style_source, None if request.style_lora else style.lora_file)
-        weights[load_adapter(pipe, "style", style_file)] = (request.style_weight if request.style_weight is not None
-                                                            else style.style_weight)
+        weights[load_adapter(pipe, "style", style_file)] = (
+            request.style_weight if request.style_weight is not None else style.style_weight
+        )
     if request.scheduler == "lcm":
         if not request.lcm_lora:
-            raise GenerationError("the lcm scheduler needs an LCM-LoRA: pass --lcm-lora (a path or a hub id such as "
-                                  "latent-consistency/lcm-lora-sdv1-5)")
+            raise GenerationError(
+                "the lcm scheduler needs an LCM-LoRA: pass --lcm-lora (a path or a hub id such as "
+                "latent-consistency/lcm-lora-sdv1-5)"
+            )
         weights[load_adapter(pipe, "lcm", find_lora(request.lcm_lora))] = 1.0
     stale = [name for name in loaded_adapters(pipe) if name.startswith("person-") and name not in weights]
     if stale:
@@ -130,8 +134,12 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
     pipe.scheduler = PORTRAIT_SOLVERS[request.scheduler].build(pipe.scheduler.config)
 
 
-def render(request: GenerationRequest, settings: Settings | None = None, progress: Progress | None = None,
-           cache: PipelineCache = DEFAULT_CACHE) -> Generation:
+def render(
+    request: GenerationRequest,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    cache: PipelineCache = DEFAULT_CACHE,
+) -> Generation:
     """Sample ``request.count`` portraits, in seed order and not yet judged."""
     settings = settings or Settings.from_env()
     model = TrainedModel.open(Path(request.model))
@@ -149,28 +157,57 @@ def render(request: GenerationRequest, settings: Settings | None = None, progres
         for start in range(0, request.count, request.batch_size):
             seeds = list(range(seed + start, seed + min(start + request.batch_size, request.count)))
             with torch.no_grad():
-                images += pipe([positive] * len(seeds), negative_prompt=[negative] * len(seeds), height=resolution,
-                               width=resolution, num_inference_steps=steps, guidance_scale=guidance,
-                               generator=[torch.Generator().manual_seed(s) for s in seeds]).images
+                images += pipe(
+                    [positive] * len(seeds),
+                    negative_prompt=[negative] * len(seeds),
+                    height=resolution,
+                    width=resolution,
+                    num_inference_steps=steps,
+                    guidance_scale=guidance,
+                    generator=[torch.Generator().manual_seed(s) for s in seeds],
+                ).images
             if progress:
                 progress(len(images), request.count)
-    return Generation([Portrait(image, seed + i, None, None) for i, image in enumerate(images)], positive, negative,
-                      style.name, model.base_model, TINY_NOTICE if model.tiny else None, model.reference,
-                      {"steps": steps, "guidance": guidance, "scheduler": request.scheduler, "resolution": resolution,
-                       "seed": seed, "person_weight": request.person_weight, "style_weight": request.style_weight})
+    return Generation(
+        [Portrait(image, seed + i, None, None) for i, image in enumerate(images)],
+        positive,
+        negative,
+        style.name,
+        model.base_model,
+        TINY_NOTICE if model.tiny else None,
+        model.reference,
+        {
+            "steps": steps,
+            "guidance": guidance,
+            "scheduler": request.scheduler,
+            "resolution": resolution,
+            "seed": seed,
+            "person_weight": request.person_weight,
+            "style_weight": request.style_weight,
+        },
+    )
 
 
 def rank(generation: Generation, analyzer: FaceAnalyzer) -> Generation:
     """Judge every portrait against the reference face and order them best first."""
     reference = reference_embedding(generation.reference, analyzer)
     judgements: list[Judgement] = [judge_portrait(p.image, reference, analyzer) for p in generation.portraits]
-    portraits = [replace(generation.portraits[i], score=judgements[i].score, flag=judgements[i].flag,
-                         quality=judgements[i].quality) for i in rank_order(judgements)]
+    portraits = [
+        replace(
+            generation.portraits[i], score=judgements[i].score, flag=judgements[i].flag, quality=judgements[i].quality
+        )
+        for i in rank_order(judgements)
+    ]
     return replace(generation, portraits=portraits)
 
 
-def generate(request: GenerationRequest, settings: Settings | None = None, analyzer: FaceAnalyzer | None = None,
-             progress: Progress | None = None, cache: PipelineCache = DEFAULT_CACHE) -> Generation:
+def generate(
+    request: GenerationRequest,
+    settings: Settings | None = None,
+    analyzer: FaceAnalyzer | None = None,
+    progress: Progress | None = None,
+    cache: PipelineCache = DEFAULT_CACHE,
+) -> Generation:
     """Sample ``request.count`` portraits, judge each, return them best first."""
     settings = settings or Settings.from_env()
     rendered = render(request, settings, progress, cache)
@@ -192,10 +229,29 @@ def write_generation(result: Generation, out: Path) -> Path:
         for place, portrait in enumerate(result.portraits):
             name = f"{place:02d}-seed{portrait.seed}.png"
             portrait.image.save(staging / name)
-            entries.append({"file": name, "rank": place, "seed": portrait.seed, "score": portrait.score,
-                            "flag": portrait.flag, "quality": portrait.quality})
-        (staging / "results.json").write_text(json.dumps({
-            "prompt": result.prompt, "negative_prompt": result.negative_prompt, "style": result.style,
-            "base_model": result.base_model, "notice": result.notice, "settings": result.settings,
-            "all_flagged": result.all_flagged, "portraits": entries}, indent=2))
+            entries.append(
+                {
+                    "file": name,
+                    "rank": place,
+                    "seed": portrait.seed,
+                    "score": portrait.score,
+                    "flag": portrait.flag,
+                    "quality": portrait.quality,
+                }
+            )
+        (staging / "results.json").write_text(
+            json.dumps(
+                {
+                    "prompt": result.prompt,
+                    "negative_prompt": result.negative_prompt,
+                    "style": result.style,
+                    "base_model": result.base_model,
+                    "notice": result.notice,
+                    "settings": result.settings,
+                    "all_flagged": result.all_flagged,
+                    "portraits": entries,
+                },
+                indent=2,
+            )
+        )
     return out

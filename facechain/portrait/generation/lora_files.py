@@ -43,8 +43,10 @@ def download_lora(repo_id: str, filename: str) -> Path:
     try:
         return Path(hf_hub_download(repo_id, filename))
     except Exception as error:  # network, missing repo or file, offline mode: one message for all
-        raise LoraUnreachable(f"could not fetch {filename} from the hub repo {repo_id} ({type(error).__name__}); "
-                        f"check the id, or download it and give its local path") from None
+        raise LoraUnreachable(
+            f"could not fetch {filename} from the hub repo {repo_id} ({type(error).__name__}); "
+            f"check the id, or download it and give its local path"
+        ) from None
 
 
 def check_lora(path: Path) -> None:

@@ -49,20 +49,28 @@ class GenerationRequest:
         check_between("count", self.count, 1, MAX_COUNT, error=GenerationError)
         if self.scheduler not in PORTRAIT_SOLVERS:
             raise GenerationError(f"unknown scheduler {self.scheduler!r}; choose from {', '.join(PORTRAIT_SOLVERS)}")
-        for name, value, low, high in (("steps", self.steps, 1, MAX_STEPS), ("guidance", self.guidance, 0, MAX_GUIDANCE),
-                                       ("batch size", self.batch_size, 1, MAX_COUNT),
-                                       ("person weight", self.person_weight, 0, 2), ("style weight", self.style_weight, 0, 2)):
+        for name, value, low, high in (
+            ("steps", self.steps, 1, MAX_STEPS),
+            ("guidance", self.guidance, 0, MAX_GUIDANCE),
+            ("batch size", self.batch_size, 1, MAX_COUNT),
+            ("person weight", self.person_weight, 0, 2),
+            ("style weight", self.style_weight, 0, 2),
+        ):
             check_between(name, value, low, high, error=GenerationError)
         check_seed("seed", self.seed, error=GenerationError)
         check_resolution("resolution", self.resolution, error=GenerationError)
         for name in ("prompt", "negative_prompt"):
             if len(getattr(self, name)) > MAX_PROMPT:
-                raise GenerationError(f"the {name.replace('_', ' ')} has {len(getattr(self, name))} characters; "
-                                      f"at most {MAX_PROMPT} are taken (CLIP reads about 300)")
+                raise GenerationError(
+                    f"the {name.replace('_', ' ')} has {len(getattr(self, name))} characters; "
+                    f"at most {MAX_PROMPT} are taken (CLIP reads about 300)"
+                )
 
     @property
     def sampling(self) -> tuple[int, float]:
         """(steps, guidance): the request's, else the scheduler's defaults."""
         solver = PORTRAIT_SOLVERS[self.scheduler]
-        return (self.steps if self.steps is not None else solver.steps,
-                self.guidance if self.guidance is not None else solver.guidance)
+        return (
+            self.steps if self.steps is not None else solver.steps,
+            self.guidance if self.guidance is not None else solver.guidance,
+        )

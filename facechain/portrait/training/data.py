@@ -34,7 +34,9 @@ def read_examples(dataset: Path) -> list[Example]:
     dataset = Path(dataset)
     metadata = dataset / "metadata.jsonl"
     if not metadata.is_file():
-        raise DatasetError(f"{dataset} has no metadata.jsonl: make the dataset with `facechain prepare PHOTOS --out {dataset}`")
+        raise DatasetError(
+            f"{dataset} has no metadata.jsonl: make the dataset with `facechain prepare PHOTOS --out {dataset}`"
+        )
     examples = []
     for number, line in enumerate(metadata.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -43,7 +45,9 @@ def read_examples(dataset: Path) -> list[Example]:
             entry = json.loads(line)
             example = Example(dataset / entry["file_name"], str(entry["text"]))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise DatasetError(f"{metadata}, line {number}: expected {{\"file_name\": ..., \"text\": ...}} ({error})") from None
+            raise DatasetError(
+                f'{metadata}, line {number}: expected {{"file_name": ..., "text": ...}} ({error})'
+            ) from None
         if not example.image.is_file():
             raise DatasetError(f"{metadata}, line {number}: {example.image} does not exist")
         examples.append(example)
@@ -65,8 +69,9 @@ def batch_indices(count: int, batch_size: int, seed: int, micro_step: int, proce
     return indices
 
 
-def load_pixels(example: Example, resolution: int, generator: torch.Generator, crop_scale: float = 0.9,
-                flip: bool = True) -> torch.Tensor:
+def load_pixels(
+    example: Example, resolution: int, generator: torch.Generator, crop_scale: float = 0.9, flip: bool = True
+) -> torch.Tensor:
     """(3, resolution, resolution) in [-1, 1]: a random square crop covering ``crop_scale``..1 of the
     side (the face stays in view: prepared crops centre it), resized, randomly mirrored."""
     image = Image.open(example.image).convert("RGB")

@@ -18,8 +18,12 @@ from ...atomic import staged_file
 from ..model_folder import KOHYA_FILE
 
 PREFIXES = {"unet.": "lora_unet_", "text_encoder.": "lora_te_"}
-ENDINGS = {".lora.down.weight": ".lora_down.weight", ".lora.up.weight": ".lora_up.weight",
-           ".lora_linear_layer.down.weight": ".lora_down.weight", ".lora_linear_layer.up.weight": ".lora_up.weight"}
+ENDINGS = {
+    ".lora.down.weight": ".lora_down.weight",
+    ".lora.up.weight": ".lora_up.weight",
+    ".lora_linear_layer.down.weight": ".lora_down.weight",
+    ".lora_linear_layer.up.weight": ".lora_up.weight",
+}
 
 
 def kohya_state_dict(diffusers_state: dict[str, torch.Tensor], alphas: dict[str, float]) -> dict[str, torch.Tensor]:
@@ -30,7 +34,7 @@ def kohya_state_dict(diffusers_state: dict[str, torch.Tensor], alphas: dict[str,
         ending = next((e for e in ENDINGS if key.endswith(e)), None)
         if prefix is None or ending is None:
             raise ValueError(f"not a diffusers LoRA key: {key}")
-        module = key[len(prefix):-len(ending)]
+        module = key[len(prefix) : -len(ending)]
         if prefix == "text_encoder." and not module.startswith("text_model."):
             module = "text_model." + module  # kohya names CLIP layers from the text_model root
         module = module.replace(".", "_")
@@ -45,8 +49,11 @@ def read_alphas(lora_file: Path) -> dict[str, float]:
     when absent, PEFT's default)."""
     with safe_open(str(lora_file), "pt") as handle:
         metadata = handle.metadata() or {}
-        ranks = {key.split(".")[0]: handle.get_slice(key).get_shape()[0] for key in handle.keys()
-                 if key.endswith((".lora.down.weight", ".lora_linear_layer.down.weight"))}
+        ranks = {
+            key.split(".")[0]: handle.get_slice(key).get_shape()[0]
+            for key in handle.keys()
+            if key.endswith((".lora.down.weight", ".lora_linear_layer.down.weight"))
+        }
     config = json.loads(metadata.get("lora_adapter_metadata") or "{}")  # "<component>.<LoraConfig field>"
     return {component: float(config.get(f"{component}.lora_alpha", rank)) for component, rank in ranks.items()}
 
@@ -61,6 +68,13 @@ def export_kohya(lora_file: str | Path, out: str | Path | None = None) -> Path:
     state = kohya_state_dict(load_file(str(lora_file)), alphas)
     rank = next(t.shape[0] for k, t in state.items() if k.endswith(".lora_down.weight"))
     with staged_file(out) as staging:
-        save_file(state, str(staging), metadata={"ss_network_module": "networks.lora", "ss_network_dim": str(rank),
-                                                 "ss_network_alpha": str(alphas.get("unet", rank))})
+        save_file(
+            state,
+            str(staging),
+            metadata={
+                "ss_network_module": "networks.lora",
+                "ss_network_dim": str(rank),
+                "ss_network_alpha": str(alphas.get("unet", rank)),
+            },
+        )
     return out

@@ -14,19 +14,25 @@ from .config import TrainingError
 
 def trainable_tensors(accelerator, wrapped: dict) -> dict[str, torch.Tensor]:
     """``{"unet.<key>": tensor, "text_encoder.<key>": ...}`` for every LoRA tensor."""
-    return {f"{name}.{key}": value for name, module in wrapped.items()
-            for key, value in accelerator.unwrap_model(module).state_dict().items() if "lora_" in key}
+    return {
+        f"{name}.{key}": value
+        for name, module in wrapped.items()
+        for key, value in accelerator.unwrap_model(module).state_dict().items()
+        if "lora_" in key
+    }
 
 
 def load_trainable(modules: dict, tensors: dict[str, torch.Tensor]) -> None:
     """Put checkpointed LoRA tensors back into the (unwrapped) modules."""
     for name, module in modules.items():
         prefix = f"{name}."
-        own = {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+        own = {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
         missing = [key for key in module.state_dict() if "lora_" in key and key not in own]
         if missing:
-            raise TrainingError(f"checkpoint does not match this configuration (missing {missing[0]}): "
-                                f"same --rank and --train-text-encoder as the interrupted run?")
+            raise TrainingError(
+                f"checkpoint does not match this configuration (missing {missing[0]}): "
+                f"same --rank and --train-text-encoder as the interrupted run?"
+            )
         module.load_state_dict(own, strict=False)
 
 
@@ -37,10 +43,15 @@ def save_lora(accelerator, wrapped: dict, out: Path) -> Path:
     from peft.utils import get_peft_model_state_dict
 
     modules = {name: accelerator.unwrap_model(module) for name, module in wrapped.items()}
-    layers = {f"{name}_lora_layers": convert_state_dict_to_diffusers(get_peft_model_state_dict(module))
-              for name, module in modules.items()}
-    metadata = {f"{name}_lora_adapter_metadata": module.peft_config["default"].to_dict() for name, module in modules.items()}
+    layers = {
+        f"{name}_lora_layers": convert_state_dict_to_diffusers(get_peft_model_state_dict(module))
+        for name, module in modules.items()
+    }
+    metadata = {
+        f"{name}_lora_adapter_metadata": module.peft_config["default"].to_dict() for name, module in modules.items()
+    }
     with staged_file(out / LORA_FILE) as staging:
-        StableDiffusionPipeline.save_lora_weights(staging.parent, weight_name=staging.name, **layers, **metadata,
-                                                  safe_serialization=True)
+        StableDiffusionPipeline.save_lora_weights(
+            staging.parent, weight_name=staging.name, **layers, **metadata, safe_serialization=True
+        )
     return out / LORA_FILE

@@ -12,8 +12,10 @@ from ..model_folder import LOSS_CURVE, MODEL_CARD, VALIDATION_GRID
 def smoothed(points: list[tuple[float, float]], window: int) -> list[tuple[float, float]]:
     """Trailing mean over ``window`` points: per-step diffusion losses are very noisy."""
     values = [y for _, y in points]
-    return [(x, sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1]))
-            for i, (x, _) in enumerate(points)]
+    return [
+        (x, sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1]))
+        for i, (x, _) in enumerate(points)
+    ]
 
 
 def write_model_card(out: Path, info: dict, log: list[dict]) -> Path:
@@ -27,23 +29,40 @@ def write_model_card(out: Path, info: dict, log: list[dict]) -> Path:
     config = info["config"]
     tiny_note = f"\n> **{info['notice']}**\n" if info.get("notice") else ""
     rows = [
-        ("base model", info["base_model"]), ("trigger", info.get("trigger") or "(from the captions)"),
-        ("class prompt (SuDe category)", info.get("class_prompt") or "-"), ("steps", info["steps"]),
-        ("resolution", info["resolution"]), ("LoRA rank / alpha", f"{config['rank']} / {config['alpha'] or config['rank']}"),
-        ("text encoder LoRA", config["train_text_encoder"]), ("SuDe weight", config["sude_weight"]),
+        ("base model", info["base_model"]),
+        ("trigger", info.get("trigger") or "(from the captions)"),
+        ("class prompt (SuDe category)", info.get("class_prompt") or "-"),
+        ("steps", info["steps"]),
+        ("resolution", info["resolution"]),
+        ("LoRA rank / alpha", f"{config['rank']} / {config['alpha'] or config['rank']}"),
+        ("text encoder LoRA", config["train_text_encoder"]),
+        ("SuDe weight", config["sude_weight"]),
         ("learning rate / schedule", f"{config['learning_rate']} / {config['lr_scheduler']}"),
         ("batch size x accumulation", f"{config['batch_size']} x {config['gradient_accumulation']}"),
-        ("prior preservation", f"{config['num_class_images']} class images, weight {config['prior_loss_weight']}"
-         if config["prior_preservation"] else "no"),
+        (
+            "prior preservation",
+            f"{config['num_class_images']} class images, weight {config['prior_loss_weight']}"
+            if config["prior_preservation"]
+            else "no",
+        ),
         ("seed", config["seed"]),
     ]
     if evaluation:
-        rows.append(("evaluation loss", f"{evaluation[0][1]:.4f} (step {evaluation[0][0]}) -> {evaluation[-1][1]:.4f} (step {evaluation[-1][0]})"))
+        rows.append(
+            (
+                "evaluation loss",
+                f"{evaluation[0][1]:.4f} (step {evaluation[0][0]}) -> {evaluation[-1][1]:.4f} (step "
+                f"{evaluation[-1][0]})",
+            )
+        )
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
-    images = "".join(f"\n![{alt}]({name})\n" for alt, name in (("loss curve", LOSS_CURVE), ("validation images", VALIDATION_GRID))
-                     if (out / name).exists())
+    images = "".join(
+        f"\n![{alt}]({name})\n"
+        for alt, name in (("loss curve", LOSS_CURVE), ("validation images", VALIDATION_GRID))
+        if (out / name).exists()
+    )
     card = f"""---
-base_model: {info['base_model']}
+base_model: {info["base_model"]}
 library_name: diffusers
 tags: [lora, text-to-image, stable-diffusion, facechain, sude]
 ---
@@ -52,9 +71,9 @@ tags: [lora, text-to-image, stable-diffusion, facechain, sude]
 Trained with FaceChain Studio (`facechain train`). Load it with diffusers:
 
 ```python
-pipe = StableDiffusionPipeline.from_pretrained("{info['base_model']}")
+pipe = StableDiffusionPipeline.from_pretrained("{info["base_model"]}")
 pipe.load_lora_weights("{out}")
-image = pipe("{info.get('validation_prompt') or 'a photo of sks person'}").images[0]
+image = pipe("{info.get("validation_prompt") or "a photo of sks person"}").images[0]
 ```
 
 | setting | value |

@@ -14,7 +14,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def class_images(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    return sorted(
+        p for p in Path(folder).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def generate_class_images(model_dir: Path, prompt: str, folder: Path, count: int, resolution: int, seed: int) -> None:
@@ -30,7 +32,12 @@ def generate_class_images(model_dir: Path, prompt: str, folder: Path, count: int
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     for index in range(have, count):
-        image = pipe(prompt, height=resolution, width=resolution, num_inference_steps=25,
-                     generator=torch.Generator().manual_seed(seed + index)).images[0]
+        image = pipe(
+            prompt,
+            height=resolution,
+            width=resolution,
+            num_inference_steps=25,
+            generator=torch.Generator().manual_seed(seed + index),
+        ).images[0]
         with staged_file(folder / f"class-{index:04d}.png") as staging:
             image.save(staging)

@@ -21,30 +21,40 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ...progress import Progress
+from ...checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ...config import Settings
-from ...folder_lock import locked_folder
 from ...diffusion.base_model import resolve_base_model
 from ...diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
+from ...folder_lock import locked_folder
 from ...model_loading import model_loading
 from ...plots import image_grid
-from ...checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from ..model_folder import (CHECKPOINTS, CLASS_IMAGES, LOG_FILE, LORA_FILE, REFERENCE_FILE, VALIDATION_GRID,
-                            finished_run, write_training_record)
+from ...progress import Progress
+from ...seeding import step_generator
+from ..model_folder import (
+    CHECKPOINTS,
+    CLASS_IMAGES,
+    LOG_FILE,
+    LORA_FILE,
+    REFERENCE_FILE,
+    VALIDATION_GRID,
+    finished_run,
+    write_training_record,
+)
+from .config import TrainConfig, TrainingError, TrainingOutOfMemory
+from .data import DatasetError, Example, batch_indices, load_pixels, read_examples
 from .kohya import export_kohya
 from .lora_state import load_trainable, save_lora, trainable_tensors
 from .model_card import write_model_card
 from .prior import class_images, generate_class_images
-from .config import TrainConfig, TrainingError, TrainingOutOfMemory
-from ...seeding import step_generator
-from .data import DatasetError, Example, batch_indices, load_pixels, read_examples
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
 log = logging.getLogger(__name__)
-OUT_OF_MEMORY_ADVICE = ("try --batch-size 1 with --gradient-accumulation, --gradient-checkpointing, "
-                        "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution")
+OUT_OF_MEMORY_ADVICE = (
+    "try --batch-size 1 with --gradient-accumulation, --gradient-checkpointing, "
+    "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution"
+)
 
 __all__ = ["TrainResult", "Trainer", "TrainingError", "train"]
 
@@ -117,8 +127,11 @@ class Trainer:
         self.step = self.set_up_optimization(trainable)
         self.log_path = config.out / LOG_FILE
         self.log = restart_log(self.log_path, self.step) if self.accelerator.is_main_process else []
-        self.meta = {"base_model": str(self.model_dir) if self.tiny else (config.base_model or settings.base_model),
-                     "tiny": self.tiny, "config": json.loads(json.dumps(asdict(config), default=str))}
+        self.meta = {
+            "base_model": str(self.model_dir) if self.tiny else (config.base_model or settings.base_model),
+            "tiny": self.tiny,
+            "config": json.loads(json.dumps(asdict(config), default=str)),
+        }
 
     def check_inputs(self, settings: Settings) -> None:
         """Everything that can refuse the run, before any model loads: a finished run in the output folder,
@@ -126,14 +139,18 @@ class Trainer:
         config = self.config
         finished = finished_run(config.out)  # checked first: nothing loads or downloads for a finished run
         if finished is not None:
-            raise TrainingError(f"{config.out} holds a finished run ({finished.get('steps')} steps; its LoRA is "
-                                f"{config.out / LORA_FILE}): nothing to resume. To train again, choose another --out")
+            raise TrainingError(
+                f"{config.out} holds a finished run ({finished.get('steps')} steps; its LoRA is "
+                f"{config.out / LORA_FILE}): nothing to resume. To train again, choose another --out"
+            )
         self.examples = read_examples(config.dataset)
         self.identity = dataset_identity(config.dataset)
         self.class_prompt = config.class_prompt or self.identity.get("class_phrase")
         if config.sude_weight > 0 and not self.class_prompt:
-            raise DatasetError(f"{config.dataset} has no report.json with a class phrase: pass --class-prompt "
-                               f"(e.g. 'a man') for SuDe, or --sude-weight 0")
+            raise DatasetError(
+                f"{config.dataset} has no report.json with a class phrase: pass --class-prompt "
+                f"(e.g. 'a man') for SuDe, or --sude-weight 0"
+            )
         if config.prior_preservation and not self.class_prompt:
             raise DatasetError("prior preservation needs a class prompt: pass --class-prompt (e.g. 'a photo of a man')")
         self.model_dir = resolve_base_model(config.base_model, settings, tiny=config.tiny)
@@ -143,8 +160,10 @@ class Trainer:
         self.checkpoint_every = config.checkpoint_interval(self.total_steps)
         self.checkpoint_root = config.out / CHECKPOINTS
         if not config.resume and latest_checkpoint(self.checkpoint_root) is not None:
-            raise TrainingError(f"{config.out} holds checkpoints of an earlier run: pass --resume to continue it, "
-                                f"or choose another --out")
+            raise TrainingError(
+                f"{config.out} holds checkpoints of an earlier run: pass --resume to continue it, "
+                f"or choose another --out"
+            )
 
     def load_models(self) -> dict:
         """Load the base model with LoRA adapters, frozen parts on the device in the run's precision;
@@ -153,7 +172,9 @@ class Trainer:
         self.frozen_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
         self.tokenizer, self.text_encoder, self.vae, unet, self.noise_scheduler = load_models(self.model_dir, config)
         for module in (self.vae, *([] if config.train_text_encoder else [self.text_encoder])):
-            module.to(self.accelerator.device, **({} if self.frozen_dtype == torch.float32 else {"dtype": self.frozen_dtype}))
+            module.to(
+                self.accelerator.device, **({} if self.frozen_dtype == torch.float32 else {"dtype": self.frozen_dtype})
+            )
         self.frozen_prompts: dict[str, torch.Tensor] = {}
         return {"unet": unet, **({"text_encoder": self.text_encoder} if config.train_text_encoder else {})}
 
@@ -165,8 +186,12 @@ class Trainer:
         config = self.config
         self.parameters = [p for module in trainable.values() for p in module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.learning_rate)
-        self.lr_scheduler = get_scheduler(config.lr_scheduler, optimizer=self.optimizer,
-                                          num_warmup_steps=config.warmup_steps, num_training_steps=self.total_steps)
+        self.lr_scheduler = get_scheduler(
+            config.lr_scheduler,
+            optimizer=self.optimizer,
+            num_warmup_steps=config.warmup_steps,
+            num_training_steps=self.total_steps,
+        )
         step = self.restore(trainable) if config.resume else 0
         prepared = self.accelerator.prepare(*trainable.values(), self.optimizer)
         self.wrapped, self.optimizer = dict(zip(trainable, prepared[:-1])), prepared[-1]
@@ -177,8 +202,9 @@ class Trainer:
         config = self.config
         class_dir = config.class_data_dir or config.out / CLASS_IMAGES
         if self.accelerator.is_main_process:
-            generate_class_images(self.model_dir, self.class_prompt, class_dir, config.num_class_images,
-                                  self.resolution, config.seed)
+            generate_class_images(
+                self.model_dir, self.class_prompt, class_dir, config.num_class_images, self.resolution, config.seed
+            )
         self.accelerator.wait_for_everyone()
         return [Example(path, self.class_prompt) for path in class_images(class_dir)[: config.num_class_images]]
 
@@ -195,8 +221,13 @@ class Trainer:
         return step
 
     def token_ids(self, prompts: list[str]) -> torch.Tensor:
-        return self.tokenizer(prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
-                              return_tensors="pt").input_ids.to(self.accelerator.device)
+        return self.tokenizer(
+            prompts,
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        ).input_ids.to(self.accelerator.device)
 
     def encode(self, prompts: list[str]) -> torch.Tensor:
         """Prompt states; with a frozen text encoder each prompt is encoded once and reused."""
@@ -210,20 +241,29 @@ class Trainer:
     def denoising_loss(self, items: list[Example], generator: torch.Generator, evaluate_at: int | None = None):
         """Per-sample diffusion loss of ``items`` (and the prediction, noisy latents, timesteps)."""
         config, scheduler, vae = self.config, self.noise_scheduler, self.vae
-        pixels = torch.stack([load_pixels(item, self.resolution, generator, flip=evaluate_at is None) for item in items])
+        pixels = torch.stack(
+            [load_pixels(item, self.resolution, generator, flip=evaluate_at is None) for item in items]
+        )
         pixels = pixels.to(self.accelerator.device, dtype=self.frozen_dtype)
         with torch.no_grad():
             latents = vae.encode(pixels).latent_dist.sample(generator=generator).float() * vae.config.scaling_factor
         noise = torch.randn(latents.shape, generator=generator)
         if config.noise_offset and evaluate_at is None:
             noise = noise + config.noise_offset * torch.randn((*latents.shape[:2], 1, 1), generator=generator)
-        timesteps = (torch.full((len(items),), evaluate_at) if evaluate_at is not None else
-                     torch.randint(0, scheduler.config.num_train_timesteps, (len(items),), generator=generator))
+        timesteps = (
+            torch.full((len(items),), evaluate_at)
+            if evaluate_at is not None
+            else torch.randint(0, scheduler.config.num_train_timesteps, (len(items),), generator=generator)
+        )
         noise, timesteps = noise.to(latents.device), timesteps.to(latents.device)
         noisy = scheduler.add_noise(latents, noise, timesteps)
         states = self.encode([item.caption for item in items])
         prediction = self.wrapped["unet"](noisy, timesteps, encoder_hidden_states=states).sample.float()
-        target = noise if scheduler.config.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, timesteps)
+        target = (
+            noise
+            if scheduler.config.prediction_type == "epsilon"
+            else scheduler.get_velocity(latents, noise, timesteps)
+        )
         per_sample = F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))
         if config.snr_gamma and evaluate_at is None:
             per_sample = per_sample * min_snr_weights(scheduler, timesteps, config.snr_gamma)
@@ -233,13 +273,21 @@ class Trainer:
         """The loss of one micro-batch: diffusion, plus prior preservation and SuDe when enabled."""
         config, process = self.config, self.accelerator.process_index
         per_sample, prediction, noisy, timesteps = self.denoising_loss(
-            [self.examples[i] for i in batch], step_generator(config.seed, micro, process))
+            [self.examples[i] for i in batch], step_generator(config.seed, micro, process)
+        )
         loss, parts = per_sample.mean(), {"diffusion_loss": float(per_sample.detach().mean())}
         if self.class_examples:
-            prior_batch = batch_indices(len(self.class_examples), config.batch_size, config.seed + 1, micro, process,
-                                        self.accelerator.num_processes)
-            prior = self.denoising_loss([self.class_examples[i] for i in prior_batch],
-                                        step_generator(config.seed, micro, process, 1))[0].mean()
+            prior_batch = batch_indices(
+                len(self.class_examples),
+                config.batch_size,
+                config.seed + 1,
+                micro,
+                process,
+                self.accelerator.num_processes,
+            )
+            prior = self.denoising_loss(
+                [self.class_examples[i] for i in prior_batch], step_generator(config.seed, micro, process, 1)
+            )[0].mean()
             loss = loss + config.prior_loss_weight * prior
             parts["prior_loss"] = float(prior.detach())
         if config.sude_weight > 0:
@@ -247,8 +295,9 @@ class Trainer:
 
             with torch.no_grad():
                 category_states, empty_states = self.encode([self.class_prompt]), self.encode([""])
-            category, empty = category_and_empty_predictions(self.wrapped["unet"], noisy, timesteps, category_states,
-                                                             empty_states)
+            category, empty = category_and_empty_predictions(
+                self.wrapped["unet"], noisy, timesteps, category_states, empty_states
+            )
             sude = sude_loss(noisy, timesteps, self.noise_scheduler, prediction, category, empty)
             loss = loss + config.sude_weight * sude.loss.mean()
             parts.update(sude_loss=float(sude.loss.detach().mean()), sude_mask=float(sude.mask.mean()))
@@ -258,9 +307,14 @@ class Trainer:
         """Diffusion loss on fixed images, noise and timesteps: comparable across steps and runs."""
         pairs = [(example, t) for example in range(min(4, len(self.examples))) for t in EVAL_TIMESTEPS]
         with torch.no_grad():
-            values = [float(self.denoising_loss([self.examples[example]], step_generator(self.config.seed, 10**9 + j),
-                                                evaluate_at=t)[0].mean())
-                      for j, (example, t) in enumerate(pairs)]
+            values = [
+                float(
+                    self.denoising_loss(
+                        [self.examples[example]], step_generator(self.config.seed, 10**9 + j), evaluate_at=t
+                    )[0].mean()
+                )
+                for j, (example, t) in enumerate(pairs)
+            ]
         return sum(values) / len(values)
 
     def record(self, entry: dict) -> None:
@@ -274,8 +328,14 @@ class Trainer:
         config, accelerator = self.config, self.accelerator
         for micro in range(config.gradient_accumulation):
             index = self.step * config.gradient_accumulation + micro
-            batch = batch_indices(len(self.examples), config.batch_size, config.seed, index, accelerator.process_index,
-                                  accelerator.num_processes)
+            batch = batch_indices(
+                len(self.examples),
+                config.batch_size,
+                config.seed,
+                index,
+                accelerator.process_index,
+                accelerator.num_processes,
+            )
             with accelerator.accumulate(*self.wrapped.values()):
                 loss, parts = self.micro_step_loss(index, batch)
                 accelerator.backward(loss)
@@ -299,17 +359,32 @@ class Trainer:
                 if progress and accelerator.is_main_process:
                     progress(step, self.total_steps, f"loss={float(loss.detach()):.4f}")
                 if step % config.log_every == 0 or step == self.total_steps:
-                    self.record({"step": step, "loss": float(loss.detach()), **parts,
-                                 "lr": self.lr_scheduler.get_last_lr()[0], "seconds": round(time.perf_counter() - started, 3)})
+                    self.record(
+                        {
+                            "step": step,
+                            "loss": float(loss.detach()),
+                            **parts,
+                            "lr": self.lr_scheduler.get_last_lr()[0],
+                            "seconds": round(time.perf_counter() - started, 3),
+                        }
+                    )
                 if step % self.checkpoint_every == 0 and step < self.total_steps:
                     accelerator.wait_for_everyone()
                     if accelerator.is_main_process:
-                        save_checkpoint(self.checkpoint_root, step, trainable_tensors(accelerator, self.wrapped),
-                                        self.optimizer, self.lr_scheduler, self.meta, config.keep_checkpoints)
+                        save_checkpoint(
+                            self.checkpoint_root,
+                            step,
+                            trainable_tensors(accelerator, self.wrapped),
+                            self.optimizer,
+                            self.lr_scheduler,
+                            self.meta,
+                            config.keep_checkpoints,
+                        )
                         log.info("checkpoint at step %d of %d in %s", step, self.total_steps, self.checkpoint_root)
         except torch.OutOfMemoryError:
-            raise TrainingOutOfMemory(f"out of memory at resolution {self.resolution}, batch size "
-                                      f"{config.batch_size}: {OUT_OF_MEMORY_ADVICE}") from None
+            raise TrainingOutOfMemory(
+                f"out of memory at resolution {self.resolution}, batch size {config.batch_size}: {OUT_OF_MEMORY_ADVICE}"
+            ) from None
         accelerator.wait_for_everyone()
         self.record({"step": self.step, "eval_loss": self.evaluation_loss()})
         if accelerator.is_main_process:
@@ -324,37 +399,63 @@ class Trainer:
         lora_file = save_lora(accelerator, self.wrapped, config.out)
         if "kohya" in config.export:
             export_kohya(lora_file)
-        info = {**self.meta, "steps": self.step, "resolution": self.resolution, "trigger": self.identity.get("trigger"),
-                "class_prompt": self.class_prompt, "validation_prompt": self.examples[0].caption,
-                "notice": TINY_NOTICE if self.tiny else None}
+        info = {
+            **self.meta,
+            "steps": self.step,
+            "resolution": self.resolution,
+            "trigger": self.identity.get("trigger"),
+            "class_prompt": self.class_prompt,
+            "validation_prompt": self.examples[0].caption,
+            "notice": TINY_NOTICE if self.tiny else None,
+        }
         if config.validation_images:
             if not accelerator.native_amp:  # no autocast here (fp16 on a CPU) to mix half and full precision
                 for module in (self.vae, self.text_encoder):
                     module.to(torch.float32)
-            validation_images(config, info["validation_prompt"], self.resolution, accelerator.autocast, self.tokenizer,
-                              self.noise_scheduler, self.vae,
-                              accelerator.unwrap_model(self.wrapped.get("text_encoder", self.text_encoder)),
-                              accelerator.unwrap_model(self.wrapped["unet"])).save(config.out / VALIDATION_GRID)
+            validation_images(
+                config,
+                info["validation_prompt"],
+                self.resolution,
+                accelerator.autocast,
+                self.tokenizer,
+                self.noise_scheduler,
+                self.vae,
+                accelerator.unwrap_model(self.wrapped.get("text_encoder", self.text_encoder)),
+                accelerator.unwrap_model(self.wrapped["unet"]),
+            ).save(config.out / VALIDATION_GRID)
         if "reference_crop" in self.identity:  # generation ranks portraits against this face
             shutil.copyfile(self.identity["reference_crop"], config.out / REFERENCE_FILE)
         write_training_record(config.out, info)
         write_model_card(config.out, info, self.log)
 
 
-def validation_images(config: TrainConfig, prompt: str, resolution: int, autocast, tokenizer, noise_scheduler, vae,
-                      text_encoder, unet):
+def validation_images(
+    config: TrainConfig, prompt: str, resolution: int, autocast, tokenizer, noise_scheduler, vae, text_encoder, unet
+):
     """A grid of ``config.validation_images`` images from the trained model (fixed seeds), under the
     run's autocast so half-precision frozen parts and full-precision LoRA parts mix."""
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config),
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.set_progress_bar_config(disable=True)
     count = config.validation_images
     with torch.no_grad(), autocast():
-        images = pipe([prompt] * count, height=resolution, width=resolution, num_inference_steps=config.validation_steps,
-                      generator=[torch.Generator().manual_seed(config.seed + i) for i in range(count)]).images
+        images = pipe(
+            [prompt] * count,
+            height=resolution,
+            width=resolution,
+            num_inference_steps=config.validation_steps,
+            generator=[torch.Generator().manual_seed(config.seed + i) for i in range(count)],
+        ).images
     return image_grid(images, columns=min(4, count))
 
 
@@ -374,10 +475,13 @@ def load_models(model_dir: Path, config: TrainConfig):
         module.requires_grad_(False)
     alpha = config.alpha or config.rank
     torch.manual_seed(config.seed)  # the LoRA initialisation: same seed, same starting weights
-    unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=UNET_TARGETS))
+    unet.add_adapter(
+        LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=UNET_TARGETS)
+    )
     if config.train_text_encoder:
-        text_encoder.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
-                                            target_modules=TEXT_TARGETS))
+        text_encoder.add_adapter(
+            LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=TEXT_TARGETS)
+        )
     if config.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
     return tokenizer, text_encoder, vae, unet, noise_scheduler
