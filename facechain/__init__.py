@@ -5,3 +5,5 @@ the CLI (``facechain ...``) and the Gradio app are thin layers over it.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,2 +1,4 @@
 """torch modules saved and loaded with diffusers' ``ModelMixin``/``ConfigMixin``: the HumanMAC motion
-denoiser and recognition heads. They arrive with the motion and lab work."""
+denoiser (``humanmac``) and the DCT its tokens live in (``dct``). Nothing here imports ``facechain``."""
+
+__all__: list[str] = []  # a namespace of modules: import them by name

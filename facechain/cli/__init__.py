@@ -57,3 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+
+
+__all__ = ["build_parser", "main"]

@@ -207,7 +207,16 @@ def build_face_map(
     progress: Progress | None = None,
 ) -> FaceMap:
     """Detect, embed and map the faces of ``paths``; draw the map into ``out`` (PNG) when at least one
-    face was found. Numbers follow the order of ``paths``."""
+    face was found. Numbers follow the order of ``paths``.
+
+    Args:
+        paths: photos or generated portraits.
+        out: the PNG to write.
+        analyzer: the face engine whose identity embeddings are mapped.
+        max_pixels: larger images are listed as unreadable, not decoded.
+        seed: the map network's seed (DLME), for a reproducible layout.
+        progress: ``progress(images done, total, image name)`` (``facechain.progress``).
+    """
     found, missing = find_faces(paths, analyzer, max_pixels, progress)
     if not found:
         return FaceMap([], "none", missing)

@@ -67,3 +67,6 @@ def build_app(settings: Settings | None = None, runs_root: str | Path = "runs") 
             with gr.Tab(tab.TITLE):
                 tab.build(context)
     return app
+
+
+__all__ = ["AppContext", "TABS", "build_app", "safe_name"]

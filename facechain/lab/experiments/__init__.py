@@ -17,3 +17,6 @@ def all_experiments() -> dict[str, Experiment]:
         if isinstance(experiment, Experiment):
             found[experiment.name] = experiment
     return dict(sorted(found.items()))
+
+
+__all__ = ["all_experiments"]

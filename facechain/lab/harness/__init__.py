@@ -2,3 +2,5 @@
 (models), a training loop with pluggable steps (training), metrics, and paired-seed experiments with
 a verdict on the paper's claim (experiment). Methods live one module each in ``facechain.lab``; their
 experiments in ``facechain.lab.experiments``."""
+
+__all__: list[str] = []  # a namespace of modules: import them by name

@@ -142,8 +142,20 @@ def prepare(
 ) -> PreparedDataset:
     """Curate ``photos`` (files or folders) into a training set at ``out``.
 
-    With ``max_request_pixels``, photos that would take the pixels decoded for this call past it are
-    rejected unread, each with the reason (see ``over_budget``); the others are examined as usual.
+    Args:
+        photos: image files or folders of them; every photo gets a report, kept or rejected with its reason.
+        out: the dataset folder to write (images/, metadata.jsonl, report.json), written whole.
+        trigger: the one-word token the LoRA learns for the person.
+        class_word: overrides the class phrase voted from the faces' gender and age ("woman", "man", ...).
+        max_photos: most photos kept; beyond it, the most varied ones (``diversity.greedy_selection``).
+        analyzer: a face engine, or its name ("auto", "dlib", "insightface"); None: the settings' one.
+        crop: size of the crops and where the face sits in them.
+        overwrite: replace a non-empty ``out``.
+        settings: home folder, engine and limits (default: from the environment).
+        progress: ``progress(photos done, total, photo name)`` (``facechain.progress``).
+        workers: processes examining photos (1: this process only).
+        max_request_pixels: photos that would take the pixels decoded for this call past it are rejected
+            unread, each with the reason (see ``over_budget``); the others are examined as usual.
 
     Raises ``NoUsablePhotos`` when nothing survives, ``OutputExists`` (a ``FileExistsError``) when ``out``
     holds files and ``overwrite`` is False, ``BadArguments`` for a bad trigger or count; in every case

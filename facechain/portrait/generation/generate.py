@@ -208,7 +208,18 @@ def generate(
     progress: Progress | None = None,
     cache: PipelineCache = DEFAULT_CACHE,
 ) -> Generation:
-    """Sample ``request.count`` portraits, judge each, return them best first."""
+    """Sample ``request.count`` portraits, judge each, return them best first.
+
+    Args:
+        request: the trained model folder, style, words, count and sampling settings (checked on creation).
+        settings: home folder, base model and face engine (default: from the environment).
+        analyzer: the face engine that judges likeness (default: the settings' one).
+        progress: ``progress(images done, total)`` (``facechain.progress``).
+        cache: the loaded base model shared between requests (the process-wide one by default).
+
+    Returns:
+        ``Generation``: portraits best first (score, flag, seed), the prompts and every setting used.
+    """
     settings = settings or Settings.from_env()
     rendered = render(request, settings, progress, cache)
     return rank(rendered, analyzer or load_analyzer(settings.face_backend, settings))

@@ -87,9 +87,16 @@ def dataset_identity(dataset: Path) -> dict:
 
 
 def train(config: TrainConfig, settings: Settings | None = None, progress: Progress | None = None) -> TrainResult:
-    """Run (or resume) training; returns where the LoRA is. ``progress(step, total, "loss=...")`` is
-    called on the main process after every optimizer step. The main process holds ``config.out`` for the
-    whole run (``FolderInUse`` if another run holds it)."""
+    """Run (or resume) training; returns where the LoRA is.
+
+    Args:
+        config: dataset, output folder, base model and every training option (``TrainConfig``).
+        settings: home folder and default base model (default: from the environment).
+        progress: ``progress(step, total, "loss=...")``, called on the main process after every optimizer
+            step (``facechain.progress``); raising from it stops the run, checkpoints kept.
+
+    The main process holds ``config.out`` for the whole run (``FolderInUse`` if another run holds it).
+    """
     from accelerate import PartialState
 
     settings = settings or Settings.from_env()
