@@ -217,3 +217,36 @@ def test_lcm_scheduler_uses_its_lora_and_few_steps(model, settings, style_lora):
     assert {name.split("-")[0] for name in cache.pipe.get_active_adapters()} == {"person", "lcm"}
     generate(request(model, count=1), settings, cache=cache)  # back to DPM-Solver++, LCM adapter off
     assert {name.split("-")[0] for name in cache.pipe.get_active_adapters()} == {"person"}
+
+
+def test_portrait_pipeline_loads_only_checked_safetensors_and_set_adapters_means_exactly_these(
+    model, settings, tmp_path
+):
+    from pipelines import LoraFileError, PortraitPipeline
+
+    pipe = PortraitPipeline.from_pretrained(
+        settings.home / "tiny-sd", safety_checker=None, requires_safety_checker=False
+    )
+    pipe.set_progress_bar_config(disable=True)
+
+    def image():
+        return np.asarray(
+            pipe(
+                "sks, a woman", height=64, width=64, num_inference_steps=3, generator=torch.Generator().manual_seed(3)
+            ).images[0],
+            dtype=np.int16,
+        )
+
+    base = image()
+    pickled = tmp_path / "lora.bin"
+    pickled.write_bytes(b"not opened")
+    with pytest.raises(LoraFileError, match="only .safetensors"):
+        pipe.load_lora_weights(pickled, adapter_name="pickled")
+    pipe.load_lora_weights(str(model), adapter_name="folder")  # a folder: its pytorch_lora_weights.safetensors
+    pipe.load_lora_weights(model / LORA_FILE, adapter_name="file")  # the same file by its path
+    pipe.set_adapters(["folder"], [1.0])
+    with_person = image()
+    pipe.set_adapters(["file"], [1.0])
+    assert np.array_equal(image(), with_person)  # the same weights, loaded either way
+    pipe.set_adapters([])  # every LoRA off: the base model's image again
+    assert np.array_equal(image(), base) and not np.array_equal(with_person, base)
