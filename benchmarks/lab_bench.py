@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from facechain.atomic import staged_file  # noqa: E402
-from facechain.lab.experiments import all_experiments  # noqa: E402
+from facechain.lab import all_experiments  # noqa: E402
 from facechain.lab.harness.experiment import run_experiment, table  # noqa: E402
 
 

@@ -58,8 +58,8 @@ def test_info_nce_matches_its_formula_and_rewards_matching_positives():
 
 
 def test_backgrounds_carry_the_class_only_where_asked_and_the_glyph_is_the_saliency():
-    from facechain.lab.experiments.a2mim import upsampled
-    from facechain.lab.experiments.cvsa import INK, scenes
+    from facechain.lab.a2mim.experiment import upsampled
+    from facechain.lab.cvsa.experiment import INK, scenes
     from facechain.lab.harness.data import digits
 
     split = digits(0)
@@ -74,7 +74,7 @@ def test_backgrounds_carry_the_class_only_where_asked_and_the_glyph_is_the_salie
 
 
 def test_augmented_view_moves_image_and_saliency_together():
-    from facechain.lab.experiments.cvsa import augmented
+    from facechain.lab.cvsa.experiment import augmented
 
     torch.manual_seed(0)
     images = torch.zeros(8, 1, 16, 16)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from facechain.lab.experiments import all_experiments
+from facechain.lab import all_experiments
 from facechain.lab.harness.experiment import Arms
 
 

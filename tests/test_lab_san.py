@@ -58,7 +58,7 @@ def test_soft_contrastive_loss_prefers_views_that_land_together():
 
 
 def test_h_score_counts_rejected_knowns_as_wrong():
-    from facechain.lab.experiments.san import h_score
+    from facechain.lab.san.experiment import h_score
 
     labels = np.array([0, 1, 2, 7, 8, 9])
     scores = h_score(np.array([0, -1, 2, -1, -1, 3]), labels)
@@ -68,7 +68,7 @@ def test_h_score_counts_rejected_knowns_as_wrong():
 
 
 def test_one_vs_all_loss_of_the_baseline():
-    from facechain.lab.experiments.san import one_vs_all_loss
+    from facechain.lab.san.experiment import one_vs_all_loss
 
     logits = torch.tensor([[2.0, -1.0, 0.0, 0.0, 0.0, 0.0]])  # positive slots, then negative slots
     expected = -math.log(1 / (1 + math.exp(-2.0))) + max(-math.log(1 / (1 + math.exp(-1.0))), math.log(2))

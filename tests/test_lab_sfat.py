@@ -57,8 +57,8 @@ def test_aggregate_is_the_weighted_average_of_states():
 
 
 def test_label_shards_are_non_iid_and_cover_the_data_once():
-    from facechain.lab.experiments.sfat import label_shards
     from facechain.lab.harness.data import digits
+    from facechain.lab.sfat.experiment import label_shards
 
     y = digits(0).y_train
     parts = label_shards(y, np.random.default_rng(0))
@@ -71,8 +71,8 @@ def test_clients_as_processes_give_exactly_the_simulated_result():
     """torch.distributed (gloo, CPU): client processes, each training on its own shard only and
     gathering the others' states, end where the in-process simulation ends. Two clients and two rounds
     (the second aggregated with slack weights) keep the process start-up within the test's time."""
-    from facechain.lab.experiments.sfat import federated_adversarial_training, federated_in_processes, label_shards
     from facechain.lab.harness.data import digits
+    from facechain.lab.sfat.experiment import federated_adversarial_training, federated_in_processes, label_shards
 
     split = digits(0)
     parts = label_shards(split.y_train, np.random.default_rng(0))[:2]

@@ -39,7 +39,7 @@ def add_lab_commands(commands) -> None:
 
 
 def run_lab_list(args: argparse.Namespace) -> int:
-    from ..lab.experiments import all_experiments
+    from ..lab import all_experiments
 
     for experiment in all_experiments().values():
         better = "higher" if experiment.higher_is_better else "lower"
@@ -58,7 +58,7 @@ def run_lab_run(args: argparse.Namespace) -> int:
     import torch
 
     from ..errors import BadArguments
-    from ..lab.experiments import all_experiments
+    from ..lab import all_experiments
     from ..lab.harness.experiment import plot, run_experiment, save, table
 
     torch.set_num_threads(args.threads)

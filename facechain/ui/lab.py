@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..lab.experiments import all_experiments
+from ..lab import all_experiments
 from .errors import user_errors
 from .progress import gradio_progress
 

@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..a2mim import tiny_resnet
-from ..cvsa import cvsa_loss, foreground_features, info_nce, swap_view
+from ..a2mim.experiment import SIDE, probe_accuracy, upsampled
 from ..harness.data import CLASSES, digits
 from ..harness.experiment import Arms, Experiment
 from ..harness.training import fit, loss_step
-from .a2mim import SIDE, probe_accuracy, upsampled
+from . import cvsa_loss, foreground_features, info_nce, swap_view
 
 SHORTCUT = 0.9  # share of training images drawn over their class's grating
 INK = 0.35  # glyph pixels: ink above this

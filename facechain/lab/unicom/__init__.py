@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rts import arcface_logits
+from ..rts import arcface_logits
 
 SCALE, MARGIN = 32.0, 0.3
 PROTOTYPE_LR_FACTOR = 10.0

@@ -10,7 +10,7 @@ import numpy as np
 from ..harness.data import digits, growing_stream
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy, precision_recall
-from ..infogrowth import InfoGrowthStream
+from . import InfoGrowthStream
 
 CHUNK = 100
 

@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..a2mim import MaskedImageModel, a2mim_loss, a2mim_model, block_mask, simmim_loss, simmim_model, tiny_resnet
 from ..harness.data import digits, few_labels, images
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.training import cross_entropy, fit, loss_step
+from . import MaskedImageModel, a2mim_loss, a2mim_model, block_mask, simmim_loss, simmim_model, tiny_resnet
 
 SIDE = 16
 BLOCK = 4  # 16 blocks of 4x4 pixels; 10 of them masked at ratio 0.6

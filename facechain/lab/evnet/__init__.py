@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..mapping.dlme import EPOCHS, SMALL_GROUP_K, fit_dlme
-from ..mapping.manifold import ManifoldNet, embed
+from ...mapping.dlme import EPOCHS, SMALL_GROUP_K, fit_dlme
+from ...mapping.manifold import ManifoldNet, embed
 
 K = SMALL_GROUP_K
 

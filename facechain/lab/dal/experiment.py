@@ -7,12 +7,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..dal import dal_loss, generalized_cross_entropy
 from ..harness.data import digits, symmetric_noise
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
 from ..harness.training import fit, loss_step, outputs
+from . import dal_loss, generalized_cross_entropy
 
 LOSSES = {
     "CE": lambda logits, labels, progress: F.cross_entropy(logits, labels),

@@ -20,7 +20,7 @@ from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
 from ..harness.training import fit, loss_step, outputs
-from ..sfat import aggregate, fedavg_weights, pgd_attack, robust_accuracy, slack_weights
+from . import aggregate, fedavg_weights, pgd_attack, robust_accuracy, slack_weights
 
 CLIENTS, SHARDS_PER_CLIENT = 5, 2
 LOCAL_EPOCHS, BATCH = 2, 32

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..doe import ImplicitOutlierTransform, max_logit, oe_step
 from ..harness.data import class_subset, digits
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy, auroc, fpr_at_95_tpr, max_softmax
 from ..harness.models import Classifier
 from ..harness.training import cross_entropy, fit, loss_step, outputs
+from . import ImplicitOutlierTransform, max_logit, oe_step
 
 KNOWN, SURROGATE, UNSEEN = (0, 1, 2, 3, 4), (5, 6), (7, 8, 9)
 WARMUP = 0.3  # share of training with plain OE before DOE's perturbation starts

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weight_perturbation import apply_gradient, gradient, shifted, trainable
+from ..weight_perturbation import apply_gradient, gradient, shifted, trainable
 
 GAMMAS = (1e-1, 1e-2, 1e-3, 1e-4)
 

@@ -16,7 +16,7 @@ from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import recall_at_1
 from ..harness.models import embedding_net
 from ..harness.training import fit, loss_step, outputs
-from ..unicom import UnicomHead
+from . import UnicomHead
 
 PSEUDO_CLASSES, COMPONENTS = 60, 16
 ARMS = {"full softmax": (1.0, 1.0), "partial classes": (0.2, 1.0), "partial dims": (1.0, 0.5), "Unicom": (0.2, 0.5)}

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..fairness import fair_loss, head_tail_groups, logit_adjusted_cross_entropy
 from ..harness.data import CLASSES, digits, long_tail, symmetric_noise
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
 from ..harness.training import fit, loss_step, outputs
+from . import fair_loss, head_tail_groups, logit_adjusted_cross_entropy
 
 IMBALANCE, NOISE = 20, 0.3
 

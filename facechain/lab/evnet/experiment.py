@@ -10,8 +10,8 @@ import numpy as np
 
 from ...mapping.manifold import embed
 from .. import evnet
+from ..dlme.experiment import compare_maps
 from ..harness.experiment import Arms, Experiment
-from .dlme import compare_maps
 
 CLUSTERS = 10
 DELETED = 8

@@ -16,7 +16,7 @@ from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
 from ..harness.training import cross_entropy, fit, loss_step, outputs
-from ..sharpdro import GroupWeights, SharpDRO, group_dro_step, sam_step
+from . import GroupWeights, SharpDRO, group_dro_step, sam_step
 
 PHOTONS = (np.inf, 8.0, 4.0, 2.0, 1.0, 0.5)
 SHARE_DECAY = 0.6

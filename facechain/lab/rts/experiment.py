@@ -18,7 +18,7 @@ from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy, auroc, fpr_at_95_tpr, max_softmax
 from ..harness.models import Classifier
 from ..harness.training import cross_entropy, fit, loss_step, outputs
-from ..rts import VarianceHead, calibrate_sign, expected_temperature, rts_loss
+from . import VarianceHead, calibrate_sign, expected_temperature, rts_loss
 
 IN_DISTRIBUTION = 5  # digits 0-4; 5-9 are out-of-distribution
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .weight_perturbation import apply_gradient, gradient, scaled_to, shifted
+from ..weight_perturbation import apply_gradient, gradient, scaled_to, shifted
 
 
 def group_losses(per_example: torch.Tensor, groups: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..bicro import MARGIN, clean_probability, hinge_triplet, soft_labels, soft_margin, warmup_loss
 from ..harness.data import digits, shuffled_pairs, two_views
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import auroc, recall_at_1
 from ..harness.models import embedding_net
+from . import MARGIN, clean_probability, hinge_triplet, soft_labels, soft_margin, warmup_loss
 
 NOISE, DIM, BATCH = 0.4, 32, 64
 

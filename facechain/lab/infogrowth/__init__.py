@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..portrait.dataset.diversity import cosine_distances, information_gain
+from ...portrait.dataset.diversity import cosine_distances, information_gain
 
 
 def label_alignment(

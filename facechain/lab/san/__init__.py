@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..mapping.manifold import manifold_loss, squared_distances, two_view_distances
+from ...mapping.manifold import manifold_loss, squared_distances, two_view_distances
 
 ALPHA, BETA, GAMMA, LAMBDA_ENTROPY = 1.0, 1.5, 0.1, 0.1
 

@@ -13,7 +13,7 @@ from torch import nn
 from ..harness.data import class_subset, digits
 from ..harness.experiment import Arms, Experiment
 from ..harness.training import cross_entropy, fit, loss_step
-from ..purer import Curriculum, episode, harden, invert, maml_step, meta_test
+from . import Curriculum, episode, harden, invert, maml_step, meta_test
 
 TEACHER_PAIRS = ((0, 1), (2, 3), (4, 5))
 TEST_CLASSES = (6, 7, 8, 9)

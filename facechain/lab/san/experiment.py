@@ -22,7 +22,7 @@ from ..harness.experiment import Arms, Experiment
 from ..harness.models import Classifier
 from ..harness.training import fit, loss_step, outputs
 from ..harness.views import shifted
-from ..san import LAMBDA_ENTROPY, AllInOneHead, open_set_entropy, open_set_predictions, pair_log_odds, san_loss
+from . import LAMBDA_ENTROPY, AllInOneHead, open_set_entropy, open_set_predictions, pair_log_odds, san_loss
 
 KNOWN = 6  # digits 0-5 are known, 6-9 unknown
 NO_ENTROPY = "SAN, no target entropy"

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..gslm import SpecificHead, class_activation_maps, pseudo_labels, reactivate, segmentation_masks, specific_loss
 from ..harness.data import SHAPES, shapes
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import mean_iou
 from ..harness.training import fit, loss_step
+from . import SpecificHead, class_activation_maps, pseudo_labels, reactivate, segmentation_masks, specific_loss
 
 CAM_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 

@@ -11,13 +11,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..dash import DashThreshold, dash_unlabelled_loss, fixmatch_unlabelled_loss, self_label_loss
 from ..harness.data import digits, few_labels
 from ..harness.experiment import Arms, Experiment
 from ..harness.metrics import accuracy
 from ..harness.models import Classifier
 from ..harness.training import fit, loss_step, outputs
 from ..harness.views import shifted, strongly_augmented
+from . import DashThreshold, dash_unlabelled_loss, fixmatch_unlabelled_loss, self_label_loss
 
 LABELS_PER_CLASS = 4
 LABELLED_BATCH = 32
