@@ -110,8 +110,9 @@ def new_accelerator(config: TrainConfig):
 
     accelerate keeps its precision in one process-wide state that refuses a change once set, and the
     app trains many runs in one process, each with its own precision; accelerate offers no public way
-    to start over, so its state is cleared with ``AcceleratorState._reset_state()`` (accelerate < 2 is
-    pinned; the tests train in full precision, bf16 and fp16 in one process). The
+    to start over, so its state is cleared with ``AcceleratorState._reset_state()``, as transformers'
+    ``TrainingArguments`` does for the same reason (accelerate < 2 is pinned; the tests train in full
+    precision, bf16 and fp16 in one process). The
     process group (``PartialState``) is kept, so this is safe under ``accelerate launch``.
     """
     from accelerate import Accelerator
