@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 from types import SimpleNamespace
@@ -147,3 +148,33 @@ def test_train_tab_offers_the_tiny_model_only_when_it_can_be_built(tmp_path, mon
         if getattr(block, "value", None) and "tiny offline demo model is not offered" in str(block.value)
     ]
     assert notes and "OSError: gone" in notes[0]
+
+
+def test_facechain_serve_serves_the_app(tmp_path):
+    """`facechain serve` (like `python app.py`) answers on the asked port with the app's page."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "facechain.cli", "serve", "--port", str(port), "--runs", str(tmp_path / "runs")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "FACECHAIN_HOME": str(tmp_path / "home")},
+    )
+    try:
+        deadline, page = time.monotonic() + 90, None
+        while page is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None and "FaceChain Studio" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

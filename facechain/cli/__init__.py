@@ -14,6 +14,7 @@ from .generate import add_generate_commands
 from .lab import add_lab_commands
 from .motion import add_motion_commands
 from .prepare import add_prepare_commands
+from .serve import add_serve_command
 from .train import add_train_command
 
 EXIT_CODES = """exit codes:
@@ -41,6 +42,7 @@ def build_parser() -> Parser:
     add_generate_commands(commands)
     add_motion_commands(commands)
     add_lab_commands(commands)
+    add_serve_command(commands)
     return parser
 
 

@@ -69,4 +69,17 @@ def build_app(settings: Settings | None = None, runs_root: str | Path = "runs") 
     return app
 
 
-__all__ = ["AppContext", "TABS", "build_app", "safe_name"]
+def serve(host: str | None = None, port: int | None = None, runs_root: str | Path = "runs") -> None:
+    """Build the app and serve it until interrupted: one event of a kind at a time (training and
+    generation use the whole machine), uploads up to 25 MB.
+
+    Args:
+        host: address to listen on; None: GRADIO_SERVER_NAME, else 127.0.0.1.
+        port: port; None: GRADIO_SERVER_PORT, else 7860.
+        runs_root: folder of the sessions' photos, models and outputs.
+    """
+    app = build_app(runs_root=runs_root).queue(default_concurrency_limit=1)
+    app.launch(server_name=host, server_port=port, max_file_size="25mb")
+
+
+__all__ = ["AppContext", "TABS", "build_app", "safe_name", "serve"]

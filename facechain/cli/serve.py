@@ -1,0 +1,32 @@
+"""``facechain serve``: the web app, the same as ``python app.py`` (the Hugging Face Spaces entry point)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_command
+
+
+def add_serve_command(commands) -> None:
+    serve = add_command(
+        commands,
+        "serve",
+        "serve the web app (Photos, Train, Generate, Map, Motion, Lab)",
+        "Serve the FaceChain Studio web app in the browser, the same app as `python app.py`. Each browser "
+        "session gets its own folder under --runs.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: GRADIO_SERVER_PORT, else 7860)")
+    serve.add_argument("--runs", type=Path, default=Path("runs"), help="folder of the sessions' photos and models")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ..validation import check_between
+
+    check_between("--port", args.port, 1, 65535)
+    from ..ui import serve  # gradio: after the arguments are checked
+
+    serve(host=args.host, port=args.port, runs_root=args.runs)
+    return 0
