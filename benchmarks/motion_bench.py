@@ -42,8 +42,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from facechain.atomic import staged_file  # noqa: E402
+from facechain.motion.config import MotionTrainConfig  # noqa: E402
 from facechain.motion.skeleton import H36M  # noqa: E402
-from facechain.motion.training import MotionTrainConfig, RandomWindows, procedural_windows, train_denoiser  # noqa: E402
+from facechain.motion.training import RandomWindows, procedural_windows, train_denoiser  # noqa: E402
 from models.dct import to_dct  # noqa: E402
 from models.humanmac import HumanMACDenoiser  # noqa: E402
 from pipelines.humanmac import HumanMACPipeline, default_scheduler  # noqa: E402

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from facechain.motion.config import MotionTrainConfig
 from facechain.motion.metrics import ade
 from facechain.motion.skeleton import H36M
-from facechain.motion.training import MotionTrainConfig, RandomWindows, augment, procedural_windows, train_denoiser
+from facechain.motion.training import RandomWindows, augment, procedural_windows, train_denoiser
 from models.humanmac import HumanMACDenoiser
 from pipelines import HumanMACPipeline
 from pipelines.humanmac import default_scheduler

@@ -73,9 +73,12 @@ def add_group(commands, name: str, help: str, description: str):
 def add_config_options(
     parser: argparse.ArgumentParser, config_class, positional: tuple[str, ...] = (), required: tuple[str, ...] = ()
 ) -> None:
-    """One option per field of a config dataclass, with the help, default and choices declared on the
-    field (``metadata``): a flag for a bool, ``action='append'`` for a tuple, the field's type else."""
+    """One option per field of a config dataclass that declares its help (``validation.option``), with the
+    help, default and choices declared on the field (``metadata``): a flag for a bool, ``action='append'``
+    for a tuple, the field's type else. Fields without a help text are not options."""
     for item in dataclasses.fields(config_class):
+        if "help" not in item.metadata:
+            continue
         extra = {key: value for key, value in item.metadata.items() if key not in ("help", "aliases")}
         kind = item.type if isinstance(item.type, str) else item.type.__name__
         options = {"help": item.metadata["help"], **extra}

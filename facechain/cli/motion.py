@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from pipelines.schedulers import MOTION_SOLVERS
 
+from ..motion.config import MotionTrainConfig
 from ..motion.scenario import MODES, START_MOTIONS
 from ..progress import TqdmProgress
-from .common import add_command, add_group
+from .common import add_command, add_config_options, add_group
 
 DATA_HELP = (
     "VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
@@ -43,17 +45,14 @@ def add_motion_commands(commands) -> None:
     train.add_argument("--dataset", choices=("h36m", "humaneva"), default="h36m", help="skeleton and split")
     train.add_argument("--data", type=Path, help=DATA_HELP)
     train.add_argument("--trusted-file", action="store_true", help=TRUSTED_HELP)
-    train.add_argument("--steps", type=int, default=2000, help="optimizer steps")
-    train.add_argument("--batch-size", type=int, default=32, help="windows per step")
-    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (paper: 3e-4)")
     train.add_argument("--windows", type=int, default=2000, help="procedural training windows to draw")
     train.add_argument("--width", type=int, default=128, help="transformer width (paper: 512)")
     train.add_argument("--layers", type=int, default=4, help="transformer layers, even (paper: 8)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the procedural windows and the initialisation")
     train.add_argument(
         "--checkpoints", type=Path, help="checkpoint folder (default: beside --out, named <out>.checkpoints)"
     )
-    train.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (0: none)")
+    add_config_options(train, MotionTrainConfig)
+    train.set_defaults(steps=2000, batch_size=32, learning_rate=1e-3)  # a model this CPU trains in minutes
     train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     train.set_defaults(run=run_motion_train)
 
@@ -139,7 +138,7 @@ def run_motion_train(args: argparse.Namespace) -> int:
     from ..errors import BadArguments
     from ..motion.data import load_positions, split_sequences
     from ..motion.skeleton import SKELETONS
-    from ..motion.training import MotionTrainConfig, RandomWindows, procedural_windows, train_denoiser
+    from ..motion.training import RandomWindows, procedural_windows, train_denoiser
 
     check_numbers(
         args,
@@ -173,11 +172,7 @@ def run_motion_train(args: argparse.Namespace) -> int:
     )
     scheduler = default_scheduler()
     config = MotionTrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
+        **{item.name: getattr(args, item.name) for item in fields(MotionTrainConfig) if "help" in item.metadata}
     )
     checkpoints = args.checkpoints or args.out.with_name(f"{args.out.name}.checkpoints")
     with TqdmProgress("motion train", "step") as bar:

@@ -12,7 +12,7 @@ interrupted one stopped.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,27 +25,13 @@ from ..checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ..errors import BadArguments
 from ..progress import Progress
 from ..seeding import step_generator
+from .config import MotionTrainConfig
 from .procedural import random_clip, root_relative
 from .skeleton import H36M, Skeleton
 
 
 class MotionTrainingError(BadArguments):
     """A training run that cannot start or resume, saying what to do instead."""
-
-
-@dataclass
-class MotionTrainConfig:
-    steps: int = 1000
-    batch_size: int = 64
-    learning_rate: float = 3e-4
-    lr_milestones: tuple[float, ...] = (0.15, 0.3, 0.45, 0.55, 0.7, 0.9)  # the paper's epochs 75..450 of 500
-    lr_gamma: float = 0.9
-    mod_train: float = 0.8
-    ema_decay: float = 0.995
-    ema_start: int = 2000
-    seed: int = 0
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 2
 
 
 class RandomWindows:
