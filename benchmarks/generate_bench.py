@@ -33,8 +33,12 @@ from train_bench import make_dataset  # noqa: E402
 from facechain.config import Settings  # noqa: E402
 from facechain.examples import astronaut, framed  # noqa: E402
 from facechain.faces import load_analyzer  # noqa: E402
-from facechain.portrait import TrainConfig, train  # noqa: E402
-from facechain.portrait.generation.generate import GenerationRequest, PipelineCache, Portrait, rank, render  # noqa: E402
+from facechain.portrait import (  # noqa: E402
+    GenerationRequest,  # noqa: E402
+    TrainConfig,
+    train,
+)
+from facechain.portrait.generation.generate import PipelineCache, Portrait, rank, render  # noqa: E402
 
 
 def main() -> None:

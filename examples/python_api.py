@@ -13,8 +13,7 @@ from pathlib import Path
 
 from facechain import quiet
 from facechain.examples import write_example_photos
-from facechain.portrait import TrainConfig, prepare, train
-from facechain.portrait.generation.generate import GenerationRequest, generate, write_generation
+from facechain.portrait import GenerationRequest, TrainConfig, generate, prepare, train, write_generation
 from facechain.portrait.model_folder import finished_run
 
 

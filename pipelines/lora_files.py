@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+"""A Hugging Face repo id, "owner/name"."""
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 """The file diffusers saves a LoRA as, and looks for in a folder."""

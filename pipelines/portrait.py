@@ -20,7 +20,7 @@ from pathlib import Path
 
 from diffusers import StableDiffusionPipeline
 
-from .lora_files import LORA_WEIGHTS, check_lora_file
+from .lora_files import HUB_ID, LORA_WEIGHTS, check_lora_file
 
 
 class PortraitPipeline(StableDiffusionPipeline):
@@ -31,21 +31,24 @@ class PortraitPipeline(StableDiffusionPipeline):
 
         Args:
             pretrained_model_name_or_path_or_dict: a local file, a local folder (its ``weight_name`` or
-                ``pytorch_lora_weights.safetensors``), a hub id, or a state dict. A local file is checked
-                with ``check_lora_file`` before it is opened; from the hub only safetensors are fetched.
+                ``pytorch_lora_weights.safetensors``), a hub id ("owner/name"), or a state dict. A local file
+                is checked with ``check_lora_file`` before it is opened (a missing one is refused by name);
+                from the hub only safetensors are fetched.
             adapter_name: the PEFT adapter name, used by ``set_adapters``.
             **kwargs: passed on to diffusers (``weight_name``, ...).
         """
         source = pretrained_model_name_or_path_or_dict
-        if isinstance(source, (str, Path)) and Path(source).exists():
+        if isinstance(source, Path) or (
+            isinstance(source, str) and (Path(source).exists() or not HUB_ID.match(source))
+        ):
             path = Path(source)
             if path.is_dir():
                 path = path / kwargs.setdefault("weight_name", LORA_WEIGHTS)
             else:
-                source, kwargs["weight_name"] = str(path.parent), path.name
-            check_lora_file(path)
+                source, kwargs["weight_name"] = path.parent, path.name
+            check_lora_file(path)  # a missing or mistyped local path is refused here, not sent to the hub
             source = str(source)
-        kwargs.setdefault("use_safetensors", True)
+        kwargs["use_safetensors"] = True
         super().load_lora_weights(source, adapter_name=adapter_name, **kwargs)
 
     def set_adapters(self, adapter_names: list[str] | str, adapter_weights=None) -> None:

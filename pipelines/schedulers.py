@@ -8,7 +8,7 @@ is clipped at 0.999), so a solver that starts sampling there divides its clean-m
 and diverges (measured: DPM-Solver++, UniPC and Euler with their default spacing give errors of
 ~1500 m); "leading" spacing starts at t = 950 instead.
 
-Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[name].scheduler(pipe.scheduler.config)``.
+Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[name].build(pipe.scheduler.config)``.
 """
 
 from __future__ import annotations

@@ -16,8 +16,14 @@ def imported_modules(path: Path) -> set[str]:
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
+    return imports_of(path.read_text(encoding="utf-8"), package)
+
+
+def imports_of(source: str, package: str) -> set[str]:
+    """What ``source``, a module of ``package``, imports; for ``from X import y``, both X and X.y, since y
+    may be a module (``from facechain import lab``)."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -26,6 +32,7 @@ def imported_modules(path: Path) -> set[str]:
                 parent = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join(parent + ([base] if base else []))
             names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -34,9 +41,10 @@ def sources(*folders: str) -> list[Path]:
 
 
 def test_imported_modules_resolves_relative_imports():
-    package = ROOT / "facechain" / "portrait" / "generation" / "generate.py"
-    names = imported_modules(package)
+    names = imported_modules(ROOT / "facechain" / "portrait" / "generation" / "generate.py")
     assert {"facechain.portrait.model_folder", "facechain.atomic", "pipelines.schedulers"} <= names
+    assert "facechain.lab" in imports_of("from .. import lab\n", "facechain.mapping")  # a module named in a from-import
+    assert "facechain.lab.dal" in imports_of("def f():\n    from ..lab import dal\n", "facechain.portrait")
 
 
 @pytest.mark.parametrize("folder", ["pipelines", "models", "sude"])
@@ -59,5 +67,16 @@ def test_product_code_does_not_import_the_lab():
         for path in sources("facechain", "pipelines", "models", "sude")
         if not str(path.relative_to(ROOT)).startswith(allowed)
         and any(name.startswith("facechain.lab") for name in imported_modules(path))
+    }
+    assert not offenders
+
+
+def test_front_ends_are_not_imported_by_what_they_call():
+    """The CLI and the app are thin layers over the API: nothing below them imports them."""
+    offenders = {
+        str(path.relative_to(ROOT))
+        for path in sources("facechain", "pipelines", "models", "sude")
+        if not str(path.relative_to(ROOT)).startswith(("facechain/cli/", "facechain/ui/"))
+        and any(name.startswith(("facechain.cli", "facechain.ui")) for name in imported_modules(path))
     }
     assert not offenders

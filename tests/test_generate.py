@@ -242,6 +242,8 @@ def test_portrait_pipeline_loads_only_checked_safetensors_and_set_adapters_means
     pickled.write_bytes(b"not opened")
     with pytest.raises(LoraFileError, match="only .safetensors"):
         pipe.load_lora_weights(pickled, adapter_name="pickled")
+    with pytest.raises(LoraFileError, match="no such LoRA file"):  # a mistyped path is not sent to the hub
+        pipe.load_lora_weights(str(tmp_path / "typo.safetensors"), adapter_name="typo")
     pipe.load_lora_weights(str(model), adapter_name="folder")  # a folder: its pytorch_lora_weights.safetensors
     pipe.load_lora_weights(model / LORA_FILE, adapter_name="file")  # the same file by its path
     pipe.set_adapters(["folder"], [1.0])

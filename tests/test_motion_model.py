@@ -129,7 +129,7 @@ def test_other_schedulers_and_save_load(trained, held_out, tmp_path):
         for kind in MOTION_SOLVERS:
             assert build_parser().parse_args(["motion", *command, "--scheduler", kind]).scheduler == kind
     pipe, _ = trained
-    for kind in MOTION_SOLVERS:  # none diverges at the cosine schedule's last step (see pipelines/humanmac.py)
+    for kind in MOTION_SOLVERS:  # none diverges at the cosine schedule's last step (see pipelines/schedulers.py)
         other = HumanMACPipeline(pipe.denoiser, pipe.scheduler)
         other.scheduler = MOTION_SOLVERS[kind].build(pipe.scheduler.config)
         other.set_progress_bar_config(disable=True)

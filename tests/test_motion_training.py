@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from facechain.motion.config import MotionTrainConfig
 from facechain.motion.evaluation import ZeroVelocity, evaluate
 from facechain.motion.metrics import ade
 from facechain.motion.skeleton import H36M
 from facechain.motion.training import (
-    MotionTrainConfig,
     MotionTrainingError,
     RandomWindows,
     procedural_windows,
@@ -59,7 +59,7 @@ def test_resumed_training_ends_where_the_uninterrupted_one_does(tmp_path):
         small_denoiser(), default_scheduler(), source, config, checkpoints=tmp_path / "whole"
     )
 
-    def stop_at_ten(step, total, loss):
+    def stop_at_ten(step, total, message):
         if step == 10:
             raise Interrupt
 

@@ -17,9 +17,9 @@ from facechain.diffusion.base_model import BaseModelUnavailable
 from facechain.errors import ExitCode
 from facechain.examples import astronaut, framed
 from facechain.portrait import TrainConfig, train
-from facechain.portrait.training.config import TrainingOutOfMemory
+from facechain.portrait.model_folder import LORA_FILE
+from facechain.portrait.training.config import TrainingError, TrainingOutOfMemory
 from facechain.portrait.training.data import DatasetError
-from facechain.portrait.training.trainer import LORA_FILE, TrainingError
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path):
 
     train(config(tmp_path / "straight"), settings)
 
-    def interrupt(step, total, loss):
+    def interrupt(step, total, message):
         if step == 10:
             raise KeyboardInterrupt
 
@@ -358,7 +358,7 @@ def test_after_a_resume_the_live_plot_and_the_card_show_the_whole_run(dataset, s
             **extra,
         )
 
-    def interrupt(step, total, loss):
+    def interrupt(step, total, message):
         if step == 10:
             raise KeyboardInterrupt
 

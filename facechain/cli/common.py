@@ -101,6 +101,13 @@ def add_config_options(
             )
 
 
+def config_from_args(config_class, args: argparse.Namespace):
+    """The config that ``add_config_options`` options parsed into ``args`` describe (checked on creation)."""
+    return config_class(
+        **{item.name: getattr(args, item.name) for item in dataclasses.fields(config_class) if "help" in item.metadata}
+    )
+
+
 def _value_type(annotation: str):
     """The argparse type of a field annotation written as text (``from __future__ import annotations``)."""
     head = annotation.split("|")[0].strip()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..progress import TqdmProgress
 from ..wording import plural
-from .common import add_command, add_config_options
+from .common import add_command, add_config_options, config_from_args
 
 
 def add_generate_commands(commands) -> None:
@@ -40,9 +40,7 @@ def add_generate_commands(commands) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from ..portrait.generation.request import GenerationRequest
 
-    request = GenerationRequest(
-        **{key: value for key, value in vars(args).items() if key not in ("command", "run", "out")}
-    )
+    request = config_from_args(GenerationRequest, args)
     from ..portrait.generation.generate import check_output_folder, generate, write_generation  # torch: after the check
 
     check_output_folder(args.out)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 from pipelines.schedulers import MOTION_SOLVERS
@@ -14,7 +13,7 @@ from pipelines.schedulers import MOTION_SOLVERS
 from ..motion.config import MotionTrainConfig
 from ..motion.scenario import MODES, START_MOTIONS
 from ..progress import TqdmProgress
-from .common import add_command, add_config_options, add_group
+from .common import add_command, add_config_options, add_group, config_from_args
 
 DATA_HELP = (
     "VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
@@ -171,9 +170,7 @@ def run_motion_train(args: argparse.Namespace) -> int:
         feed_forward=2 * args.width,
     )
     scheduler = default_scheduler()
-    config = MotionTrainConfig(
-        **{item.name: getattr(args, item.name) for item in fields(MotionTrainConfig) if "help" in item.metadata}
-    )
+    config = config_from_args(MotionTrainConfig, args)
     checkpoints = args.checkpoints or args.out.with_name(f"{args.out.name}.checkpoints")
     with TqdmProgress("motion train", "step") as bar:
         try:

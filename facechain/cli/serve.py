@@ -23,10 +23,15 @@ def add_serve_command(commands) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from ..errors import EnvironmentProblem
     from ..validation import check_between
 
     check_between("--port", args.port, 1, 65535)
     from ..ui import serve  # gradio: after the arguments are checked
 
-    serve(host=args.host, port=args.port, runs_root=args.runs)
+    try:
+        serve(host=args.host, port=args.port, runs_root=args.runs)
+    except OSError as error:  # the address is taken or cannot be bound
+        where = f"{args.host or 'the default host'}:{args.port or 'the default port'}"
+        raise EnvironmentProblem(f"cannot listen on {where} ({error}); choose another --port or --host") from None
     return 0

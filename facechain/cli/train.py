@@ -8,7 +8,7 @@ import sys
 
 from ..portrait.training.config import TrainConfig
 from ..progress import TqdmProgress
-from .common import add_command, add_config_options
+from .common import add_command, add_config_options, config_from_args
 
 
 def add_train_command(commands) -> None:
@@ -26,7 +26,7 @@ def add_train_command(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    config = TrainConfig(**{key: value for key, value in vars(args).items() if key not in ("command", "run")})
+    config = config_from_args(TrainConfig, args)
     from accelerate import PartialState  # after the arguments are checked: a bad one is refused at once
 
     from ..portrait import train

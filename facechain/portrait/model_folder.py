@@ -20,7 +20,7 @@ from pathlib import Path
 from pipelines.lora_files import LORA_WEIGHTS
 
 from ..atomic import staged_file
-from ..errors import BadArguments
+from .generation.request import GenerationError
 
 LORA_FILE = LORA_WEIGHTS
 KOHYA_FILE = "lora_kohya.safetensors"
@@ -34,8 +34,8 @@ LOSS_CURVE = "loss_curve.png"
 MODEL_CARD = "README.md"
 
 
-class NotATrainedModel(BadArguments):
-    """A folder without a finished run's ``training.json``."""
+class NotATrainedModel(GenerationError):
+    """A folder without a finished run's ``training.json`` (a ``GenerationError``: generation reads it)."""
 
 
 def finished_run(folder: Path) -> dict | None:
@@ -48,6 +48,26 @@ def write_training_record(folder: Path, info: dict) -> None:
     """Write ``training.json`` whole (it marks the run finished, so never half-written)."""
     with staged_file(Path(folder) / TRAINING_FILE) as staging:
         staging.write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+def restart_log(folder: Path, step: int) -> list[dict]:
+    """The log's entries up to ``step``, rewritten so a run resumed there continues it without duplicates
+    (a new run, step 0, starts an empty log)."""
+    log = Path(folder) / LOG_FILE
+    log.parent.mkdir(parents=True, exist_ok=True)
+    kept = []
+    if step and log.is_file():
+        kept = [
+            entry for entry in map(json.loads, log.read_text(encoding="utf-8").splitlines()) if entry["step"] <= step
+        ]
+    log.write_text("".join(json.dumps(entry) + "\n" for entry in kept), encoding="utf-8")
+    return kept
+
+
+def append_to_log(folder: Path, entry: dict) -> None:
+    """One more line of the run's log (a JSON object with at least its ``step``)."""
+    with open(Path(folder) / LOG_FILE, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(entry) + "\n")
 
 
 def logged_losses(folder: Path) -> list[tuple[int, float]]:

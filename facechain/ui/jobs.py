@@ -43,8 +43,9 @@ class TrainingJob:
     @property
     def losses(self) -> list[tuple[int, float]]:
         """(step, loss) of the whole run so far, from its log (a resumed run's log starts with the
-        interrupted run's steps up to the checkpoint it resumes from)."""
-        return logged_losses(self.config.out)
+        interrupted run's steps up to the checkpoint it resumes from). Empty until the run's first step:
+        before it, the folder's log may still be an earlier run's."""
+        return logged_losses(self.config.out) if self.total is not None else []
 
     def _progress(self, step: int, total: int, message: str = "") -> None:
         self.step, self.total = step, total

@@ -40,8 +40,8 @@ def base_model_status(settings, available: bool, tiny_problem: str | None = None
     )
 
 
-def loss_frame(job: TrainingJob | None) -> pd.DataFrame:
-    return pd.DataFrame(job.losses if job else [], columns=["step", "loss"])
+def loss_frame(losses: list[tuple[int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(losses, columns=["step", "loss"])
 
 
 def models_table(context, request) -> list[list]:
@@ -87,7 +87,7 @@ def run_training(context, request, config: TrainConfig, progress=None):
             loss = f", loss {losses[-1][1]:.4f}" if losses else ""
             yield (
                 f"Training **{config.out.name}**: step {job.step}/{job.total or '?'}{loss}",
-                loss_frame(job),
+                loss_frame(losses),
                 gr.skip(),
             )
     finally:
@@ -98,12 +98,12 @@ def run_training(context, request, config: TrainConfig, progress=None):
             if "cancelled" in job.error
             else ""
         )
-        yield f"**Stopped:** {job.error}.{hint}", loss_frame(job), models_table(context, request)
+        yield f"**Stopped:** {job.error}.{hint}", loss_frame(job.losses), models_table(context, request)
         return
     notice = f"\n\n{TINY_NOTICE}." if config.tiny else ""
     yield (
         f"**Done:** {config.out.name}, {job.result.steps} steps. Use it in the Generate tab.{notice}",
-        loss_frame(job),
+        loss_frame(job.losses),
         models_table(context, request),
     )
 
@@ -135,7 +135,7 @@ def build(context) -> None:
                 cancel = gr.Button("Cancel")
         with gr.Column(scale=2):
             status = gr.Markdown()
-            plot = gr.LinePlot(loss_frame(None), x="step", y="loss", label="Training loss")
+            plot = gr.LinePlot(loss_frame([]), x="step", y="loss", label="Training loss")
             models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
 
     @user_errors

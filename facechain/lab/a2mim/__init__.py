@@ -216,3 +216,27 @@ def tiny_resnet(image_channels: int = 1, widths: Sequence[int] = (16, 32, 64)) -
     stages = [ResidualBlock(widths[0], widths[0])]
     stages += [ResidualBlock(widths[i - 1], widths[i], stride=2) for i in range(1, len(widths))]
     return [stem, *stages]
+
+
+__all__ = [
+    "FOCAL_BETA",
+    "FOCAL_GAMMA",
+    "FREQUENCY_ALPHA",
+    "FREQUENCY_WEIGHT",
+    "MASK_RATIO",
+    "MaskToken",
+    "MaskedImageModel",
+    "ResidualBlock",
+    "a2mim_loss",
+    "a2mim_model",
+    "block_mask",
+    "focal_frequency_loss",
+    "focal_l1",
+    "masked_mean",
+    "mean_fill",
+    "pixel_shuffle_decoder",
+    "resized_mask",
+    "simmim_loss",
+    "simmim_model",
+    "tiny_resnet",
+]

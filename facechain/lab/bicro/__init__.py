@@ -85,3 +85,6 @@ def warmup_loss(images: torch.Tensor, texts: torch.Tensor, keep: float = WARMUP_
     """Mean hinge loss (margin alpha) over the ``keep`` share of the batch's pairs with the lowest loss."""
     losses = hinge_triplet(images, texts, torch.full((len(images),), MARGIN))
     return losses.topk(max(1, int(keep * len(losses))), largest=False).values.mean()
+
+
+__all__ = ["clean_probability", "consistency", "hinge_triplet", "soft_labels", "soft_margin", "warmup_loss"]

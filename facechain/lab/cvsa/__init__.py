@@ -65,3 +65,14 @@ def cvsa_loss(
     """InfoNCE between a view of A (queries) and A's swapped view (keys), plus lambda x the alignment of
     A's object features across the two."""
     return info_nce(queries, keys, temperature) + weight * alignment_loss(foreground_original, foreground_swapped)
+
+
+__all__ = [
+    "ALIGNMENT_WEIGHT",
+    "TEMPERATURE",
+    "alignment_loss",
+    "cvsa_loss",
+    "foreground_features",
+    "info_nce",
+    "swap_view",
+]

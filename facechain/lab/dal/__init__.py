@@ -40,3 +40,6 @@ def dal_loss(
     probabilities = logits.softmax(dim=1)
     entropy = -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=1)
     return generalized_cross_entropy(logits, labels, q) + weight * (entropy / (q * math.log(logits.shape[1]))).mean()
+
+
+__all__ = ["dal_loss", "dal_schedule", "generalized_cross_entropy"]

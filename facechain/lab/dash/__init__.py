@@ -80,3 +80,12 @@ def fixmatch_unlabelled_loss(
     top, label = probabilities.max(dim=1)
     kept = top >= confidence
     return (F.cross_entropy(strong_logits, label, reduction="none") * kept).mean(), kept
+
+
+__all__ = [
+    "DashThreshold",
+    "FIXMATCH_CONFIDENCE",
+    "dash_unlabelled_loss",
+    "fixmatch_unlabelled_loss",
+    "self_label_loss",
+]

@@ -93,3 +93,6 @@ class ImplicitOutlierTransform:
         ce = F.cross_entropy(model(x), y)
         apply_gradient(model, optimizer, [a + b for a, b in zip(perturbed_oe, gradient(model, ce))])
         return float(ce.detach())
+
+
+__all__ = ["GAMMAS", "ImplicitOutlierTransform", "max_logit", "oe_step", "outlier_exposure_loss"]

@@ -88,3 +88,6 @@ def deletion_test(
             )
         )
     return shifts
+
+
+__all__ = ["K", "cluster_saliency", "deletion_shift", "deletion_test", "fit_evnet", "input_saliency", "map_clusters"]

@@ -60,3 +60,6 @@ def logit_adjusted_cross_entropy(
     """The long-tail baseline beside FR: cross-entropy of logits + tau log p(y) (Menon et al., "Long-tail
     learning via logit adjustment", ICLR 2021); predictions use the plain logits."""
     return torch.nn.functional.cross_entropy(logits + tau * log_prior, labels)
+
+
+__all__ = ["fair_loss", "fairness_penalty", "head_tail_groups", "label_confidence", "logit_adjusted_cross_entropy"]

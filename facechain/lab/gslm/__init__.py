@@ -77,3 +77,14 @@ class SpecificHead(nn.Module):
 def specific_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Pixel cross-entropy on the seeds only (ignored pixels carry no loss)."""
     return F.cross_entropy(logits, labels, ignore_index=IGNORE)
+
+
+__all__ = [
+    "IGNORE",
+    "SpecificHead",
+    "class_activation_maps",
+    "pseudo_labels",
+    "reactivate",
+    "segmentation_masks",
+    "specific_loss",
+]

@@ -79,3 +79,6 @@ class InfoGrowthStream:
         weights = self.probabilities() + 1e-9
         chosen = rng.choice(len(weights), size=min(budget, len(weights)), replace=False, p=weights / weights.sum())
         return np.sort(np.asarray(self.kept_index)[chosen])
+
+
+__all__ = ["InfoGrowthStream", "label_alignment"]

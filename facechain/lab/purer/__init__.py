@@ -189,3 +189,18 @@ def meta_test(
         with torch.no_grad():
             accuracies.append(float((learner(query_x).argmax(1) == query_y).float().mean()))
     return float(np.mean(accuracies))
+
+
+__all__ = [
+    "Curriculum",
+    "SIDE",
+    "adapt",
+    "batchnorm_gap",
+    "episode",
+    "harden",
+    "inversion_loss",
+    "invert",
+    "maml_step",
+    "meta_test",
+    "total_variation",
+]

@@ -108,3 +108,18 @@ def calibrate_sign(id_scores: np.ndarray, ood_scores: np.ndarray) -> int:
     id_scores, ood_scores = np.asarray(id_scores, float)[:, None], np.asarray(ood_scores, float)[None, :]
     above = np.mean(id_scores > ood_scores) + 0.5 * np.mean(id_scores == ood_scores)
     return 1 if above >= 0.5 else -1
+
+
+__all__ = [
+    "ARCFACE_MARGIN",
+    "ARCFACE_SCALE",
+    "DOF",
+    "KL_SCALE",
+    "VarianceHead",
+    "arcface_logits",
+    "calibrate_sign",
+    "expected_temperature",
+    "kl_to_prior",
+    "random_temperature",
+    "rts_loss",
+]

@@ -110,3 +110,15 @@ class AllInOneHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.logits(features)
+
+
+__all__ = [
+    "AllInOneHead",
+    "known_unknown",
+    "open_set_entropy",
+    "open_set_loss",
+    "open_set_predictions",
+    "pair_log_odds",
+    "san_loss",
+    "soft_contrastive_loss",
+]

@@ -67,3 +67,6 @@ def robust_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
     adversarial = pgd_attack(model, x, y, eps, steps)
     with torch.no_grad():
         return float((model(adversarial).argmax(1) == y).float().mean())
+
+
+__all__ = ["SLACK", "aggregate", "fedavg_weights", "pgd_attack", "robust_accuracy", "slack_weights"]

@@ -86,3 +86,6 @@ def group_dro_step(
     objective = (q * losses).sum()
     apply_gradient(model, optimizer, gradient(model, objective))
     return float(objective.detach())
+
+
+__all__ = ["GroupWeights", "SharpDRO", "group_dro_step", "group_losses", "sam_step"]

@@ -78,3 +78,6 @@ class UnicomHead(nn.Module):
             {"params": network.parameters(), "lr": learning_rate},
             {"params": [self.prototypes], "lr": PROTOTYPE_LR_FACTOR * learning_rate},
         ]
+
+
+__all__ = ["PROTOTYPE_LR_FACTOR", "UnicomHead", "sampled_classes", "sampled_dimensions"]

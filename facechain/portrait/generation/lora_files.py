@@ -5,15 +5,12 @@ refused by name, never opened)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from pipelines.lora_files import LoraFileError, check_lora_file
+from pipelines.lora_files import HUB_ID, LoraFileError, check_lora_file
 
 from ...errors import BadArguments, EnvironmentProblem
 from ..model_folder import LORA_FILE
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class LoraError(BadArguments):

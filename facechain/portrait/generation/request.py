@@ -11,6 +11,8 @@ from ...errors import BadArguments
 from ...validation import check_between, check_resolution, check_seed, option
 from .styles import DEFAULT_STYLE
 
+SOLVER_STEPS = ", ".join(f"{solver.steps} with {name}" for name, solver in PORTRAIT_SOLVERS.items())
+SOLVER_GUIDANCE = ", ".join(f"{solver.guidance:g} with {name}" for name, solver in PORTRAIT_SOLVERS.items())
 MAX_COUNT = 32
 MAX_STEPS = 200  # past ~50 steps the solvers above change nothing visible; 200 leaves room for ddpm-like use
 MAX_GUIDANCE = 30.0
@@ -22,7 +24,7 @@ class GenerationError(BadArguments):
     """A generation request that cannot run, with what to change."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GenerationRequest:
     """One request: the trained model folder, a style preset, the user's words, how many, and the
     sampling settings (None: the scheduler's or the style's default)."""
@@ -34,8 +36,8 @@ class GenerationRequest:
     negative_prompt: str = option("", "added to the negative prompt")
     seed: int | None = option(None, "image i uses seed+i, 0 to 2^32-1 (default: random, recorded)")
     scheduler: str = option("dpm++", "sampling solver", choices=tuple(PORTRAIT_SOLVERS))
-    steps: int | None = option(None, "sampling steps (default: 30; 8 with lcm)")
-    guidance: float | None = option(None, "guidance scale (default: 7; 2 with lcm)")
+    steps: int | None = option(None, f"sampling steps (default: the scheduler's: {SOLVER_STEPS})")
+    guidance: float | None = option(None, f"guidance scale (default: the scheduler's: {SOLVER_GUIDANCE})")
     person_weight: float | None = option(None, "person LoRA weight, 0-2 (default: the style's)")
     style_weight: float | None = option(None, "style LoRA weight, 0-2 (default: the style's)")
     style_lora: str | None = option(None, "your own style LoRA: .safetensors path, folder or hub id")

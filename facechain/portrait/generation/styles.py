@@ -67,6 +67,7 @@ def read_style(path: Path) -> Style:
 
 
 def style_folders(settings: Settings) -> list[Path]:
+    """Where presets are read from, in order: the built-in ones, then the user's."""
     return [BUILT_IN, settings.home / "styles"]
 
 
@@ -88,7 +89,7 @@ def load_styles(settings: Settings | None = None) -> StyleCatalogue:
     name). A broken user preset is skipped with its reason, never fatal for the others."""
     settings = settings or Settings.from_env()
     styles, problems = {}, []
-    for folder in (BUILT_IN, settings.home / "styles"):
+    for folder in style_folders(settings):
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
                 style = read_style(path)

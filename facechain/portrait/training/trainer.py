@@ -33,11 +33,12 @@ from ...seeding import step_generator
 from ..model_folder import (
     CHECKPOINTS,
     CLASS_IMAGES,
-    LOG_FILE,
     LORA_FILE,
     REFERENCE_FILE,
     VALIDATION_GRID,
+    append_to_log,
     finished_run,
+    restart_log,
     write_training_record,
 )
 from .config import TrainConfig, TrainingError, TrainingOutOfMemory
@@ -56,7 +57,7 @@ OUT_OF_MEMORY_ADVICE = (
     "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution"
 )
 
-__all__ = ["TrainResult", "Trainer", "TrainingError", "train"]
+__all__ = ["TrainResult", "Trainer", "train"]
 
 
 @dataclass
@@ -133,8 +134,7 @@ class Trainer:
         self.class_examples = self.prior_examples() if config.prior_preservation else []
         trainable = self.load_models()
         self.step = self.set_up_optimization(trainable)
-        self.log_path = config.out / LOG_FILE
-        self.log = restart_log(self.log_path, self.step) if self.accelerator.is_main_process else []
+        self.log = restart_log(config.out, self.step) if self.accelerator.is_main_process else []
         self.meta = {
             "base_model": str(self.model_dir) if self.tiny else (config.base_model or settings.base_model),
             "tiny": self.tiny,
@@ -328,8 +328,7 @@ class Trainer:
     def record(self, entry: dict) -> None:
         if self.accelerator.is_main_process:
             self.log.append(entry)
-            with open(self.log_path, "a", encoding="utf-8") as stream:
-                stream.write(json.dumps(entry) + "\n")
+            append_to_log(self.config.out, entry)
 
     def optimizer_step(self):
         """One optimizer step over ``gradient_accumulation`` micro-batches; (last loss, its parts)."""
@@ -502,13 +501,3 @@ def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float) -> torch.T
     snr = abar / (1.0 - abar)
     clipped = torch.clamp(snr, max=gamma)
     return clipped / (snr + 1.0) if scheduler.config.prediction_type == "v_prediction" else clipped / snr
-
-
-def restart_log(path: Path, step: int) -> list[dict]:
-    """The log up to ``step``, rewritten so a resumed run continues it without duplicates."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept = []
-    if step and path.is_file():
-        kept = [entry for entry in map(json.loads, path.read_text().splitlines()) if entry["step"] <= step]
-    path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
-    return kept
