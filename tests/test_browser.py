@@ -19,7 +19,10 @@ from facechain.ui import build_app
 from tests.test_app import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt install chromium")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt install chromium"),
+    pytest.mark.slow,  # about 35 s: every tab driven in a real browser
+]
 
 
 @pytest.fixture()
