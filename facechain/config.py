@@ -34,6 +34,10 @@ class Settings:
     motion_model: the HumanMAC pipeline folder the Motion tab and ``facechain motion`` use when none is
         named (default: the small procedural-motion model shipped in the package). Env
         ``FACECHAIN_MOTION_MODEL``.
+    app_base_models: the base models the app's users choose among (the operator's list: hub ids or local
+        folders); empty: ``base_model`` alone. App users never type a model or a path, so the app neither
+        reveals which server paths exist nor downloads what a user names. Env ``FACECHAIN_APP_BASE_MODELS``,
+        comma-separated.
     """
 
     face_backend: str = "auto"
@@ -43,6 +47,12 @@ class Settings:
     base_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     home: Path = field(default_factory=lambda: Path.home() / ".cache" / "facechain")
     motion_model: Path = SHIPPED_MOTION_MODEL
+    app_base_models: tuple[str, ...] = ()
+
+    @property
+    def offered_base_models(self) -> tuple[str, ...]:
+        """The base models the app offers, in the operator's order."""
+        return self.app_base_models or (self.base_model,)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,4 +65,7 @@ class Settings:
             base_model=_env("FACECHAIN_BASE_MODEL", defaults.base_model),
             home=Path(_env("FACECHAIN_HOME", str(defaults.home))).expanduser(),
             motion_model=Path(_env("FACECHAIN_MOTION_MODEL", str(defaults.motion_model))).expanduser(),
+            app_base_models=tuple(
+                model.strip() for model in _env("FACECHAIN_APP_BASE_MODELS", "").split(",") if model.strip()
+            ),
         )

@@ -86,7 +86,7 @@ def test_upload_train_generate_through_the_server(tmp_path, example_files, analy
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         client.predict([handle_file(str(example_files[i])) for i in (0, 1, 4)], "sks", "", 20, api_name="/prepare")
-        status, plot, models = client.predict("my twin!", TINY_CHOICE, "", 6, 0.4, False, api_name="/train")
+        status, plot, models = client.predict("my twin!", TINY_CHOICE, 6, 0.4, False, api_name="/train")
         assert "**Done:** my-twin, 6 steps" in status and "TINY" in status
         assert [row[:2] for row in models["data"]] == [["my-twin", 6]]
         assert [point[0] for point in plot["data"]] == [1, 2, 3, 4, 5, 6]  # one loss point per step
@@ -112,7 +112,7 @@ def test_training_can_be_cancelled_and_sessions_stay_apart(tmp_path, example_fil
     context = AppContext(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path)
     me, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
     prepare_uploads([example_files[0], example_files[1]], "sks", "", 20, context, me, no_progress)
-    config = training_config(context, me, "../../escape", TINY_CHOICE, "", 2000, 0.0, False)
+    config = training_config(context, me, "../../escape", TINY_CHOICE, 2000, 0.0, False)
     assert config.out == tmp_path / "sessions" / "me" / "models" / "escape"
     updates = run_training(context, me, config)
     status = next(updates)[0]
@@ -123,7 +123,7 @@ def test_training_can_be_cancelled_and_sessions_stay_apart(tmp_path, example_fil
     final = list(updates)[-1][0]
     assert final.startswith("**Stopped:** cancelled at step") and "Resume" in final
     with pytest.raises(Exception, match="Prepare your photos first"):
-        training_config(context, other, "x", TINY_CHOICE, "", 5, 0.0, False)
+        training_config(context, other, "x", TINY_CHOICE, 5, 0.0, False)
     with pytest.raises(Exception, match="No trained model named 'escape'"):
         generate_portraits(context, other, "escape", "natural", "", 1, 1, 0.9, 0.25)
 
@@ -178,3 +178,24 @@ def test_facechain_serve_serves_the_app(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_app_users_choose_among_the_operators_base_models(tmp_path, example_files, analyzer, monkeypatch):
+    """No typed model or path reaches the server: a model outside the operator's list is refused without
+    saying whether it exists, and the list comes from FACECHAIN_APP_BASE_MODELS."""
+    from facechain.ui import training
+
+    monkeypatch.setenv("FACECHAIN_APP_BASE_MODELS", " someone/sdxl-like , /srv/models/realistic ,")
+    settings = Settings.from_env()
+    assert settings.offered_base_models == ("someone/sdxl-like", "/srv/models/realistic")
+    assert Settings(base_model="mine/sd15").offered_base_models == ("mine/sd15",)
+    context = AppContext(Settings(face_backend="dlib", home=tmp_path / "home", app_base_models=("a/b",)), tmp_path)
+    me = SimpleNamespace(session_hash="me")
+    prepare_uploads([example_files[0], example_files[1]], "sks", "", 20, context, me, no_progress)
+    assert training.training_config(context, me, "m", "a/b", 5, 0.0, False).base_model == "a/b"
+    for probe in ("/root/.ssh", str(tmp_path), "someone/other-model", "../../etc"):
+        with pytest.raises(Exception, match="Choose one of the base models this app offers") as refused:
+            training.training_config(context, me, "m", probe, 5, 0.0, False)
+        assert probe not in str(refused.value)
+    choices = radio_choices(build_app(Settings(home=tmp_path, app_base_models=("a/b", "c/d")), tmp_path / "runs"))
+    assert choices == ["a/b", "c/d", training.TINY_CHOICE]

@@ -23,21 +23,22 @@ POLL_SECONDS = 0.5
 MAX_STEPS = 3000
 
 
-def base_model_status(settings, available: bool, tiny_problem: str | None = None) -> str:
-    """What the app can train on, said at start-up: the configured base model or why not, and whether the
-    tiny offline model can be built here."""
+def base_model_status(settings, available: dict[str, bool], tiny_problem: str | None = None) -> str:
+    """What the app can train on, said at start-up: each offered base model, whether it is on this machine,
+    and whether the tiny offline model can be built here."""
     tiny = (
         f"*{TINY_CHOICE}*: {TINY_NOTICE}."
         if tiny_problem is None
         else f"The tiny offline demo model is not offered: {tiny_problem}."
     )
-    if available:
-        return f"Base model **{settings.base_model}** is available. {tiny}"
-    return (
-        f"Base model **{settings.base_model}** is not on this machine (not a local folder, not in the Hugging Face "
-        f"cache). It is downloaded on first use when the hub is reachable; otherwise give a local diffusers folder "
-        f"or another hub id below, or set `FACECHAIN_BASE_MODEL` / `HF_HOME` and restart. {tiny}"
-    )
+    missing = [model for model, here in available.items() if not here]
+    lines = [f"Base models: {', '.join(f'**{model}**' for model in available)}."]
+    if missing:
+        lines.append(
+            f"Not on this machine yet: {', '.join(missing)}; downloaded on first use when the hub is reachable (the "
+            f"operator sets the list with `FACECHAIN_APP_BASE_MODELS`, or `FACECHAIN_BASE_MODEL`, and `HF_HOME`)."
+        )
+    return " ".join([*lines, tiny])
 
 
 def loss_frame(losses: list[tuple[int, float]]) -> pd.DataFrame:
@@ -49,8 +50,9 @@ def models_table(context, request) -> list[list]:
 
 
 def training_config(
-    context, request, name: str, base: str, custom_base: str, steps: float, sude_weight: float, resume: bool
+    context, request, name: str, base: str, steps: float, sude_weight: float, resume: bool
 ) -> TrainConfig:
+    """The run a user asked for, on one of the offered base models (or the tiny one) only."""
     dataset = context.session_dir(request) / "dataset"
     if not (dataset / "metadata.jsonl").is_file():
         raise gr.Error("Prepare your photos first (Photos tab).")
@@ -60,11 +62,13 @@ def training_config(
     if finished_run(out) is not None:
         raise gr.Error(f"A model named '{out.name}' exists already: choose another name.")
     tiny = base == TINY_CHOICE
+    if not tiny and base not in context.settings.offered_base_models:
+        raise gr.Error("Choose one of the base models this app offers.")  # never echo what was sent
     return TrainConfig(
         dataset=dataset,
         out=out,
         tiny=tiny,
-        base_model=None if tiny else (custom_base.strip() or None),
+        base_model=None if tiny else base,
         steps=int(steps),
         sude_weight=float(sude_weight),
         resume=bool(resume),
@@ -117,16 +121,17 @@ def cancel_training(context, request) -> str:
 
 
 def build(context) -> None:
-    available = locally_available(None, context.settings) is not None  # looked up once; nothing is downloaded
+    offered = context.settings.offered_base_models  # looked up once; nothing is downloaded
+    available = {model: locally_available(model, context.settings) is not None for model in offered}
     tiny_problem = tiny_model_problem()
     gr.Markdown(base_model_status(context.settings, available, tiny_problem))
     with gr.Row():
         with gr.Column(scale=1):
             name = gr.Textbox(label="Model name", value="me")
-            configured = f"Base model ({context.settings.base_model})"
-            choices = [configured] + ([TINY_CHOICE] if tiny_problem is None else [])
-            base = gr.Radio(choices, value=configured if available or tiny_problem else TINY_CHOICE, label="Train on")
-            custom_base = gr.Textbox(label="Or another base model (hub id or local folder)", placeholder="optional")
+            choices = [*offered, *([TINY_CHOICE] if tiny_problem is None else [])]
+            first_here = next((model for model in offered if available[model]), None)
+            default = first_here or (TINY_CHOICE if tiny_problem is None else offered[0])
+            base = gr.Radio(choices, value=default, label="Train on")
             steps = gr.Slider(1, MAX_STEPS, value=400, step=1, label="Steps")
             sude_weight = gr.Slider(0.0, 2.0, value=0.4, step=0.1, label="SuDe weight (0: off)")
             resume = gr.Checkbox(label="Resume an interrupted run of this name")
@@ -139,12 +144,8 @@ def build(context) -> None:
             models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
 
     @user_errors
-    def handler(
-        name_text, base_choice, custom, step_count, weight, resume_flag, request: gr.Request, progress=gr.Progress()
-    ):
-        config = training_config(
-            context, request, name_text, base_choice, custom or "", step_count, weight, resume_flag
-        )
+    def handler(name_text, base_choice, step_count, weight, resume_flag, request: gr.Request, progress=gr.Progress()):
+        config = training_config(context, request, name_text, base_choice, step_count, weight, resume_flag)
         yield from run_training(context, request, config, progress)
 
     @user_errors
@@ -153,7 +154,7 @@ def build(context) -> None:
 
     start.click(
         handler,
-        [name, base, custom_base, steps, sude_weight, resume],
+        [name, base, steps, sude_weight, resume],
         [status, plot, models],
         concurrency_limit=1,
         concurrency_id="training",
