@@ -23,7 +23,7 @@ POLL_SECONDS = 0.5
 MAX_STEPS = 3000
 
 
-def base_model_status(settings, available: dict[str, bool], tiny_problem: str | None = None) -> str:
+def base_model_status(available: dict[str, bool], tiny_problem: str | None = None) -> str:
     """What the app can train on, said at start-up: each offered base model, whether it is on this machine,
     and whether the tiny offline model can be built here."""
     tiny = (
@@ -124,7 +124,7 @@ def build(context) -> None:
     offered = context.settings.offered_base_models  # looked up once; nothing is downloaded
     available = {model: locally_available(model, context.settings) is not None for model in offered}
     tiny_problem = tiny_model_problem()
-    gr.Markdown(base_model_status(context.settings, available, tiny_problem))
+    gr.Markdown(base_model_status(available, tiny_problem))
     with gr.Row():
         with gr.Column(scale=1):
             name = gr.Textbox(label="Model name", value="me")
