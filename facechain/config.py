@@ -38,6 +38,12 @@ class Settings:
         folders); empty: ``base_model`` alone. App users never type a model or a path, so the app neither
         reveals which server paths exist nor downloads what a user names. Env ``FACECHAIN_APP_BASE_MODELS``,
         comma-separated.
+    job_slots: how many app jobs run at once per slot class, e.g. ``gpu=1,cpu=2`` (training and generation
+        take "gpu" slots, the rest "cpu"; default one each). Env ``FACECHAIN_SLOTS``.
+    workspace_max_mb: the most one app workspace may hold. Env ``FACECHAIN_WORKSPACE_MAX_MB``.
+    workspace_max_age_days: anonymous app workspaces unseen this long are removed. Env
+        ``FACECHAIN_WORKSPACE_MAX_AGE_DAYS``.
+    max_jobs: unfinished jobs (queued or running) one workspace may have. Env ``FACECHAIN_MAX_JOBS``.
     """
 
     face_backend: str = "auto"
@@ -48,11 +54,32 @@ class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".cache" / "facechain")
     motion_model: Path = SHIPPED_MOTION_MODEL
     app_base_models: tuple[str, ...] = ()
+    job_slots: str = ""
+    workspace_max_mb: int = 5000
+    workspace_max_age_days: float = 30.0
+    max_jobs: int = 4
 
     @property
     def offered_base_models(self) -> tuple[str, ...]:
         """The base models the app offers, in the operator's order."""
         return self.app_base_models or (self.base_model,)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment ``from_env`` reads (how the app hands them to its worker processes)."""
+        return {
+            "FACECHAIN_FACE_BACKEND": self.face_backend,
+            "FACECHAIN_INSIGHTFACE_ROOT": str(self.insightface_root),
+            "FACECHAIN_INSIGHTFACE_PACK": self.insightface_pack,
+            "FACECHAIN_MAX_IMAGE_PIXELS": str(self.max_image_pixels),
+            "FACECHAIN_BASE_MODEL": self.base_model,
+            "FACECHAIN_HOME": str(self.home),
+            "FACECHAIN_MOTION_MODEL": str(self.motion_model),
+            "FACECHAIN_APP_BASE_MODELS": ",".join(self.app_base_models),
+            "FACECHAIN_SLOTS": self.job_slots,
+            "FACECHAIN_WORKSPACE_MAX_MB": str(self.workspace_max_mb),
+            "FACECHAIN_WORKSPACE_MAX_AGE_DAYS": str(self.workspace_max_age_days),
+            "FACECHAIN_MAX_JOBS": str(self.max_jobs),
+        }
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -68,4 +95,10 @@ class Settings:
             app_base_models=tuple(
                 model.strip() for model in _env("FACECHAIN_APP_BASE_MODELS", "").split(",") if model.strip()
             ),
+            job_slots=_env("FACECHAIN_SLOTS", defaults.job_slots),
+            workspace_max_mb=int(_env("FACECHAIN_WORKSPACE_MAX_MB", str(defaults.workspace_max_mb))),
+            workspace_max_age_days=float(
+                _env("FACECHAIN_WORKSPACE_MAX_AGE_DAYS", str(defaults.workspace_max_age_days))
+            ),
+            max_jobs=int(_env("FACECHAIN_MAX_JOBS", str(defaults.max_jobs))),
         )

@@ -1,85 +1,117 @@
 """The Gradio app: one module per tab, registered in ``TABS``; each tab is a thin layer over the
-Python API and keeps a browser session's files in that session's own folder."""
+Python API. A user's files live in their workspace (``facechain.workspace``), reached only with its
+token, which the browser keeps (``gr.BrowserState``) and every handler receives as an input; long work
+(prepare, train, generate) runs as jobs (``facechain.jobs``) in worker processes, so it survives a
+closed page and a server restart."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from .. import quiet
 from ..config import Settings
-from ..portrait.model_folder import trained_models
-from . import face_map, generate, lab, motion, photos, training
+from ..jobs.store import JobStore
+from ..jobs.supervisor import EmbeddedWorkers, parse_slots
+from ..workspace import Workspace, WorkspaceStore, safe_name
+from . import face_map, generate, lab, motion, photos, training, workspace_tab
 
-TABS = (photos, training, generate, face_map, motion, lab)
-"""Adding a tab: a module with ``TITLE`` and ``build(context)``, listed here."""
+TABS = (photos, training, generate, face_map, motion, lab, workspace_tab)
+"""Adding a tab: a module with ``TITLE`` and ``build(context, token)``, listed here."""
+STORAGE_KEY = "facechain-workspace"
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class AppContext:
-    """What every tab shares: settings and the folder under which each session gets its own."""
+    """What every tab shares: settings, the workspaces and the job queue under ``runs_root``."""
 
     settings: Settings
     runs_root: Path
-    jobs: dict = field(default_factory=dict)  # session folder -> its TrainingJob
+    workspaces: WorkspaceStore
+    jobs: JobStore
+    workers: EmbeddedWorkers | None = None
 
-    def session_dir(self, request: gr.Request | None) -> Path:
-        """This browser session's folder. Only the session hash (reduced to [A-Za-z0-9_-]) names it,
-        so nothing a user types reaches the path."""
-        session = re.sub(r"[^A-Za-z0-9_-]", "", getattr(request, "session_hash", None) or "") or "local"
-        return self.runs_root / "sessions" / session
+    @classmethod
+    def create(cls, settings: Settings, runs_root: Path) -> AppContext:
+        """The stores under ``runs_root``, with the operator's limits from ``settings``."""
+        runs_root = Path(runs_root)
+        workspaces = WorkspaceStore(runs_root, settings.workspace_max_mb * 1_000_000, settings.workspace_max_age_days)
+        return cls(settings, runs_root, workspaces, JobStore(runs_root / "jobs.sqlite3", settings.max_jobs))
 
-    def model_dir(self, request: gr.Request | None, name: str) -> Path:
-        """The session's model folder for a user-given name (reduced to a safe file name)."""
-        return self.session_dir(request) / "models" / safe_name(name)
+    def workspace(self, token: str) -> Workspace:
+        """The workspace of ``token`` (the browser's hidden input); a clear error for any other value.
+        The Gradio session hash plays no part."""
+        return self.workspaces.open(token)
 
-    def session_models(self, request: gr.Request | None) -> list[dict]:
-        """The session's trained models (finished runs), newest first."""
-        found = trained_models(self.session_dir(request) / "models")
-        return [
-            {
-                "name": path.name,
-                "steps": info["steps"],
-                "base_model": "tiny demo" if info.get("tiny") else info["base_model"],
-            }
-            for path, info in found
-        ]
+    def start_workers(self, slots: dict[str, int] | None = None) -> EmbeddedWorkers:
+        self.workers = EmbeddedWorkers(self.runs_root, self.settings, slots, workspaces=self.workspaces).start()
+        return self.workers
 
 
-def safe_name(text: str) -> str:
-    """A user's name for something as a file name: letters, digits, dash, underscore, at most 40."""
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", (text or "").strip()).strip("-")[:40]
-    return name or "model"
+def restore_workspace(context: AppContext, stored: str | None) -> tuple[str, str]:
+    """On page load: the browser's stored token if it still names a workspace, else a new workspace's.
+    Returns (token for the handlers, token to store in the browser)."""
+    if stored:
+        try:
+            context.workspace(stored)
+            return stored, stored
+        except Exception:  # expired or deleted: a fresh workspace, said in the Workspace tab
+            log.info("a browser's stored workspace is gone; it gets a new one")
+    token, _ = context.workspaces.create()
+    return token, token
 
 
-def build_app(settings: Settings | None = None, runs_root: str | Path = "runs") -> gr.Blocks:
+def build_app(
+    settings: Settings | None = None,
+    runs_root: str | Path = "runs",
+    workers: bool = True,
+    context: AppContext | None = None,
+) -> gr.Blocks:
+    """The app. With ``workers``, its embedded job workers start too (``app.context.workers``; stop them
+    with ``app.context.workers.stop()`` when the app is closed outside ``serve``)."""
     quiet.install()
-    context = AppContext(settings or Settings.from_env(), Path(runs_root))
-    with gr.Blocks(title="FaceChain Studio") as app:
+    context = context or AppContext.create(settings or Settings.from_env(), Path(runs_root))
+    with gr.Blocks(title="FaceChain Studio", delete_cache=(3600, 86400)) as app:
         gr.Markdown(
             "# FaceChain Studio\nPersonalized portraits from a few photos of yourself, motion "
             "prediction, and a lab of recognition methods."
         )
+        stored = gr.BrowserState("", storage_key=STORAGE_KEY)
+        token = gr.Textbox(visible=False, label="workspace")
         for tab in TABS:
             with gr.Tab(tab.TITLE):
-                tab.build(context)
+                tab.build(context, token)
+
+        def load(stored_token):
+            return restore_workspace(context, stored_token)
+
+        app.load(load, stored, [token, stored], api_name="workspace")
+        token.change(
+            lambda value: value, token, stored, api_visibility="undocumented"
+        )  # start over / switch: remembered
+    if workers:
+        context.start_workers(parse_slots(context.settings.job_slots))
+    app.context = context
     return app
 
 
 def serve(host: str | None = None, port: int | None = None, runs_root: str | Path = "runs") -> None:
-    """Build the app and serve it until interrupted: one event of a kind at a time (training and
-    generation use the whole machine), uploads up to 25 MB.
+    """Build the app with its job workers and serve it until interrupted; uploads up to 25 MB.
 
     Args:
         host: address to listen on; None: GRADIO_SERVER_NAME, else 127.0.0.1.
         port: port; None: GRADIO_SERVER_PORT, else 7860.
-        runs_root: folder of the sessions' photos, models and outputs.
+        runs_root: folder of the workspaces and the job queue.
     """
-    app = build_app(runs_root=runs_root).queue(default_concurrency_limit=1)
-    app.launch(server_name=host, server_port=port, max_file_size="25mb")
+    app = build_app(runs_root=runs_root)
+    try:
+        app.queue(default_concurrency_limit=8).launch(server_name=host, server_port=port, max_file_size="25mb")
+    finally:
+        app.context.workers.stop()
 
 
-__all__ = ["AppContext", "TABS", "build_app", "safe_name", "serve"]
+__all__ = ["AppContext", "TABS", "build_app", "restore_workspace", "safe_name", "serve"]

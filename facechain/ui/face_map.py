@@ -1,6 +1,6 @@
-"""Map tab: the session's prepared photos or generated portraits laid out in 2-D by identity (DLME),
+"""Map tab: the workspace's prepared photos or generated portraits laid out in 2-D by identity (DLME),
 so clusters and outliers show at a glance, with a table of the faces farthest from the median
-identity. Only this session's own files are read; the map image is written into its folder."""
+identity. Only the workspace's own files are read; the map image is written into it."""
 
 from __future__ import annotations
 
@@ -20,14 +20,13 @@ MAX_FACES = 80
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
-def session_images(session: Path, source: str) -> list[Path]:
-    """The session's prepared crops (``dataset/images``) or its generated portraits (every
-    ``outputs/<run>/``, newest run first), at most ``MAX_FACES``."""
+def workspace_images(workspace, source: str) -> list[Path]:
+    """The workspace's newest prepared crops (``datasets/<newest>/images``) or its generated portraits
+    (every ``outputs/<run>/``, newest run first), at most ``MAX_FACES``."""
     if source == PHOTOS:
-        folders = [session / "dataset" / "images"]
+        folders = [workspace.section("datasets") / item.name / "images" for item in workspace.items("datasets")[:1]]
     elif source == PORTRAITS:
-        runs = [path for path in (session / "outputs").glob("*") if path.is_dir()]
-        folders = sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)
+        folders = [workspace.section("outputs") / item.name for item in workspace.items("outputs")]
     else:
         raise gr.Error(f"Choose what to map: {PHOTOS} or {PORTRAITS}.")
     images = [
@@ -42,8 +41,8 @@ def session_images(session: Path, source: str) -> list[Path]:
 
 def missing_message(source: str) -> str:
     if source == PHOTOS:
-        return "No prepared photos in this session yet: upload your photos in the Photos tab and prepare them first."
-    return "No generated portraits in this session yet: make some in the Generate tab first."
+        return "No prepared photos in this workspace yet: upload your photos in the Photos tab and prepare them first."
+    return "No generated portraits in this workspace yet: make some in the Generate tab first."
 
 
 def summary_text(face_map, total: int) -> str:
@@ -81,13 +80,13 @@ def outlier_table(face_map) -> list[list]:
     ]
 
 
-def map_session(context, request, source: str, progress=None):
+def map_workspace(context, token: str, source: str, progress=None):
     """Handler of Draw map: (map image path, summary, outlier table)."""
-    session = context.session_dir(request)
-    images = session_images(session, source)
+    workspace = context.workspace(token)
+    images = workspace_images(workspace, source)
     if not images:
         raise gr.Error(missing_message(source))
-    out = session / "map" / ("photos.png" if source == PHOTOS else "portraits.png")
+    out = workspace.item("maps", "identity") / ("photos.png" if source == PHOTOS else "portraits.png")
     face_map = build_face_map(
         images,
         out,
@@ -100,7 +99,7 @@ def map_session(context, request, source: str, progress=None):
     return str(face_map.image), summary_text(face_map, len(images)), outlier_table(face_map)
 
 
-def build(context) -> None:
+def build(context, token) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Radio([PHOTOS, PORTRAITS], value=PHOTOS, label="Map")
@@ -121,9 +120,14 @@ def build(context) -> None:
             )
 
     @user_errors
-    def handler(which, request: gr.Request, progress=gr.Progress()):
-        return map_session(context, request, which, progress)
+    def handler(which, token_value, progress=gr.Progress()):
+        return map_workspace(context, token_value, which, progress)
 
     run.click(
-        handler, [source], [image, summary, table], api_name="face_map", concurrency_limit=1, concurrency_id="face_map"
+        handler,
+        [source, token],
+        [image, summary, table],
+        api_name="face_map",
+        concurrency_limit=1,
+        concurrency_id="face_map",
     )

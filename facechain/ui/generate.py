@@ -1,20 +1,19 @@
-"""Generate tab: pick one of the session's models and a style from the gallery, add words, and get
+"""Generate tab: pick one of the workspace's models and a style from the gallery, add words, and get
 portraits ranked by likeness (score, seed, or why a portrait was flagged), with results.json."""
 
 from __future__ import annotations
 
-import time
+import json
 
 import gradio as gr
 
 from ..atomic import staged_file
 from ..plots import title_card
-from ..portrait.generation.generate import generate, write_generation
 from ..portrait.generation.request import MAX_COUNT, GenerationRequest
 from ..portrait.generation.styles import DEFAULT_STYLE, load_styles
-from ..portrait.model_folder import finished_run
+from ..portrait.model_folder import finished_run, trained_models
 from .errors import user_errors
-from .progress import gradio_progress
+from .jobs import ended, follow, submit, waiting_text
 
 TITLE = "Generate"
 APP_MAX_COUNT = min(MAX_COUNT, 8)
@@ -34,60 +33,75 @@ def style_cards(context) -> list[tuple[str, str]]:
     return cards
 
 
-def caption(portrait) -> str:
-    score = "no score" if portrait.score is None else f"likeness {portrait.score:.2f}"
-    return f"{score} · seed {portrait.seed}" + (f" · {portrait.flag}" if portrait.flag else "")
+def caption(portrait: dict) -> str:
+    """A portrait's line under its picture, from its entry in results.json."""
+    score = "no score" if portrait["score"] is None else f"likeness {portrait['score']:.2f}"
+    return f"{score} · seed {portrait['seed']}" + (f" · {portrait['flag']}" if portrait["flag"] else "")
 
 
-def generate_portraits(
+def generation_params(
     context,
-    request,
+    workspace,
     model_name: str,
     style: str,
     prompt: str,
     count: float,
     seed: float,
-    person_weight: float,
-    style_weight: float,
-    progress=None,
-):
-    """Handler of Generate: (gallery, summary, results.json)."""
+    person: float,
+    style_w: float,
+) -> dict:
+    """The generation job a user asked for, checked before it is queued."""
     if not model_name:
         raise gr.Error("Train a model first (Train tab), then pick it here.")
-    model = context.model_dir(request, model_name)
+    model = workspace.item("models", model_name)
     if finished_run(model) is None:
-        raise gr.Error(f"No trained model named '{model.name}' in this session.")
+        raise gr.Error(f"No trained model named '{model.name}' in this workspace.")
     if not 1 <= int(count) <= APP_MAX_COUNT:
         raise gr.Error(f"Make between 1 and {APP_MAX_COUNT} portraits at a time.")
-    out = context.session_dir(request) / "outputs" / f"{model.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = generate(
-        GenerationRequest(
-            model=model,
-            style=style or DEFAULT_STYLE,
-            prompt=prompt or "",
-            count=int(count),
-            seed=int(seed) if seed is not None and seed >= 0 else None,
-            person_weight=float(person_weight),
-            style_weight=float(style_weight),
-        ),
-        context.settings,
-        progress=gradio_progress(progress, "image"),
-    )
-    write_generation(result, out)
-    gallery = [(portrait.image, caption(portrait)) for portrait in result.portraits]
-    summary = f"**{len(gallery)} portraits**, best likeness first. Prompt: *{result.prompt}*"
-    if result.all_flagged:
+    params = {
+        "model": model.name,
+        "style": style or DEFAULT_STYLE,
+        "prompt": prompt or "",
+        "count": int(count),
+        "seed": int(seed) if seed is not None and seed >= 0 else None,
+        "person_weight": float(person),
+        "style_weight": float(style_w),
+    }
+    GenerationRequest(model=model, **{k: v for k, v in params.items() if k != "model"})  # refused here, not in a job
+    return params
+
+
+def output_view(workspace, name: str | None):
+    """(gallery, summary, results.json) of a generation in the workspace; empty for none."""
+    folder = workspace.item("outputs", name) if name else None
+    if folder is None or not (folder / "results.json").is_file():
+        return [], "", None
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    portraits = results["portraits"]
+    gallery = [(str(folder / p["file"]), caption(p)) for p in portraits]
+    summary = f"**{len(gallery)} portraits**, best likeness first. Prompt: *{results['prompt']}*"
+    if portraits and all(p["flag"] for p in portraits):
         summary += "\n\n⚠️ No portrait passed the face checks; each shows why. They are kept so you can judge."
-    if result.notice:
-        summary += f"\n\n{result.notice}."
-    return gallery, summary, str(out / "results.json")
+    if results.get("notice"):
+        summary += f"\n\n{results['notice']}."
+    return gallery, summary, str(folder / "results.json")
 
 
-def build(context) -> None:
+def generate_portraits(context, token: str, *choices, progress=None):
+    """Handler of Generate: queue the job, follow it, yield (gallery, summary, results.json)."""
+    workspace = context.workspace(token)
+    queued = submit(context, workspace, "generate", generation_params(context, workspace, *choices))
+    for job in follow(context, queued, progress, "sampling step"):
+        if not job.done:
+            yield gr.skip(), waiting_text(context, job), gr.skip()
+    yield output_view(workspace, ended(job).result["output"])
+
+
+def build(context, token) -> None:
     cards = style_cards(context)
     with gr.Row():
         with gr.Column(scale=1):
-            # custom values let API clients name their model directly; the handler checks it exists in the session
+            # custom values let API clients name their model directly; the handler checks it is in the workspace
             model = gr.Dropdown(choices=[], label="Your model", allow_custom_value=True)
             refresh = gr.Button("Refresh model list", size="sm")
             styles = gr.Gallery(cards, label="Style (click one)", columns=4, height=300, allow_preview=False)
@@ -107,34 +121,31 @@ def build(context) -> None:
         return cards[event.index][1]
 
     @user_errors
-    def models(request: gr.Request):
-        names = [m["name"] for m in context.session_models(request)]
+    def models(token_value):
+        names = [path.name for path, _ in trained_models(context.workspace(token_value).section("models"))]
         return gr.update(choices=names, value=names[0] if names else None)
 
     @user_errors
     def handler(
-        model_name,
-        style_name,
-        words,
-        how_many,
-        seed_value,
-        person,
-        style_w,
-        request: gr.Request,
-        progress=gr.Progress(),
+        model_name, style_name, words, how_many, seed_value, person, style_w, token_value, progress=gr.Progress()
     ):
-        return generate_portraits(
-            context, request, model_name, style_name, words, how_many, seed_value, person, style_w, progress
-        )
+        choices = (model_name, style_name, words, how_many, seed_value, person, style_w)
+        yield from generate_portraits(context, token_value, *choices, progress=progress)
+
+    @user_errors
+    def show(token_value):
+        """On page load: the models and the newest portraits."""
+        workspace = context.workspace(token_value)
+        outputs = workspace.items("outputs")
+        return (models(token_value), *output_view(workspace, outputs[0].name if outputs else None))
 
     styles.select(pick, None, style)
-    refresh.click(models, None, model, api_name="models")
-    model.focus(models, None, model)
+    refresh.click(models, token, model, api_name="models")
+    model.focus(models, token, model, api_visibility="undocumented")
+    token.change(show, token, [model, gallery, summary, results], api_visibility="undocumented")
     run.click(
         handler,
-        [model, style, prompt, count, seed, person_weight, style_weight],
+        [model, style, prompt, count, seed, person_weight, style_weight, token],
         [gallery, summary, results],
-        concurrency_limit=1,
-        concurrency_id="generation",
         api_name="generate",
     )

@@ -1,71 +1,73 @@
-"""A training run in a background thread that the app can watch and stop.
+"""How a tab runs its long work: it queues a job in the user's workspace and follows it.
 
-The Gradio handler polls ``TrainingJob`` for step and total (its progress callback) and for the
-losses (the run's log) to draw progress and the loss plot; Cancel sets a flag that the trainer's
-progress callback turns into ``TrainingCancelled`` at the end of the current step. Checkpoints
-written so far stay, so the run can be resumed.
+``follow`` polls the job's row and yields it after each change, moving the handler's progress bar
+("queued: 2nd in line", then the job's own steps); the tab turns the final row into its view. When the
+browser goes away the generator is simply closed: the job goes on, and the tabs show its results when
+the page is opened again. Cancel marks the row; the job stops at its next step.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterator
 
-from ..config import Settings
-from ..errors import ExitCode, FacechainError
-from ..portrait.model_folder import logged_losses
-from ..portrait.training.config import TrainConfig
-from .errors import BUG_MESSAGE, log
+import gradio as gr
 
+from ..jobs import KINDS, Job
+from ..workspace import Workspace
 
-class TrainingCancelled(FacechainError):
-    """Training stopped at the user's request."""
-
-    exit_code = ExitCode.INTERRUPTED
+POLL_SECONDS = 0.5
 
 
-@dataclass
-class TrainingJob:
-    config: TrainConfig
-    settings: Settings
-    step: int = 0
-    total: int | None = None
-    error: str | None = None
-    result: object = None
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+def submit(context, workspace: Workspace, kind: str, params: dict) -> Job:
+    return context.jobs.submit(workspace.id, kind, KINDS[kind].slot, params)
 
-    def start(self) -> TrainingJob:
-        self.thread = threading.Thread(target=self._run, name=f"train-{self.config.out.name}", daemon=True)
-        self.thread.start()
-        return self
 
-    @property
-    def losses(self) -> list[tuple[int, float]]:
-        """(step, loss) of the whole run so far, from its log (a resumed run's log starts with the
-        interrupted run's steps up to the checkpoint it resumes from). Empty until the run's first step:
-        before it, the folder's log may still be an earlier run's."""
-        return logged_losses(self.config.out) if self.total is not None else []
+def waiting_text(context, job: Job) -> str:
+    if job.status in ("queued", "interrupted"):
+        position = context.jobs.position(job)
+        ahead = f"{position - 1} job{'s' if position != 2 else ''} ahead" if position and position > 1 else "next"
+        again = " (resumes after an interruption)" if job.status == "interrupted" else ""
+        return f"Queued{again}: {ahead}."
+    if job.status == "running" and job.total:
+        return f"{job.kind.capitalize()}: {job.step}/{job.total}" + (f" · {job.message}" if job.message else "")
+    return f"{job.kind.capitalize()}: {job.status}..."
 
-    def _progress(self, step: int, total: int, message: str = "") -> None:
-        self.step, self.total = step, total
-        if self.stop_requested.is_set():
-            raise TrainingCancelled(f"cancelled at step {step} of {total}")
 
-    def _run(self) -> None:
-        from ..portrait import train
+def follow(context, job: Job, progress=None, unit: str = "step") -> Iterator[Job]:
+    """Yield the job each time it changes, until it has ended; the progress bar follows it."""
+    seen = None
+    while True:
+        job = context.jobs.get(job.id)
+        state = (job.status, job.step, job.total, job.message)
+        if state != seen:
+            seen = state
+            if progress is not None:
+                fraction = job.fraction if job.status == "running" else None
+                progress(
+                    fraction,
+                    desc=waiting_text(context, job)
+                    if job.status != "running"
+                    else f"{unit} {job.step}/{job.total or '?'}",
+                )
+            yield job
+        if job.done:
+            return
+        time.sleep(POLL_SECONDS)
 
-        try:
-            self.result = train(self.config, self.settings, progress=self._progress)
-        except FacechainError as error:
-            self.error = str(error)
-        except Exception as error:  # a bug: logged with its traceback and said to be one, not a silent dead thread
-            log.error("unexpected error in a training job", exc_info=error)
-            self.error = f"{BUG_MESSAGE} ({type(error).__name__}: {error})"
 
-    @property
-    def finished(self) -> bool:
-        return self.thread is not None and not self.thread.is_alive()
+def ended(job: Job) -> Job:
+    """The finished job, or its failure shown as the tab's error."""
+    if job.status == "failed":
+        raise gr.Error(job.error or "the job failed", print_exception=False)
+    if job.status == "cancelled":
+        raise gr.Error("Cancelled. Whatever was finished is kept.", print_exception=False)
+    return job
 
-    def stop(self) -> None:
-        self.stop_requested.set()
+
+def newest_job(context, workspace: Workspace, kind: str) -> Job | None:
+    jobs = [job for job in context.jobs.list(workspace.id, limit=50) if job.kind == kind]
+    return jobs[0] if jobs else None
+
+
+__all__ = ["ended", "follow", "newest_job", "submit", "waiting_text"]

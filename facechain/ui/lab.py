@@ -1,6 +1,6 @@
 """Lab tab: pick a method's experiment, run it over paired seeds with progress, and read the
 baseline-vs-method table and the per-seed plot beside the paper's headline claim. Runs take turns
-(one at a time for the whole app: they use every core); each session's results stay in its folder."""
+(one at a time for the whole app: they use every core); each user's results stay in their workspace."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def describe(name: str) -> str:
     )
 
 
-def run_lab(context, request, name: str, seeds: float, quick: bool, progress=None):
+def run_lab(context, token: str, name: str, seeds: float, quick: bool, progress=None):
     """Handler of Run: (table as text, plot path, result JSON path, verdict line)."""
     from ..lab.harness.experiment import plot, run_experiment, save, table
 
@@ -39,7 +39,7 @@ def run_lab(context, request, name: str, seeds: float, quick: bool, progress=Non
     result = run_experiment(
         experiment, list(range(int(seeds))), bool(quick), progress=gradio_progress(progress, "seed")
     )
-    out = context.session_dir(request) / "lab"
+    out = context.workspace(token).item("lab", name)
     chart = plot(experiment, result, out / f"{name}.png")
     saved = save(result, out / f"{name}.json")
     verdict = (
@@ -56,7 +56,7 @@ def run_lab(context, request, name: str, seeds: float, quick: bool, progress=Non
     return f"```\n{table(experiment, result)}\n```", str(chart), str(saved), verdict
 
 
-def build(context) -> None:
+def build(context, token) -> None:
     names = list(all_experiments())
     with gr.Row():
         with gr.Column(scale=1):
@@ -74,13 +74,13 @@ def build(context) -> None:
             saved = gr.File(label="Result (JSON)")
 
     @user_errors
-    def handler(name, seed_count, quick_run, request: gr.Request, progress=gr.Progress()):
-        return run_lab(context, request, name, seed_count, quick_run, progress)
+    def handler(name, seed_count, quick_run, token_value, progress=gr.Progress()):
+        return run_lab(context, token_value, name, seed_count, quick_run, progress)
 
     method.change(describe, method, about)
     run.click(
         handler,
-        [method, seeds, quick],
+        [method, seeds, quick, token],
         [results, chart, saved, verdict],
         api_name="lab",
         concurrency_limit=1,

@@ -29,7 +29,7 @@ def motion_pipeline(folder: Path):
 
 def predict_motion(
     context,
-    request: gr.Request | None,
+    token: str,
     source: str,
     motion: str,
     upload,
@@ -47,6 +47,7 @@ def predict_motion(
     from ..motion.render import animate
     from ..motion.scenario import MotionRequest, file_window, predict, procedural_window, skeleton_of
 
+    workspace = context.workspace(token)
     if not 1 <= int(samples) <= MAX_FUTURES:
         raise gr.Error(f"Choose between 1 and {MAX_FUTURES} futures.")
     try:
@@ -66,9 +67,8 @@ def predict_motion(
     except FacechainError as error:
         message = str(error).replace(str(upload), Path(upload).name) if upload else str(error)
         raise gr.Error(message) from None  # the upload's name, not the server's path to it
-    out = (
-        context.session_dir(request) / "motion" / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}.gif"
-    )
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}"
+    out = workspace.item("motion", stamp) / "motion.gif"
     recorded = window[skeleton.t_his :] if len(window) > skeleton.t_his else None
     animate(history, futures, skeleton, out, recorded=recorded)
     summary = (
@@ -80,7 +80,7 @@ def predict_motion(
     return str(out), summary
 
 
-def build(context) -> None:
+def build(context, token) -> None:
     gr.Markdown(
         "Predict how a person moves on: from half a second of motion, the HumanMAC model draws several "
         "possible futures. **Control** keeps one body part on its recorded path; **switch** steers the "
@@ -123,11 +123,11 @@ def build(context) -> None:
         switch_to_,
         steps_,
         seed_,
-        request: gr.Request,
+        token_value,
     ):
         return predict_motion(
             context,
-            request,
+            token_value,
             source_,
             motion_,
             upload_,
@@ -143,7 +143,7 @@ def build(context) -> None:
 
     button.click(
         handler,
-        [source, motion, upload, sequence, start, samples, mode, part, switch_to, steps, seed],
+        [source, motion, upload, sequence, start, samples, mode, part, switch_to, steps, seed, token],
         [animation, summary],
         api_name="motion",
     )

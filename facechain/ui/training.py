@@ -1,25 +1,20 @@
-"""Train tab: train a digital twin on the session's prepared photos, with live progress and loss plot,
-cancel, and the list of the session's models. One training runs at a time in the whole app (the
-event's concurrency limit); others wait in the queue, which Gradio shows with their position."""
+"""Train tab: train a digital twin on one of the workspace's training sets, as a job (queued with its
+position, then live progress and loss plot), cancel, and the list of the workspace's models. Closing the
+page does not stop the job; opening it again follows it where it is."""
 
 from __future__ import annotations
-
-import time
 
 import gradio as gr
 import pandas as pd
 
 from ..diffusion.base_model import locally_available
 from ..diffusion.tiny import TINY_NOTICE, tiny_model_problem
-from ..portrait.model_folder import finished_run
-from ..portrait.training.config import TrainConfig
+from ..portrait.model_folder import finished_run, logged_losses, trained_models
 from .errors import user_errors
-from .jobs import TrainingJob
-from .progress import gradio_progress
+from .jobs import follow, newest_job, submit, waiting_text
 
 TITLE = "Train"
 TINY_CHOICE = "Tiny offline demo model"
-POLL_SECONDS = 0.5
 MAX_STEPS = 3000
 
 
@@ -45,88 +40,100 @@ def loss_frame(losses: list[tuple[int, float]]) -> pd.DataFrame:
     return pd.DataFrame(losses, columns=["step", "loss"])
 
 
-def models_table(context, request) -> list[list]:
-    return [[m["name"], m["steps"], m["base_model"]] for m in context.session_models(request)]
+def models_table(workspace) -> list[list]:
+    """The workspace's trained models (finished runs), newest first."""
+    return [
+        [path.name, info["steps"], "tiny demo" if info.get("tiny") else info["base_model"]]
+        for path, info in trained_models(workspace.section("models"))
+    ]
 
 
-def training_config(
-    context, request, name: str, base: str, steps: float, sude_weight: float, resume: bool
-) -> TrainConfig:
-    """The run a user asked for, on one of the offered base models (or the tiny one) only."""
-    dataset = context.session_dir(request) / "dataset"
-    if not (dataset / "metadata.jsonl").is_file():
+def dataset_choices(workspace) -> list[str]:
+    return [item.name for item in workspace.items("datasets")]
+
+
+def training_params(
+    context, workspace, dataset: str | None, name: str, base: str, steps: float, sude_weight: float
+) -> dict:
+    """The job a user asked for, on one of the offered base models (or the tiny one) only."""
+    datasets = dataset_choices(workspace)
+    if not datasets:
         raise gr.Error("Prepare your photos first (Photos tab).")
+    dataset = dataset or datasets[0]
+    if dataset not in datasets:
+        raise gr.Error("Choose one of your training sets.")
     if not 1 <= int(steps) <= MAX_STEPS:
         raise gr.Error(f"Steps must be between 1 and {MAX_STEPS}.")
-    out = context.model_dir(request, name)
+    out = workspace.item("models", name)
     if finished_run(out) is not None:
         raise gr.Error(f"A model named '{out.name}' exists already: choose another name.")
+    unfinished = [job for job in context.jobs.list(workspace.id, ("queued", "running", "interrupted"))]
+    if any(job.kind == "train" and job.params["name"] == out.name for job in unfinished):
+        raise gr.Error(f"A training named '{out.name}' is queued or running already.")
     tiny = base == TINY_CHOICE
     if not tiny and base not in context.settings.offered_base_models:
         raise gr.Error("Choose one of the base models this app offers.")  # never echo what was sent
-    return TrainConfig(
-        dataset=dataset,
-        out=out,
-        tiny=tiny,
-        base_model=None if tiny else base,
-        steps=int(steps),
-        sude_weight=float(sude_weight),
-        resume=bool(resume),
-        checkpoint_every=100,
-        validation_images=2 if tiny else 4,
-    )
+    return {
+        "dataset": dataset,
+        "name": out.name,
+        "tiny": tiny,
+        "base_model": None if tiny else base,
+        "steps": int(steps),
+        "sude_weight": float(sude_weight),
+        "checkpoint_every": 100,
+        "validation_images": 2 if tiny else 4,
+    }
 
 
-def run_training(context, request, config: TrainConfig, progress=None):
-    """Start the job and yield (status, loss frame, models table) until it ends."""
-    session = context.session_dir(request)
-    job = context.jobs[session] = TrainingJob(config, context.settings).start()
-    report = gradio_progress(progress, "step")
-    try:
-        while not job.finished:
-            time.sleep(POLL_SECONDS)
-            losses = job.losses
-            if report is not None and job.total:
-                report(job.step, job.total, f"loss={losses[-1][1]:.4f}" if losses else "")
-            loss = f", loss {losses[-1][1]:.4f}" if losses else ""
-            yield (
-                f"Training **{config.out.name}**: step {job.step}/{job.total or '?'}{loss}",
-                loss_frame(losses),
-                gr.skip(),
-            )
-    finally:
-        job.stop()  # the browser went away or Cancel was pressed: stop at the end of the step
-    if job.error:
-        hint = (
-            " Checkpoints are kept: tick *Resume* and start again with the same name."
-            if "cancelled" in job.error
-            else ""
+def training_updates(context, workspace, queued, progress=None):
+    """Follow a training job: yield (status, loss frame, models table) until it ends."""
+    model = workspace.item("models", queued.params["name"])
+    job = queued
+    for job in follow(context, queued, progress, "step"):
+        if job.done:
+            break
+        losses = logged_losses(model) if job.total else []  # before its first step the log may be older
+        loss = f", loss {losses[-1][1]:.4f}" if losses else ""
+        text = (
+            f"Training **{model.name}**: step {job.step}/{job.total}{loss}"
+            if job.status == "running" and job.total
+            else waiting_text(context, job)
         )
-        yield f"**Stopped:** {job.error}.{hint}", loss_frame(job.losses), models_table(context, request)
+        yield text, loss_frame(losses), gr.skip()
+    if job.status != "succeeded":
+        hint = " Checkpoints are kept: start again with the same name to resume." if job.status == "cancelled" else ""
+        yield (
+            f"**Stopped:** {job.error or job.status}.{hint}",
+            loss_frame(logged_losses(model)),
+            models_table(workspace),
+        )
         return
-    notice = f"\n\n{TINY_NOTICE}." if config.tiny else ""
+    notice = f"\n\n{TINY_NOTICE}." if job.params.get("tiny") else ""
     yield (
-        f"**Done:** {config.out.name}, {job.result.steps} steps. Use it in the Generate tab.{notice}",
-        loss_frame(job.losses),
-        models_table(context, request),
+        f"**Done:** {model.name}, {job.result['steps']} steps. Use it in the Generate tab.{notice}",
+        loss_frame(logged_losses(model)),
+        models_table(workspace),
     )
 
 
-def cancel_training(context, request) -> str:
-    job = context.jobs.get(context.session_dir(request))
-    if job is None or job.finished:
+def cancel_training(context, workspace) -> str:
+    """Cancel the workspace's unfinished training jobs."""
+    running = [j for j in context.jobs.list(workspace.id, ("queued", "running", "interrupted")) if j.kind == "train"]
+    if not running:
         return "Nothing is training."
-    job.stop()
+    for job in running:
+        context.jobs.cancel(job.id, workspace.id)
     return "Stopping at the end of the current step..."
 
 
-def build(context) -> None:
+def build(context, token) -> None:
     offered = context.settings.offered_base_models  # looked up once; nothing is downloaded
     available = {model: locally_available(model, context.settings) is not None for model in offered}
     tiny_problem = tiny_model_problem()
     gr.Markdown(base_model_status(available, tiny_problem))
     with gr.Row():
         with gr.Column(scale=1):
+            dataset = gr.Dropdown(choices=[], label="Training set (newest first)")
             name = gr.Textbox(label="Model name", value="me")
             choices = [*offered, *([TINY_CHOICE] if tiny_problem is None else [])]
             first_here = next((model for model in offered if available[model]), None)
@@ -134,7 +141,6 @@ def build(context) -> None:
             base = gr.Radio(choices, value=default, label="Train on")
             steps = gr.Slider(1, MAX_STEPS, value=400, step=1, label="Steps")
             sude_weight = gr.Slider(0.0, 2.0, value=0.4, step=0.1, label="SuDe weight (0: off)")
-            resume = gr.Checkbox(label="Resume an interrupted run of this name")
             with gr.Row():
                 start = gr.Button("Start training", variant="primary")
                 cancel = gr.Button("Cancel")
@@ -144,20 +150,37 @@ def build(context) -> None:
             models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
 
     @user_errors
-    def handler(name_text, base_choice, step_count, weight, resume_flag, request: gr.Request, progress=gr.Progress()):
-        config = training_config(context, request, name_text, base_choice, step_count, weight, resume_flag)
-        yield from run_training(context, request, config, progress)
+    def handler(set_name, name_text, base_choice, step_count, weight, token_value, progress=gr.Progress()):
+        workspace = context.workspace(token_value)
+        params = training_params(context, workspace, set_name, name_text, base_choice, step_count, weight)
+        yield from training_updates(context, workspace, submit(context, workspace, "train", params), progress)
 
     @user_errors
-    def stop(request: gr.Request):
-        return cancel_training(context, request)
+    def stop(token_value):
+        return cancel_training(context, context.workspace(token_value))
+
+    @user_errors
+    def show(token_value):
+        """On page load: the training sets, the models, and the newest training (followed if unfinished)."""
+        workspace = context.workspace(token_value)
+        sets = dataset_choices(workspace)
+        yield gr.update(choices=sets, value=sets[0] if sets else None), gr.skip(), gr.skip(), models_table(workspace)
+        job = newest_job(context, workspace, "train")
+        if job is not None:
+            for update in training_updates(context, workspace, job):
+                yield gr.skip(), *update
 
     start.click(
         handler,
-        [name, base, steps, sude_weight, resume],
+        [dataset, name, base, steps, sude_weight, token],
         [status, plot, models],
-        concurrency_limit=1,
-        concurrency_id="training",
         api_name="train",
     )
-    cancel.click(stop, None, status, api_name="cancel")
+    cancel.click(stop, token, status, api_name="cancel")
+    token.change(show, token, [dataset, status, plot, models], api_visibility="undocumented")
+    dataset.focus(
+        lambda t: gr.update(choices=dataset_choices(context.workspace(t))),
+        token,
+        dataset,
+        api_visibility="undocumented",
+    )

@@ -134,6 +134,19 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
     pipe.scheduler = PORTRAIT_SOLVERS[request.scheduler].build(pipe.scheduler.config)
 
 
+def sampling_progress(progress: Progress | None, done: int, batch: int, steps: int, count: int):
+    """diffusers' ``callback_on_step_end`` reporting ``progress(sampling steps done, steps of all images)``,
+    so a long image moves the bar and a cancel (a progress call that raises) stops it within one step."""
+    if progress is None:
+        return None
+
+    def on_step_end(pipe, step: int, timestep, tensors: dict) -> dict:
+        progress(done * steps + (step + 1) * batch, count * steps, f"image {done + batch}/{count}")
+        return tensors
+
+    return on_step_end
+
+
 def render(
     request: GenerationRequest,
     settings: Settings | None = None,
@@ -165,9 +178,8 @@ def render(
                     num_inference_steps=steps,
                     guidance_scale=guidance,
                     generator=[torch.Generator().manual_seed(s) for s in seeds],
+                    callback_on_step_end=sampling_progress(progress, start, len(seeds), steps, request.count),
                 ).images
-            if progress:
-                progress(len(images), request.count)
     return Generation(
         [Portrait(image, seed + i, None, None) for i, image in enumerate(images)],
         positive,
@@ -214,7 +226,8 @@ def generate(
         request: the trained model folder, style, words, count and sampling settings (checked on creation).
         settings: home folder, base model and face engine (default: from the environment).
         analyzer: the face engine that judges likeness (default: the settings' one).
-        progress: ``progress(images done, total)`` (``facechain.progress``).
+        progress: ``progress(sampling steps done, steps of all images, "image k/n")`` (``facechain.progress``),
+            called after every sampling step of every batch.
         cache: the loaded base model shared between requests (the process-wide one by default).
 
     Returns:
