@@ -11,6 +11,7 @@ import sys
 from ..errors import ExitCode, FacechainError
 from .common import HelpFormatter, Parser
 from .generate import add_generate_commands
+from .jobs import add_jobs_commands
 from .lab import add_lab_commands
 from .motion import add_motion_commands
 from .prepare import add_prepare_commands
@@ -43,6 +44,7 @@ def build_parser() -> Parser:
     add_motion_commands(commands)
     add_lab_commands(commands)
     add_serve_command(commands)
+    add_jobs_commands(commands)
     return parser
 
 

@@ -99,19 +99,50 @@ def build_app(
     return app
 
 
-def serve(host: str | None = None, port: int | None = None, runs_root: str | Path = "runs") -> None:
-    """Build the app with its job workers and serve it until interrupted; uploads up to 25 MB.
+def launch(app: gr.Blocks, host: str | None = None, port: int | None = None, auth=None, block: bool = True):
+    """Serve ``app`` behind the request guard (``guard.RequestGuard``: no deep links, bounded same-origin
+    uploads), with no run history in the browser (it would keep the workspace token) and uploads up to
+    25 MB a file. Returns Gradio's (server app, local URL, share URL) when not ``block``."""
+    from starlette.middleware import Middleware
+
+    from .guard import RequestGuard
+
+    launched = app.queue(default_concurrency_limit=8).launch(
+        server_name=host,
+        server_port=port,
+        max_file_size="25mb",
+        auth=auth,
+        run_history=False,
+        prevent_thread_lock=True,
+        quiet=not block,
+        app_kwargs={"middleware": [Middleware(RequestGuard)]},
+    )
+    if block:
+        app.block_thread()
+    return launched
+
+
+def serve(host: str | None = None, port: int | None = None, runs_root: str | Path = "runs", no_auth: bool = False):
+    """Build the app with its job workers and serve it until interrupted.
 
     Args:
         host: address to listen on; None: GRADIO_SERVER_NAME, else 127.0.0.1.
         port: port; None: GRADIO_SERVER_PORT, else 7860.
         runs_root: folder of the workspaces and the job queue.
+        no_auth: serve beyond loopback without a login (only behind a proxy that authenticates; also
+            FACECHAIN_NO_AUTH=1). Otherwise FACECHAIN_AUTH's users, or a printed random password.
     """
+    import os
+
+    from .guard import login
+
+    host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    auth = login(host, no_auth or os.environ.get("FACECHAIN_NO_AUTH") == "1")
     app = build_app(runs_root=runs_root)
     try:
-        app.queue(default_concurrency_limit=8).launch(server_name=host, server_port=port, max_file_size="25mb")
+        launch(app, host, port, auth)
     finally:
         app.context.workers.stop()
 
 
-__all__ = ["AppContext", "TABS", "build_app", "restore_workspace", "safe_name", "serve"]
+__all__ = ["AppContext", "TABS", "build_app", "launch", "restore_workspace", "safe_name", "serve"]
