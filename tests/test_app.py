@@ -1,49 +1,25 @@
-"""The app's Photos tab: through its handler, and through the real server on loopback."""
+"""The app: workspaces reached by their token, tabs that run their work as jobs, and the server's guard,
+through the handlers and through the real server on loopback (gradio_client)."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from facechain.config import Settings
 from facechain.examples import write_example_photos
-from facechain.ui import AppContext, build_app
-from facechain.ui.photos import prepare_uploads
+from facechain.ui import AppContext, build_app, launch
 
 
 @pytest.fixture(scope="module")
 def example_files(tmp_path_factory):
     return write_example_photos(tmp_path_factory.mktemp("uploads"))
-
-
-def no_progress(*args, **kwargs):
-    return None
-
-
-def test_sessions_get_their_own_folders(tmp_path, example_files, analyzer):
-    context = AppContext(Settings(face_backend="dlib"), tmp_path)
-    uploads = [example_files[0], example_files[2], example_files[10]]  # portrait, mirrored, cat
-    gallery, table, summary, report = prepare_uploads(
-        uploads, "sks", "", 20, context, SimpleNamespace(session_hash="abc/../../x"), no_progress
-    )
-    assert [caption.split(" ·")[0] for _, caption in gallery] == ["kept 000", "kept 001", "rejected"]
-    assert (
-        gallery[2][1].endswith("11_cat.jpg: no face found")
-        and "Kept **2** of 3" in summary
-        and "sks, a woman" in summary
-    )
-    assert Path(report).parent == tmp_path / "sessions" / "abcx" / "dataset"
-    assert {row[0]: row[1] for row in table}["11_cat.jpg"] == "rejected"
-    other = prepare_uploads(
-        [example_files[10]], "sks", "", 20, context, SimpleNamespace(session_hash="other"), no_progress
-    )
-    assert other[0] == [] and "No usable photo" in other[2] and "no face found" in other[2]
-    assert json.loads(Path(report).read_text())["kept"] == 2  # the other session left this one alone
 
 
 def free_port() -> int:
@@ -52,80 +28,173 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_upload_and_prepare_through_the_server(tmp_path, example_files, analyzer):
-    from gradio_client import Client, handle_file
-
-    app = build_app(Settings(face_backend="dlib"), tmp_path)
+@contextmanager
+def served(settings: Settings, runs: Path, workers: bool = True):
+    """The app on a free loopback port with its job workers; yields its URL."""
+    app = build_app(settings, runs, workers=workers)
     port = free_port()
-    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    launch(app, "127.0.0.1", port, block=False)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        gallery, table, summary, report = client.predict(
-            [handle_file(str(example_files[0])), handle_file(str(example_files[4]))],
-            "ohwx",
-            "astronaut",
-            20,
-            api_name="/prepare",
-        )
-        assert len(gallery) == 2 and "ohwx, an astronaut" in summary and "(detected: *a woman*)" in summary
-        assert [row[1] for row in table["data"]] == ["kept", "kept"]
+        yield f"http://127.0.0.1:{port}/"
     finally:
         app.close()
+        if app.context.workers is not None:
+            app.context.workers.stop()
+
+
+def collect(updates):
+    """The last update of a handler that yields while its job runs."""
+    *_, last = updates
+    return last
+
+
+def test_prepare_runs_as_a_job_in_the_workspace_and_reconnecting_shows_it(tmp_path, example_files, analyzer):
+    from gradio_client import Client, handle_file
+
+    with served(Settings(face_backend="dlib"), tmp_path) as url:
+        client = Client(url, verbose=False)
+        token, stored = client.predict("", api_name="/workspace")
+        assert token == stored and len(token) >= 32  # 24 random bytes: 192 bits
+        uploads = [handle_file(str(example_files[i])) for i in (0, 4, 10)]  # portrait, soft, cat
+        gallery, table, summary, report = client.predict(uploads, "ohwx", "astronaut", 20, token, api_name="/prepare")
+        assert len(gallery) == 3 and "Kept **2** of 3" in summary and "ohwx, an astronaut" in summary
+        assert "(detected: *a woman*)" in summary
+        assert {row[0]: row[1] for row in table["data"]}["11_cat.jpg"] == "rejected"
+
+        again = Client(url, verbose=False)  # a reload: a new session, the browser's stored token
+        assert again.predict(token, api_name="/workspace")[0] == token
+        gallery, table, summary, _ = again.predict(token, api_name="/photos")
+        assert "Kept **2** of 3" in summary and [row[1] for row in table["data"]].count("kept") == 2
+        _, usage, contents, *_ = again.predict(token, api_name="/contents")
+        assert sorted(row[0] for row in contents["data"]) == ["datasets", "photos"] and "MB" in usage
+
+        stranger = Client(url, verbose=False)
+        other, _ = stranger.predict("", api_name="/workspace")
+        assert other != token and stranger.predict(other, api_name="/photos")[2] == ""
+        for forged in ("", "x" * 32, token[:-1], "../" * 12):
+            with pytest.raises(Exception, match="workspace token|no workspace has this token"):
+                stranger.predict(forged, api_name="/photos")
+        assert stranger.predict(forged, api_name="/workspace")[0] not in (forged, token)  # a new one, never theirs
+
+
+def test_one_workspace_cannot_reach_another_by_any_endpoint(tmp_path, example_files, analyzer):
+    """B holds its own token and knows A's names and job ids: B can list, read, change, delete or cancel
+    nothing of A's; the file route serves no workspace path and deep links are off."""
+    import httpx
+    from gradio_client import Client, handle_file
+
+    with served(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs") as url:
+        a, b = Client(url, verbose=False), Client(url, verbose=False)
+        token_a, _ = a.predict("", api_name="/workspace")
+        token_b, _ = b.predict("", api_name="/workspace")
+        a.predict(
+            [handle_file(str(example_files[0])), handle_file(str(example_files[1]))],
+            "sks",
+            "",
+            20,
+            token_a,
+            api_name="/prepare",
+        )
+        _, _, contents, _, jobs, _ = a.predict(token_a, api_name="/contents")
+        dataset = next(row[1] for row in contents["data"] if row[0] == "datasets")
+        job_a = jobs["data"][0][0]
+
+        with pytest.raises(Exception, match="Prepare your photos first"):
+            b.predict(dataset, "x", "Tiny offline demo model", 5, 0.0, token_b, api_name="/train")
+        for item in (f"datasets/{dataset}", f"photos/{dataset}", f"datasets/../../{dataset}"):
+            with pytest.raises(Exception, match="there is no"):
+                b.predict(token_b, item, api_name="/delete_item")
+        with pytest.raises(Exception, match="there is no model"):
+            b.predict(token_b, "models/me", api_name="/download")
+        with pytest.raises(Exception, match="no job"):
+            b.predict(token_b, job_a, api_name="/cancel_job")
+        with pytest.raises(Exception, match="No trained model named"):
+            b.predict("../" + dataset, "natural", "", 1, 1, 0.9, 0.25, token_b, api_name="/generate")
+
+        workspace_a = next((tmp_path / "runs" / "workspaces").iterdir(), None)
+        assert token_a not in str(list((tmp_path / "runs").rglob("*")))  # only hashes name folders
+        with httpx.Client() as http:
+            for path in (
+                f"{workspace_a}/datasets/{dataset}/report.json",
+                "/etc/passwd",
+                f"{tmp_path}/runs/jobs.sqlite3",
+            ):
+                assert http.get(f"{url}gradio_api/file={path}").status_code == 403
+            assert http.get(f"{url}gradio_api/deep_link", params={"session_hash": "x"}).status_code == 404
+            upload = {"files": ("a.jpg", example_files[0].read_bytes(), "image/jpeg")}
+            assert (
+                http.post(
+                    f"{url}gradio_api/upload", files=upload, headers={"Origin": "https://evil.example"}
+                ).status_code
+                == 403
+            )
+        assert a.predict(token_a, api_name="/photos")[2].startswith("Kept **2** of 2")  # A's work is intact
 
 
 @pytest.mark.slow
 def test_upload_train_generate_through_the_server(tmp_path, example_files, analyzer):
-    """The whole workflow as an API user sees it: prepare -> train (tiny, a few steps) -> generate."""
+    """The whole workflow as an API user sees it: prepare -> train (tiny, a few steps) -> generate, each a
+    job; then the workspace panel lists it all and a model downloads as a zip."""
+    import zipfile
+
     from gradio_client import Client, handle_file
 
     from facechain.ui.training import TINY_CHOICE
 
-    app = build_app(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs")
-    port = free_port()
-    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        client.predict([handle_file(str(example_files[i])) for i in (0, 1, 4)], "sks", "", 20, api_name="/prepare")
-        status, plot, models = client.predict("my twin!", TINY_CHOICE, 6, 0.4, False, api_name="/train")
+    with served(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs") as url:
+        client = Client(url, verbose=False)
+        token, _ = client.predict("", api_name="/workspace")
+        client.predict(
+            [handle_file(str(example_files[i])) for i in (0, 1, 4)], "sks", "", 20, token, api_name="/prepare"
+        )
+        status, plot, models = client.predict(None, "my twin!", TINY_CHOICE, 6, 0.4, token, api_name="/train")
         assert "**Done:** my-twin, 6 steps" in status and "TINY" in status
         assert [row[:2] for row in models["data"]] == [["my-twin", 6]]
         assert [point[0] for point in plot["data"]] == [1, 2, 3, 4, 5, 6]  # one loss point per step
-        choices = client.predict(api_name="/models")
-        assert choices["value"] == "my-twin"
-        gallery, summary, results = client.predict("my-twin", "anime", "smiling", 2, 3, 0.9, 0.25, api_name="/generate")
+        assert client.predict(token, api_name="/models")["value"] == "my-twin"
+        gallery, summary, results = client.predict(
+            "my-twin", "anime", "smiling", 2, 3, 0.9, 0.25, token, api_name="/generate"
+        )
         assert len(gallery) == 2 and "anime style illustration" in summary and "No portrait passed" in summary
         assert sorted(item["caption"].split(" · ")[1] for item in gallery) == ["seed 3", "seed 4"]
-        portraits = json.loads(Path(results).read_text())["portraits"]
-        assert [p["flag"] for p in portraits] == ["no face found"] * 2
-        sessions = list((tmp_path / "runs" / "sessions").iterdir())
-        assert (
-            len(sessions) == 1 and (sessions[0] / "models" / "my-twin" / "pytorch_lora_weights.safetensors").is_file()
-        )
-    finally:
-        app.close()
+        assert [p["flag"] for p in json.loads(Path(results).read_text())["portraits"]] == ["no face found"] * 2
+        _, _, contents, _, jobs, _ = client.predict(token, api_name="/contents")
+        assert sorted(row[0] for row in contents["data"]) == ["datasets", "models", "outputs", "photos"]
+        archive = client.predict(token, "models/my-twin", api_name="/download")
+        with zipfile.ZipFile(archive) as opened:
+            names = set(opened.namelist())
+        assert {"my-twin/pytorch_lora_weights.safetensors", "my-twin/README.md", "my-twin/training.json"} <= names
+        assert not any("checkpoint" in name for name in names)
 
 
-def test_training_can_be_cancelled_and_sessions_stay_apart(tmp_path, example_files, analyzer):
+def test_training_job_can_be_cancelled_only_by_its_workspace(tmp_path, example_files, analyzer):
     from facechain.ui.generate import generate_portraits
-    from facechain.ui.training import TINY_CHOICE, cancel_training, run_training, training_config
+    from facechain.ui.jobs import submit
+    from facechain.ui.photos import prepare_uploads
+    from facechain.ui.training import TINY_CHOICE, cancel_training, training_params, training_updates
 
-    context = AppContext(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path)
-    me, other = SimpleNamespace(session_hash="me"), SimpleNamespace(session_hash="other")
-    prepare_uploads([example_files[0], example_files[1]], "sks", "", 20, context, me, no_progress)
-    config = training_config(context, me, "../../escape", TINY_CHOICE, 2000, 0.0, False)
-    assert config.out == tmp_path / "sessions" / "me" / "models" / "escape"
-    updates = run_training(context, me, config)
-    status = next(updates)[0]
-    while "step 0/" in status or "?" in status:
+    context = AppContext.create(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path)
+    context.start_workers()
+    try:
+        me, mine = context.workspaces.create()
+        other, theirs = context.workspaces.create()
+        collect(prepare_uploads([example_files[0], example_files[1]], "sks", "", 20, context, me))
+        params = training_params(context, mine, None, "../../escape", TINY_CHOICE, 2000, 0.0)
+        assert params["name"] == "escape" and params["dataset"] == mine.items("datasets")[0].name
+        updates = training_updates(context, mine, submit(context, mine, "train", params))
         status = next(updates)[0]
-    assert cancel_training(context, other) == "Nothing is training."
-    assert "Stopping" in cancel_training(context, me)
-    final = list(updates)[-1][0]
-    assert final.startswith("**Stopped:** cancelled at step") and "Resume" in final
-    with pytest.raises(Exception, match="Prepare your photos first"):
-        training_config(context, other, "x", TINY_CHOICE, 5, 0.0, False)
-    with pytest.raises(Exception, match="No trained model named 'escape'"):
-        generate_portraits(context, other, "escape", "natural", "", 1, 1, 0.9, 0.25)
+        while "step" not in status:
+            status = next(updates)[0]
+        assert cancel_training(context, theirs) == "Nothing is training."
+        assert "Stopping" in cancel_training(context, mine)
+        final = collect(updates)[0]
+        assert final.startswith("**Stopped:** cancelled at") and "resume" in final
+        with pytest.raises(Exception, match="Prepare your photos first"):
+            training_params(context, theirs, None, "x", TINY_CHOICE, 5, 0.0)
+        with pytest.raises(Exception, match="No trained model named 'escape'"):
+            collect(generate_portraits(context, other, "escape", "natural", "", 1, 1, 0.9, 0.25))
+    finally:
+        context.workers.stop()
 
 
 def radio_choices(app) -> list[str]:
@@ -138,9 +207,9 @@ def radio_choices(app) -> list[str]:
 def test_train_tab_offers_the_tiny_model_only_when_it_can_be_built(tmp_path, monkeypatch):
     from facechain.ui import training
 
-    assert training.TINY_CHOICE in radio_choices(build_app(Settings(home=tmp_path), tmp_path / "runs"))
+    assert training.TINY_CHOICE in radio_choices(build_app(Settings(home=tmp_path), tmp_path / "runs", workers=False))
     monkeypatch.setattr(training, "tiny_model_problem", lambda: "its CLIP tokenizer cannot be built (OSError: gone)")
-    app = build_app(Settings(home=tmp_path), tmp_path / "runs")
+    app = build_app(Settings(home=tmp_path), tmp_path / "runs", workers=False)
     assert training.TINY_CHOICE not in radio_choices(app)
     notes = [
         block.value
@@ -150,33 +219,62 @@ def test_train_tab_offers_the_tiny_model_only_when_it_can_be_built(tmp_path, mon
     assert notes and "OSError: gone" in notes[0]
 
 
-def test_facechain_serve_serves_the_app(tmp_path):
-    """`facechain serve` (like `python app.py`) answers on the asked port with the app's page."""
+def test_facechain_serve_serves_the_app_and_asks_for_a_login_beyond_loopback(tmp_path):
+    """`facechain serve` (like `python app.py`) answers on the asked port with the app's page; listening
+    on all interfaces, it asks for a login whose password it prints once."""
     import subprocess
     import sys
-    import time
+    import urllib.error
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "facechain.cli", "serve", "--port", str(port), "--runs", str(tmp_path / "runs")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "FACECHAIN_HOME": str(tmp_path / "home")},
-    )
-    try:
-        deadline, page = time.monotonic() + 90, None
-        while page is None and time.monotonic() < deadline and server.poll() is None:
+    def start(*options):
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "facechain.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--runs",
+                str(tmp_path / "runs"),
+                *options,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "FACECHAIN_HOME": str(tmp_path / "home")},
+        )
+        return server, port
+
+    def fetch(port, path="/"):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    page = response.read().decode()
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as error:
+                return error.code, ""
             except OSError:
                 time.sleep(0.5)
-        assert page is not None and "FaceChain Studio" in page
+        return None, ""
+
+    server, port = start()
+    try:
+        status, page = fetch(port)
+        assert status == 200 and "FaceChain Studio" in page
     finally:
         server.terminate()
+        server.wait(timeout=30)
+    server, port = start("--host", "0.0.0.0")
+    try:
+        assert fetch(port, "/gradio_api/info")[0] == 401
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+        assert "user facechain, password " in output
+    finally:
+        server.kill()
         server.wait(timeout=30)
 
 
@@ -189,13 +287,15 @@ def test_app_users_choose_among_the_operators_base_models(tmp_path, example_file
     settings = Settings.from_env()
     assert settings.offered_base_models == ("someone/sdxl-like", "/srv/models/realistic")
     assert Settings(base_model="mine/sd15").offered_base_models == ("mine/sd15",)
-    context = AppContext(Settings(face_backend="dlib", home=tmp_path / "home", app_base_models=("a/b",)), tmp_path)
-    me = SimpleNamespace(session_hash="me")
-    prepare_uploads([example_files[0], example_files[1]], "sks", "", 20, context, me, no_progress)
-    assert training.training_config(context, me, "m", "a/b", 5, 0.0, False).base_model == "a/b"
+    context = AppContext.create(
+        Settings(face_backend="dlib", home=tmp_path / "home", app_base_models=("a/b",)), tmp_path
+    )
+    _, workspace = context.workspaces.create()
+    (workspace.item("datasets", "set") / "metadata.jsonl").parent.mkdir(parents=True)
+    assert training.training_params(context, workspace, "set", "m", "a/b", 5, 0.0)["base_model"] == "a/b"
     for probe in ("/root/.ssh", str(tmp_path), "someone/other-model", "../../etc"):
         with pytest.raises(Exception, match="Choose one of the base models this app offers") as refused:
-            training.training_config(context, me, "m", probe, 5, 0.0, False)
+            training.training_params(context, workspace, "set", "m", probe, 5, 0.0)
         assert probe not in str(refused.value)
-    choices = radio_choices(build_app(Settings(home=tmp_path, app_base_models=("a/b", "c/d")), tmp_path / "runs"))
-    assert choices == ["a/b", "c/d", training.TINY_CHOICE]
+    app = build_app(Settings(home=tmp_path, app_base_models=("a/b", "c/d")), tmp_path / "runs", workers=False)
+    assert radio_choices(app) == ["a/b", "c/d", training.TINY_CHOICE]

@@ -368,12 +368,12 @@ def facechain_errors() -> set[type]:
 def test_every_facechain_error_has_a_documented_exit_code_and_category():
     found = facechain_errors()
     names = {cls.__name__ for cls in found}
-    assert {"NoUsablePhotos", "BaseModelUnavailable", "GenerationError", "TrainingError", "TrainingCancelled"} <= names
+    assert {"NoUsablePhotos", "BaseModelUnavailable", "GenerationError", "TrainingError", "JobCancelled"} <= names
     wrong = []
     for cls in sorted(found, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
         code = cls.exit_code
         where = f"{cls.__module__}.{cls.__qualname__} (exit code {int(code)})"
-        if cls.__name__ == "TrainingCancelled":
+        if cls.__name__ == "JobCancelled":
             if code != ExitCode.INTERRUPTED:
                 wrong.append(where)
             continue

@@ -1,12 +1,11 @@
 """The identity map on real faces: the astronaut's photos (one person, augmented) against other
 people's faces (the insightface wheel's group photo and Tom Hanks), a cat without a face; and the Map
-tab's handler: its image goes into the session's folder, a small set gets a labelled PCA map, and a
-session without photos is refused with a message saying what to do."""
+tab's handler: its image goes into the workspace, a small set gets a labelled PCA map, and a
+workspace without photos is refused with a message saying what to do."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -16,7 +15,7 @@ from PIL import Image
 from facechain.config import Settings
 from facechain.mapping.face_map import build_face_map, map_coordinates
 from facechain.ui import AppContext
-from facechain.ui.face_map import PHOTOS, PORTRAITS, map_session
+from facechain.ui.face_map import PHOTOS, PORTRAITS, map_workspace
 from tests.conftest import as_array
 from tests.test_faces import same_person_variants
 
@@ -76,35 +75,43 @@ def test_few_faces_fall_back_to_a_pca_map():
     assert coordinates[:, 0].var() >= coordinates[:, 1].var()  # the first axis carries the most variation
 
 
-def test_map_tab_writes_into_the_session_and_flags_the_other_person(tmp_path, analyzer, person, other_person):
-    context = AppContext(Settings(face_backend="dlib"), tmp_path)
+def test_map_tab_writes_into_the_workspace_and_flags_the_other_person(tmp_path, analyzer, person, other_person):
+    context = AppContext.create(Settings(face_backend="dlib"), tmp_path)
+    token, workspace = context.workspaces.create()
     images = {f"{number:03d}": image for number, image in enumerate(list(same_person_variants(person).values())[:4])}
-    write(images | {"004": other_person}, tmp_path / "sessions" / "mine" / "dataset" / "images")
-    image, summary, table = map_session(context, SimpleNamespace(session_hash="mine"), PHOTOS)
-    assert Path(image) == tmp_path / "sessions" / "mine" / "map" / "photos.png" and Path(image).is_file()
+    write(images | {"004": other_person}, workspace.item("datasets", "set") / "images")
+    image, summary, table = map_workspace(context, token, PHOTOS)
+    assert Path(image) == workspace.path / "maps" / "identity" / "photos.png" and Path(image).is_file()
     assert "PCA map, not DLME" in summary and "1 outlier" in summary
     assert table[0][1:] == ["004.png", table[0][2], "outlier"] and [row[3] for row in table[1:]] == ["fits"] * 4
     assert table[0][0] == 5  # the number drawn next to the thumbnail
 
 
-def test_map_tab_refuses_a_session_without_photos(tmp_path, person):
-    context = AppContext(Settings(face_backend="dlib"), tmp_path)
-    write({"000": person}, tmp_path / "sessions" / "someone-else" / "dataset" / "images")
-    with pytest.raises(gr.Error, match="No prepared photos in this session yet.*Photos tab"):
-        map_session(context, SimpleNamespace(session_hash="empty"), PHOTOS)
-    with pytest.raises(gr.Error, match="No generated portraits in this session yet.*Generate tab"):
-        map_session(context, SimpleNamespace(session_hash="empty"), PORTRAITS)
+def test_map_tab_refuses_a_workspace_without_photos(tmp_path, person):
+    context = AppContext.create(Settings(face_backend="dlib"), tmp_path)
+    _, someone_else = context.workspaces.create()
+    write({"000": person}, someone_else.item("datasets", "set") / "images")
+    empty, _ = context.workspaces.create()
+    with pytest.raises(gr.Error, match="No prepared photos in this workspace yet.*Photos tab"):
+        map_workspace(context, empty, PHOTOS)
+    with pytest.raises(gr.Error, match="No generated portraits in this workspace yet.*Generate tab"):
+        map_workspace(context, empty, PORTRAITS)
 
 
-def test_portraits_come_from_the_sessions_output_runs_newest_first(tmp_path, person):
+def test_maps_read_the_newest_training_set_and_every_output_run_newest_first(tmp_path, person):
     import os
 
-    from facechain.ui.face_map import session_images
+    from facechain.ui.face_map import workspace_images
+    from facechain.workspace import WorkspaceStore
 
-    session = tmp_path / "sessions" / "mine"
-    older = write({"00-seed1": person}, session / "outputs" / "twin-20240101-000000")
-    newer = write({"00-seed7": person, "01-seed8": person}, session / "outputs" / "twin-20240102-000000")
+    _, workspace = WorkspaceStore(tmp_path).create()
+    older = write({"00-seed1": person}, workspace.item("outputs", "twin-20240101-000000"))
+    newer = write({"00-seed7": person, "01-seed8": person}, workspace.item("outputs", "twin-20240102-000000"))
     (newer[0].parent / "results.json").write_text("{}")
     os.utime(older[0].parent, (1, 1))
-    assert session_images(session, PORTRAITS) == newer + older
-    assert session_images(session, PHOTOS) == []
+    assert workspace_images(workspace, PORTRAITS) == newer + older
+    assert workspace_images(workspace, PHOTOS) == []
+    old_set = write({"000": person}, workspace.item("datasets", "first") / "images")
+    new_set = write({"000": person, "001": person}, workspace.item("datasets", "second") / "images")
+    os.utime(old_set[0].parent.parent, (1, 1))
+    assert workspace_images(workspace, PHOTOS) == new_set

@@ -1,4 +1,4 @@
-"""The Motion tab: procedural and uploaded starts, each session's animations in its own folder, clear
+"""The Motion tab: procedural and uploaded starts, each workspace's animations in its own folder, clear
 errors for corrupt, pickled or wrong-shape uploads; through the real server; and the model that ships
 with the package predicts better than holding the last pose."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -17,8 +16,9 @@ from facechain.cli import main
 from facechain.config import Settings
 from facechain.motion.data import save_plain
 from facechain.motion.procedural import random_clip
-from facechain.ui import AppContext, build_app
+from facechain.ui import AppContext, build_app, launch
 from facechain.ui.motion import predict_motion
+from facechain.workspace import UnknownWorkspace
 
 DEFAULTS = dict(
     source="procedural",
@@ -64,33 +64,31 @@ def motion_settings(tmp_path_factory):
     return Settings(motion_model=folder)
 
 
-def run(context, session: str, **changes):
+def run(context, token: str, **changes):
     values = {**DEFAULTS, **changes}
-    return predict_motion(context, SimpleNamespace(session_hash=session), *values.values())
+    return predict_motion(context, token, *values.values())
 
 
 def test_procedural_and_uploaded_motion(tmp_path, motion_settings):
-    context = AppContext(motion_settings, tmp_path)
-    gif, summary = run(context, "one", mode="control", part="left_leg")
-    assert Path(gif).parent == tmp_path / "sessions" / "one" / "motion"
+    context = AppContext.create(motion_settings, tmp_path)
+    (one, first), (two, second) = context.workspaces.create(), context.workspaces.create()
+    gif, summary = run(context, one, mode="control", part="left_leg")
+    assert Path(gif).parent.parent == first.path / "motion"
     assert "procedural walk" in summary and "keeping the left leg" in summary
     with Image.open(gif) as animation:
         assert animation.size == (3 * 200, 200) and animation.n_frames == 63
     upload = tmp_path / "mine.npz"
     save_plain({"me": {"dance": random_clip(60, np.random.default_rng(0))}}, upload)
-    gif, summary = run(context, "two", source="upload", upload=str(upload), samples=1, mode="switch", switch_to="idle")
-    assert (
-        Path(gif).parent == tmp_path / "sessions" / "two" / "motion"
-        and "me/dance" in summary
-        and "toward idle" in summary
-    )
+    gif, summary = run(context, two, source="upload", upload=str(upload), samples=1, mode="switch", switch_to="idle")
+    assert Path(gif).parent.parent == second.path / "motion" and "me/dance" in summary and "toward idle" in summary
     with Image.open(gif) as animation:
         assert animation.size == (2 * 200, 200)  # one future and the 35 recorded frames
-    assert [p.parent.name for p in (tmp_path / "sessions").glob("*/motion/*.gif")].count("motion") == 2
+    assert len(list(first.path.glob("motion/*/*.gif"))) == len(list(second.path.glob("motion/*/*.gif"))) == 1
 
 
 def test_bad_uploads_get_clear_errors(tmp_path, motion_settings):
-    context = AppContext(motion_settings, tmp_path)
+    context = AppContext.create(motion_settings, tmp_path)
+    bad, workspace = context.workspaces.create()
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
     pickled = tmp_path / "data_3d_h36m.npz"
@@ -109,11 +107,13 @@ def test_bad_uploads_get_clear_errors(tmp_path, motion_settings):
         (short, "a history needs 25"),
     ]:
         with pytest.raises(gr.Error, match=re.escape(message)) as raised:
-            run(context, "bad", source="upload", upload=str(path))
+            run(context, bad, source="upload", upload=str(path))
         assert str(tmp_path) not in str(raised.value)  # the server's paths stay hidden
     with pytest.raises(gr.Error, match="Upload a motion file"):
-        run(context, "bad", source="upload")
-    assert not (tmp_path / "sessions" / "bad" / "motion").exists()
+        run(context, bad, source="upload")
+    assert not (workspace.path / "motion").exists()
+    with pytest.raises(UnknownWorkspace, match="no workspace has this token"):
+        run(context, "x" * 32)
 
 
 def test_motion_through_the_server(tmp_path, motion_settings):
@@ -121,13 +121,14 @@ def test_motion_through_the_server(tmp_path, motion_settings):
 
     from tests.test_app import free_port
 
-    app = build_app(motion_settings, tmp_path)
+    app = build_app(motion_settings, tmp_path, workers=False)
     port = free_port()
-    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    launch(app, "127.0.0.1", port, block=False)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        token, _ = client.predict("", api_name="/workspace")
         gif, summary = client.predict(
-            *{**DEFAULTS, "motion": "run", "samples": 3, "steps": 10}.values(), api_name="/motion"
+            *{**DEFAULTS, "motion": "run", "samples": 3, "steps": 10}.values(), token, api_name="/motion"
         )
         with Image.open(gif) as animation:
             assert animation.size == (4 * 200, 200)

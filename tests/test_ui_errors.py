@@ -59,18 +59,26 @@ def test_generators_and_gradio_signatures_are_kept():
     assert shown.value is own and own.print_exception is False
 
 
-def test_a_bug_in_a_training_job_is_logged_with_its_traceback(tmp_path, monkeypatch, caplog):
-    import facechain.portrait.training.trainer as trainer
+def test_a_bug_in_a_job_is_recorded_as_one_with_its_traceback_in_the_log(tmp_path, monkeypatch, caplog):
+    """A job whose code fails (not the user's input) ends "failed" with a message saying it is a bug,
+    and its traceback goes to the job's log (the runner's logger), never a silent dead worker."""
     from facechain.config import Settings
-    from facechain.portrait.training.config import TrainConfig
-    from facechain.ui.jobs import TrainingJob
+    from facechain.jobs import kinds
+    from facechain.jobs.runner import BUG, run_job
+    from facechain.jobs.store import JobStore
+    from facechain.workspace import WorkspaceStore
 
-    def broken(*args, **kwargs):
+    def broken(params, workspace, settings, progress):
+        progress(1, 3)
         raise KeyError("steps")
 
-    monkeypatch.setattr(trainer, "train", broken)
-    with caplog.at_level(logging.ERROR, logger="facechain.ui"):
-        job = TrainingJob(TrainConfig(dataset=tmp_path, out=tmp_path / "m", tiny=True), Settings(home=tmp_path)).start()
-        job.thread.join(timeout=30)
-    assert job.error.startswith(BUG_MESSAGE) and "KeyError" in job.error
+    monkeypatch.setitem(kinds.KINDS, "train", kinds.JobKind("train", "gpu", broken))
+    _, workspace = WorkspaceStore(tmp_path).create()
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    job = store.submit(workspace.id, "train", "gpu", {"name": "m"})
+    store.claim("gpu")
+    with caplog.at_level(logging.ERROR, logger="facechain.jobs.runner"):
+        assert run_job(tmp_path, job.id, Settings(home=tmp_path)) == 1
+    ended = store.get(job.id)
+    assert (ended.status, ended.error, ended.step, ended.total) == ("failed", BUG, 1, 3)
     assert [record.exc_info[0] for record in caplog.records] == [KeyError]

@@ -27,7 +27,11 @@ def add_jobs_commands(commands) -> None:
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = add_command(actions, "list", "the newest jobs, one line each")
     listing.add_argument("--runs", type=Path, default=Path("runs"), help=RUNS_HELP)
-    listing.add_argument("--status", choices=("queued", "running", "succeeded", "failed", "cancelled", "interrupted"))
+    listing.add_argument(
+        "--status",
+        choices=("queued", "running", "succeeded", "failed", "cancelled", "interrupted"),
+        help="only jobs with this status (default: all)",
+    )
     listing.add_argument("--limit", type=int, default=30, help="most jobs listed")
     listing.set_defaults(run=run_list)
     show = add_command(actions, "show", "one job: parameters, progress, result or error, and its log's end")

@@ -170,4 +170,4 @@ def build(context, token) -> None:
         [gallery, table, summary, report],
         api_name="prepare",
     )
-    token.change(show, token, [gallery, table, summary, report], api_visibility="undocumented")
+    token.change(show, token, [gallery, table, summary, report], api_name="photos")

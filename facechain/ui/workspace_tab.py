@@ -137,13 +137,13 @@ def build(context, token) -> None:
     usage = gr.Markdown()
     contents = gr.Dataframe(headers=["section", "name", "modified", "MB"], label="Contents", interactive=False)
     with gr.Row():
-        item = gr.Dropdown(choices=[], label="Item")
+        item = gr.Dropdown(choices=[], label="Item", allow_custom_value=True)
         delete = gr.Button("Delete item", variant="stop", size="sm")
         download = gr.Button("Download model (zip)", size="sm")
     archive = gr.File(label="Model zip: LoRA, kohya file, model card")
     jobs = gr.Dataframe(headers=["job", "kind", "status", "progress", "queued at"], label="Jobs", interactive=False)
     with gr.Row():
-        job = gr.Dropdown(choices=[], label="Unfinished job")
+        job = gr.Dropdown(choices=[], label="Unfinished job", allow_custom_value=True)
         cancel = gr.Button("Cancel job", size="sm")
     timer = gr.Timer(REFRESH_SECONDS)
     outputs = [usage, contents, item, jobs, job]
@@ -165,7 +165,7 @@ def build(context, token) -> None:
         context.jobs.cancel(job_id, workspace.id)
         return panel(context, token_value)
 
-    token.change(refresh, token, [shown, *outputs], api_visibility="undocumented")
+    token.change(refresh, token, [shown, *outputs], api_name="contents")
     timer.tick(refresh_jobs, token, jobs, api_visibility="undocumented")
     delete.click(user_errors(lambda t, c: delete_item(context, t, c)), [token, item], outputs, api_name="delete_item")
     download.click(user_errors(lambda t, c: download_model(context, t, c)), [token, item], archive, api_name="download")
