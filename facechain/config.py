@@ -44,6 +44,8 @@ class Settings:
     workspace_max_age_days: anonymous app workspaces unseen this long are removed. Env
         ``FACECHAIN_WORKSPACE_MAX_AGE_DAYS``.
     max_jobs: unfinished jobs (queued or running) one workspace may have. Env ``FACECHAIN_MAX_JOBS``.
+    broker: a Redis URL (``redis://HOST:PORT/0``): the app sends its jobs to Celery workers started with
+        ``facechain worker --broker`` instead of running them itself. Env ``FACECHAIN_BROKER``.
     """
 
     face_backend: str = "auto"
@@ -58,6 +60,7 @@ class Settings:
     workspace_max_mb: int = 5000
     workspace_max_age_days: float = 30.0
     max_jobs: int = 4
+    broker: str = ""
 
     @property
     def offered_base_models(self) -> tuple[str, ...]:
@@ -79,6 +82,7 @@ class Settings:
             "FACECHAIN_WORKSPACE_MAX_MB": str(self.workspace_max_mb),
             "FACECHAIN_WORKSPACE_MAX_AGE_DAYS": str(self.workspace_max_age_days),
             "FACECHAIN_MAX_JOBS": str(self.max_jobs),
+            "FACECHAIN_BROKER": self.broker,
         }
 
     @classmethod
@@ -101,4 +105,5 @@ class Settings:
                 _env("FACECHAIN_WORKSPACE_MAX_AGE_DAYS", str(defaults.workspace_max_age_days))
             ),
             max_jobs=int(_env("FACECHAIN_MAX_JOBS", str(defaults.max_jobs))),
+            broker=_env("FACECHAIN_BROKER", defaults.broker),
         )

@@ -136,3 +136,22 @@ def test_claims_are_atomic_across_processes(tmp_path):
         worker.join(timeout=60)
     every = [job for part in claimed for job in part]
     assert sorted(every) == sorted(submitted) and len(set(every)) == len(every)  # each exactly once
+
+
+def test_a_dispatched_job_is_taken_once_and_a_stale_message_never_runs(store):
+    """The broker's rule (``JobStore.take``): the message of the current dispatch runs once; a redelivery
+    runs only after its holder stopped beating; a message of an earlier dispatch never runs."""
+    from facechain.jobs.store import DISPATCHED
+
+    job = store.submit("ann", "train", "gpu", {})
+    store.claim("gpu", DISPATCHED, "first")
+    assert store.waiting_dispatch("gpu") and store.recover(now=time.time() + 3600) == []  # waits in the broker
+    assert not store.take(job.id, "other", "w1:1")
+    assert store.take(job.id, "first", "w1:1") and not store.waiting_dispatch("gpu")
+    assert not store.take(job.id, "first", "w2:2")  # redelivered while w1 still beats: dropped
+    later = time.time() + store.stale_seconds + 1
+    (interrupted,) = store.recover(now=later)
+    assert interrupted.status == "interrupted" and interrupted.dispatch is None
+    store.claim("gpu", DISPATCHED, "second")
+    assert not store.take(job.id, "first", "w2:2")  # the old dispatch's message, delivered late
+    assert store.take(job.id, "second", "w2:2") and store.get(job.id).attempts == 2

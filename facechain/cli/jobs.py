@@ -50,11 +50,16 @@ def add_jobs_commands(commands) -> None:
         "run the app's queued jobs on this machine (besides or instead of the app's own workers)",
         "Take jobs from the queue under --runs and run each in its own process, as many at once as --slots "
         "allows, until Ctrl-C (running jobs are then interrupted and run again later, training from its "
-        "checkpoint). The app runs such workers itself; start this for more slots, or serve the app with "
-        "FACECHAIN_SLOTS=gpu=0,cpu=0 and run the jobs here.",
+        "checkpoint). Without --broker it takes from the queue database directly (the app runs such workers "
+        "itself; start this for more slots, or serve the app with FACECHAIN_SLOTS=gpu=0,cpu=0). With --broker "
+        "it is a Celery worker, on any machine that mounts the app's runs folder: serve the app with "
+        "FACECHAIN_BROKER set to the same URL.",
     )
     worker.add_argument("--runs", type=Path, default=Path("runs"), help=RUNS_HELP)
     worker.add_argument("--slots", default="", help="jobs at once per slot class, e.g. gpu=1,cpu=2 (default: 1 each)")
+    worker.add_argument(
+        "--broker", help="Redis URL of the app's broker, e.g. redis://HOST:6379/0 (needs the workers extra)"
+    )
     worker.set_defaults(run=run_worker)
 
 
@@ -134,6 +139,11 @@ def run_worker(args: argparse.Namespace) -> int:
     from ..jobs.supervisor import EmbeddedWorkers, parse_slots
 
     slots = parse_slots(args.slots)
+    if args.broker:
+        from ..jobs.broker import serve_workers
+
+        print(f"worker: Celery on {args.broker} for slots {slots}, jobs' files under {args.runs}; Ctrl-C stops")
+        return serve_workers(args.broker, args.runs, slots)
     workers = EmbeddedWorkers(args.runs, Settings.from_env(), slots).start()
     print(f"worker {workers.name}: taking jobs from {args.runs / 'jobs.sqlite3'} with slots {slots}; Ctrl-C stops")
     try:

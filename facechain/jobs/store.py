@@ -36,8 +36,11 @@ STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupte
 FINAL = ("succeeded", "failed", "cancelled")
 WAITING = ("queued", "interrupted")
 STALE_SECONDS = 30.0
-"""A running job whose process has not beaten for this long is taken as dead. Runners beat every
-HEARTBEAT_SECONDS, from a thread, so a long step (a model load takes ~10 s on this CPU) never looks dead."""
+"""A running job whose process has not beaten for this long is taken as dead (``FACECHAIN_JOB_STALE_SECONDS``
+changes it). Runners beat every HEARTBEAT_SECONDS, from a thread, so a long step (a model load takes ~10 s
+on this CPU) never looks dead."""
+DISPATCHED = "dispatched"
+"""The worker of a job sent to the broker and not yet taken by a Celery worker (``broker``)."""
 HEARTBEAT_SECONDS = 3.0
 MAX_ATTEMPTS = 3
 
@@ -60,6 +63,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     worker TEXT,
+    dispatch TEXT,
     pid INTEGER,
     heartbeat REAL
 );
@@ -95,6 +99,7 @@ class Job:
     cancel_requested: bool
     attempts: int
     worker: str | None
+    dispatch: str | None
     pid: int | None
     heartbeat: float | None
 
@@ -129,13 +134,16 @@ class JobStore:
     """The queue in ``path``. Every method opens its own short connection, so one store object may be
     used from several threads and every process sees the others' writes at once."""
 
-    def __init__(self, path: Path | str, max_unfinished_per_owner: int = 4):
+    def __init__(self, path: Path | str, max_unfinished_per_owner: int = 4, stale_seconds: float | None = None):
         self.path = Path(path)
         self.max_unfinished_per_owner = max_unfinished_per_owner
+        self.stale_seconds = stale_seconds or float(os.environ.get("FACECHAIN_JOB_STALE_SECONDS", STALE_SECONDS))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+            # a rollback journal, not WAL: WAL needs shared memory, so it fails on a runs folder shared between
+            # machines (the broker's workers); the writes here are small and few (progress twice a second per job)
+            db.execute("PRAGMA journal_mode=DELETE")
             db.executescript(SCHEMA)
         finally:
             db.close()
@@ -193,8 +201,9 @@ class JobStore:
             rows = db.execute(f"{query} ORDER BY created DESC LIMIT ?", (*args, limit)).fetchall()
         return [Job.from_row(row) for row in rows]
 
-    def claim(self, slot: str, worker: str | None = None) -> Job | None:
-        """Take the next queued job of ``slot`` by the fairness rule (module docstring) and mark it running."""
+    def claim(self, slot: str, worker: str | None = None, dispatch: str | None = None) -> Job | None:
+        """Take the next queued job of ``slot`` by the fairness rule (module docstring) and mark it running
+        (by ``worker``, or sent to the broker as ``dispatch``)."""
         with self.connect(immediate=True) as db:
             queued = db.execute(f"SELECT * FROM jobs WHERE status IN {WAITING} AND slot = ?", (slot,)).fetchall()
             if not queued:
@@ -210,9 +219,9 @@ class JobStore:
             )
             now = time.time()
             db.execute(
-                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ?, pid = NULL, "
+                "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ?, dispatch = ?, pid = NULL, "
                 "attempts = attempts + 1 WHERE id = ?",
-                (now, now, worker or worker_name(), chosen["id"]),
+                (now, now, worker or worker_name(), dispatch, chosen["id"]),
             )
         return self.get(chosen["id"])
 
@@ -246,11 +255,36 @@ class JobStore:
         order = self.queue_order(job.slot)
         return order.index(job.id) + 1 if job.id in order else None
 
-    def _update(self, job_id: str, where: str = "", **values) -> bool:
+    def _update(self, job_id: str, where: str = "", where_args: tuple = (), **values) -> bool:
+        """Set ``values`` on the job's row if it also meets ``where`` (SQL after ``AND``, with ``where_args``)."""
         assignments = ", ".join(f"{name} = ?" for name in values)
         with self.connect(immediate=True) as db:
-            cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?{where}", (*values.values(), job_id))
+            cursor = db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ?{where}", (*values.values(), job_id, *where_args)
+            )
         return cursor.rowcount == 1
+
+    def take(self, job_id: str, dispatch: str, worker: str) -> bool:
+        """A Celery worker takes a dispatched job: only the dispatch the row expects, and only while no live
+        worker holds it (first delivery, or a redelivery after its worker died: heartbeat stale). A message
+        of an older dispatch, or a redelivery while the holder still beats, is refused: never two at once."""
+        now = time.time()
+        return self._update(
+            job_id,
+            " AND status = 'running' AND dispatch = ? AND (worker = ? OR heartbeat < ?)",
+            worker=worker,
+            heartbeat=now,
+            pid=None,
+            where_args=(dispatch, DISPATCHED, now - self.stale_seconds),
+        )
+
+    def waiting_dispatch(self, slot: str) -> bool:
+        """Whether a job of ``slot`` sits in the broker untaken (then every worker of that class is busy)."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM jobs WHERE status = 'running' AND slot = ? AND worker = ?", (slot, DISPATCHED)
+            ).fetchone()
+        return row is not None
 
     def started(self, job_id: str, pid: int) -> None:
         self._update(job_id, pid=pid, heartbeat=time.time())
@@ -291,17 +325,19 @@ class JobStore:
         return self.get(job_id)
 
     def recover(self, now: float | None = None, alive=None) -> list[Job]:
-        """Requeue running jobs whose process is gone: heartbeat older than STALE_SECONDS, or (``alive``
-        given) a process id on this host that ``alive(pid)`` says is dead. Jobs past MAX_ATTEMPTS fail.
-        Returns the jobs it touched, as they are now."""
+        """Requeue running jobs whose process is gone: heartbeat older than ``stale_seconds``, or (``alive``
+        given) a process id on this host that ``alive(pid)`` says is dead. A job waiting in the broker for a
+        worker is not gone. Jobs past MAX_ATTEMPTS fail. Returns the jobs it touched, as they are now."""
         now = time.time() if now is None else now
         host = socket.gethostname()
         touched = []
         with self.connect(immediate=True) as db:
             for row in db.execute("SELECT * FROM jobs WHERE status = 'running'").fetchall():
+                if row["worker"] == DISPATCHED:
+                    continue
                 here = (row["worker"] or "").split(":")[0] == host
                 dead_here = alive is not None and here and row["pid"] is not None and not alive(row["pid"])
-                if not (dead_here or now - (row["heartbeat"] or 0) > STALE_SECONDS):
+                if not (dead_here or now - (row["heartbeat"] or 0) > self.stale_seconds):
                     continue
                 if row["cancel_requested"]:
                     status, error = "cancelled", None
@@ -313,7 +349,7 @@ class JobStore:
                     f"interrupted at step {row['step']}; runs again" if status == "interrupted" else row["message"]
                 )
                 db.execute(
-                    "UPDATE jobs SET status = ?, error = ?, message = ?, pid = NULL, worker = NULL, "
+                    "UPDATE jobs SET status = ?, error = ?, message = ?, pid = NULL, worker = NULL, dispatch = NULL, "
                     "finished = CASE WHEN ? = 'interrupted' THEN NULL ELSE ? END WHERE id = ?",
                     (status, error, message, status, now, row["id"]),
                 )
@@ -328,4 +364,4 @@ class JobStore:
         return frozenset(row[0] for row in rows)
 
 
-__all__ = ["FINAL", "Job", "JobError", "JobStore", "STATUSES", "TooManyJobs", "worker_name"]
+__all__ = ["DISPATCHED", "FINAL", "Job", "JobError", "JobStore", "STATUSES", "TooManyJobs", "worker_name"]

@@ -8,7 +8,7 @@ Each round (every ``poll`` seconds) it:
 3. kills a process whose job was cancelled but has not stopped within ``cancel_grace`` seconds (a model
    load does not pass through a progress call), and records it cancelled;
 4. fills free slots by the queue's fairness rule;
-5. now and then removes abandoned anonymous workspaces (``WorkspaceStore.cleanup``), never one with jobs.
+5. now and then removes abandoned anonymous workspaces (``QueueLoop``).
 
 The processes are not tied to the server: a job survives the server's restart if its process does.
 """
@@ -56,7 +56,66 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-class EmbeddedWorkers:
+def spawn_runner(root: Path, job_id: str, settings: Settings, own_session: bool) -> subprocess.Popen:
+    """Start ``python -m facechain.jobs.runner ROOT JOB_ID``, its output appended to the job's log
+    (``<root>/jobs/logs/<id>.log``). ``own_session``: a Ctrl-C in the starter's terminal does not reach it
+    (the app's workers stop their jobs themselves); otherwise it dies with the starter's process group
+    (a Celery worker's)."""
+    logs = Path(root) / "jobs" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{job_id}.log", "ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "facechain.jobs.runner", str(root), job_id],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **settings.to_env()},
+            start_new_session=own_session,
+        )
+
+
+class QueueLoop:
+    """A thread that runs ``round()`` every ``poll`` seconds until stopped; one failed round is logged and
+    the next one runs (a locked database or a full disk must not end the workers). Now and then it removes
+    abandoned anonymous workspaces (``WorkspaceStore.cleanup``), never one with jobs."""
+
+    def __init__(self, root: Path, poll: float, workspaces: WorkspaceStore | None):
+        self.root = Path(root)
+        self.store = JobStore(self.root / "jobs.sqlite3")
+        self.workspaces = workspaces or WorkspaceStore(self.root)
+        self.poll = poll
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.last_cleanup = 0.0
+
+    def start(self):
+        self.thread = threading.Thread(target=self._loop, name=type(self).__name__, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.round()
+                if time.time() - self.last_cleanup > CLEANUP_SECONDS:
+                    self.last_cleanup = time.time()
+                    removed = self.workspaces.cleanup(busy=self.store.unfinished_owners())
+                    if removed:
+                        log.info("removed %d abandoned workspaces", len(removed))
+            except Exception:
+                log.exception("%s: round failed", type(self).__name__)
+            self.stopping.wait(self.poll)
+
+    def round(self) -> None:
+        raise NotImplementedError
+
+
+class EmbeddedWorkers(QueueLoop):
     def __init__(
         self,
         root: Path,
@@ -66,44 +125,23 @@ class EmbeddedWorkers:
         cancel_grace: float = 60.0,
         workspaces: WorkspaceStore | None = None,
     ):
-        self.root = Path(root)
-        self.store = JobStore(self.root / "jobs.sqlite3")
-        self.workspaces = workspaces or WorkspaceStore(self.root)
+        super().__init__(root, poll, workspaces)
         self.settings = settings
         self.slots = slots or dict(DEFAULT_SLOTS)
-        self.poll = poll
         self.cancel_grace = cancel_grace
         self.name = worker_name()
         self.children: dict[str, tuple[str, subprocess.Popen]] = {}  # job id -> (slot, process)
         self.cancel_seen: dict[str, float] = {}
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.last_cleanup = 0.0
-
-    def start(self) -> EmbeddedWorkers:
-        self.thread = threading.Thread(target=self._loop, name="facechain-workers", daemon=True)
-        self.thread.start()
-        return self
 
     def stop(self, terminate: bool = True) -> None:
         """Stop taking jobs; with ``terminate``, end the running job processes too (their jobs are then
         interrupted and run again, training from its checkpoint, when workers start next)."""
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join()
+        super().stop()
         if terminate:
             for _, process in self.children.values():
                 process.terminate()
             for _, process in self.children.values():
                 process.wait()
-
-    def _loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.round()
-            except Exception:  # one bad round (a locked database, a full disk) must not end the workers
-                log.exception("job workers: round failed")
-            self.stopping.wait(self.poll)
 
     def round(self) -> None:
         for job in self.store.recover(alive=process_alive):
@@ -116,24 +154,9 @@ class EmbeddedWorkers:
                 if job is None:
                     break
                 self.spawn(job.id, slot)
-        if time.time() - self.last_cleanup > CLEANUP_SECONDS:
-            self.last_cleanup = time.time()
-            removed = self.workspaces.cleanup(busy=self.store.unfinished_owners())
-            if removed:
-                log.info("removed %d abandoned workspaces", len(removed))
 
     def spawn(self, job_id: str, slot: str) -> None:
-        logs = self.root / "jobs" / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        with open(logs / f"{job_id}.log", "ab") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "facechain.jobs.runner", str(self.root), job_id],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.settings.to_env()},
-                start_new_session=True,  # a Ctrl-C in the server's terminal is not the job's
-            )
+        process = spawn_runner(self.root, job_id, self.settings, own_session=True)
         self.store.started(job_id, process.pid)
         self.children[job_id] = (slot, process)
         log.info("job %s started in process %d", job_id, process.pid)
@@ -157,4 +180,4 @@ class EmbeddedWorkers:
                 self.store.finish(job_id, "cancelled", error="cancelled (stopped by force)")
 
 
-__all__ = ["DEFAULT_SLOTS", "EmbeddedWorkers", "parse_slots", "process_alive"]
+__all__ = ["DEFAULT_SLOTS", "EmbeddedWorkers", "QueueLoop", "parse_slots", "process_alive", "spawn_runner"]

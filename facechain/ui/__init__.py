@@ -14,6 +14,7 @@ import gradio as gr
 
 from .. import quiet
 from ..config import Settings
+from ..jobs.broker import BrokerDispatcher
 from ..jobs.store import JobStore
 from ..jobs.supervisor import EmbeddedWorkers, parse_slots
 from ..workspace import Workspace, WorkspaceStore, safe_name
@@ -33,7 +34,7 @@ class AppContext:
     runs_root: Path
     workspaces: WorkspaceStore
     jobs: JobStore
-    workers: EmbeddedWorkers | None = None
+    workers: EmbeddedWorkers | BrokerDispatcher | None = None
 
     @classmethod
     def create(cls, settings: Settings, runs_root: Path) -> AppContext:
@@ -47,8 +48,13 @@ class AppContext:
         The Gradio session hash plays no part."""
         return self.workspaces.open(token)
 
-    def start_workers(self, slots: dict[str, int] | None = None) -> EmbeddedWorkers:
-        self.workers = EmbeddedWorkers(self.runs_root, self.settings, slots, workspaces=self.workspaces).start()
+    def start_workers(self, slots: dict[str, int] | None = None) -> EmbeddedWorkers | BrokerDispatcher:
+        """The app's own worker processes, or, with a broker in the settings, its dispatcher to Celery workers."""
+        if self.settings.broker:
+            self.workers = BrokerDispatcher(self.runs_root, self.settings.broker, workspaces=self.workspaces)
+        else:
+            self.workers = EmbeddedWorkers(self.runs_root, self.settings, slots, workspaces=self.workspaces)
+        self.workers.start()
         return self.workers
 
 
