@@ -42,6 +42,17 @@ def served(settings: Settings, runs: Path, workers: bool = True):
             app.context.workers.stop()
 
 
+@contextmanager
+def working_context(settings: Settings, runs: Path):
+    """An app context with its job workers running (the handlers queue jobs and follow them)."""
+    context = AppContext.create(settings, runs)
+    context.start_workers()
+    try:
+        yield context
+    finally:
+        context.workers.stop()
+
+
 def collect(updates):
     """The last update of a handler that yields while its job runs."""
     *_, last = updates
@@ -173,9 +184,7 @@ def test_training_job_can_be_cancelled_only_by_its_workspace(tmp_path, example_f
     from facechain.ui.photos import prepare_uploads
     from facechain.ui.training import TINY_CHOICE, cancel_training, training_params, training_updates
 
-    context = AppContext.create(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path)
-    context.start_workers()
-    try:
+    with working_context(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path) as context:
         me, mine = context.workspaces.create()
         other, theirs = context.workspaces.create()
         collect(prepare_uploads([example_files[0], example_files[1]], "sks", "", 20, context, me))
@@ -193,8 +202,6 @@ def test_training_job_can_be_cancelled_only_by_its_workspace(tmp_path, example_f
             training_params(context, theirs, None, "x", TINY_CHOICE, 5, 0.0)
         with pytest.raises(Exception, match="No trained model named 'escape'"):
             collect(generate_portraits(context, other, "escape", "natural", "", 1, 1, 0.9, 0.25))
-    finally:
-        context.workers.stop()
 
 
 def radio_choices(app) -> list[str]:

@@ -17,6 +17,7 @@ from facechain.mapping.face_map import build_face_map, map_coordinates
 from facechain.ui import AppContext
 from facechain.ui.face_map import PHOTOS, PORTRAITS, map_workspace
 from tests.conftest import as_array
+from tests.test_app import collect, working_context
 from tests.test_faces import same_person_variants
 
 
@@ -76,11 +77,11 @@ def test_few_faces_fall_back_to_a_pca_map():
 
 
 def test_map_tab_writes_into_the_workspace_and_flags_the_other_person(tmp_path, analyzer, person, other_person):
-    context = AppContext.create(Settings(face_backend="dlib"), tmp_path)
-    token, workspace = context.workspaces.create()
-    images = {f"{number:03d}": image for number, image in enumerate(list(same_person_variants(person).values())[:4])}
-    write(images | {"004": other_person}, workspace.item("datasets", "set") / "images")
-    image, summary, table = map_workspace(context, token, PHOTOS)
+    with working_context(Settings(face_backend="dlib"), tmp_path) as context:
+        token, workspace = context.workspaces.create()
+        images = {f"{n:03d}": image for n, image in enumerate(list(same_person_variants(person).values())[:4])}
+        write(images | {"004": other_person}, workspace.item("datasets", "set") / "images")
+        image, summary, table = collect(map_workspace(context, token, PHOTOS))
     assert Path(image) == workspace.path / "maps" / "identity" / "photos.png" and Path(image).is_file()
     assert "PCA map, not DLME" in summary and "1 outlier" in summary
     assert table[0][1:] == ["004.png", table[0][2], "outlier"] and [row[3] for row in table[1:]] == ["fits"] * 4
@@ -93,15 +94,15 @@ def test_map_tab_refuses_a_workspace_without_photos(tmp_path, person):
     write({"000": person}, someone_else.item("datasets", "set") / "images")
     empty, _ = context.workspaces.create()
     with pytest.raises(gr.Error, match="No prepared photos in this workspace yet.*Photos tab"):
-        map_workspace(context, empty, PHOTOS)
+        next(map_workspace(context, empty, PHOTOS))
     with pytest.raises(gr.Error, match="No generated portraits in this workspace yet.*Generate tab"):
-        map_workspace(context, empty, PORTRAITS)
+        next(map_workspace(context, empty, PORTRAITS))
 
 
 def test_maps_read_the_newest_training_set_and_every_output_run_newest_first(tmp_path, person):
     import os
 
-    from facechain.ui.face_map import workspace_images
+    from facechain.jobs.face_map import workspace_images
     from facechain.workspace import WorkspaceStore
 
     _, workspace = WorkspaceStore(tmp_path).create()
@@ -109,9 +110,9 @@ def test_maps_read_the_newest_training_set_and_every_output_run_newest_first(tmp
     newer = write({"00-seed7": person, "01-seed8": person}, workspace.item("outputs", "twin-20240102-000000"))
     (newer[0].parent / "results.json").write_text("{}")
     os.utime(older[0].parent, (1, 1))
-    assert workspace_images(workspace, PORTRAITS) == newer + older
-    assert workspace_images(workspace, PHOTOS) == []
+    assert workspace_images(workspace, "portraits") == newer + older
+    assert workspace_images(workspace, "photos") == []
     old_set = write({"000": person}, workspace.item("datasets", "first") / "images")
     new_set = write({"000": person, "001": person}, workspace.item("datasets", "second") / "images")
     os.utime(old_set[0].parent.parent, (1, 1))
-    assert workspace_images(workspace, PHOTOS) == new_set
+    assert workspace_images(workspace, "photos") == new_set

@@ -180,17 +180,16 @@ def test_request_budget_refuses_the_photos_past_it_and_examines_the_rest(tmp_pat
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # the tab's thumbnail check opens them
 def test_photos_tab_decodes_at_most_three_near_limit_photos_per_click(tmp_path, analyzer):
-    from facechain.ui import AppContext
     from facechain.ui.photos import REQUEST_PIXELS, prepare_uploads
+    from tests.test_app import collect, working_context
 
     assert 30 * 4032 * 3024 <= REQUEST_PIXELS < 4 * NEAR_LIMIT**2  # 30 phone photos fit, a fourth huge PNG does not
     astronaut().save(tmp_path / "face.jpg", quality=92)
     # Headers of 10900x10900 PNGs: they count in full against the budget and fail at once when decoded
     huge = [png_header_only(tmp_path / f"huge{i}.png", NEAR_LIMIT, NEAR_LIMIT) for i in range(4)]
-    context = AppContext(Settings(face_backend="dlib"), tmp_path / "app")
-    _, table, summary, _ = prepare_uploads(
-        [tmp_path / "face.jpg", *huge], "sks", "", 20, context, None, lambda *args, **kwargs: None
-    )
+    with working_context(Settings(face_backend="dlib"), tmp_path / "app") as context:
+        token, _ = context.workspaces.create()
+        _, table, summary, _ = collect(prepare_uploads([tmp_path / "face.jpg", *huge], "sks", "", 20, context, token))
     details = {name: detail for name, _, detail in table}
     assert "Kept **1** of 5" in summary
     assert all(details[f"huge{i}.png"].startswith("truncated or corrupt") for i in range(3))

@@ -19,6 +19,7 @@ from facechain.motion.procedural import random_clip
 from facechain.ui import AppContext, build_app, launch
 from facechain.ui.motion import predict_motion
 from facechain.workspace import UnknownWorkspace
+from tests.test_app import working_context
 
 DEFAULTS = dict(
     source="procedural",
@@ -66,11 +67,16 @@ def motion_settings(tmp_path_factory):
 
 def run(context, token: str, **changes):
     values = {**DEFAULTS, **changes}
-    return predict_motion(context, token, *values.values())
+    *_, last = predict_motion(context, token, *values.values())
+    return last
 
 
 def test_procedural_and_uploaded_motion(tmp_path, motion_settings):
-    context = AppContext.create(motion_settings, tmp_path)
+    with working_context(motion_settings, tmp_path) as context:
+        predict_in_two_workspaces(context, tmp_path)
+
+
+def predict_in_two_workspaces(context, tmp_path):
     (one, first), (two, second) = context.workspaces.create(), context.workspaces.create()
     gif, summary = run(context, one, mode="control", part="left_leg")
     assert Path(gif).parent.parent == first.path / "motion"
@@ -121,7 +127,7 @@ def test_motion_through_the_server(tmp_path, motion_settings):
 
     from tests.test_app import free_port
 
-    app = build_app(motion_settings, tmp_path, workers=False)
+    app = build_app(motion_settings, tmp_path)
     port = free_port()
     launch(app, "127.0.0.1", port, block=False)
     try:
@@ -135,6 +141,7 @@ def test_motion_through_the_server(tmp_path, motion_settings):
         assert "procedural run" in summary and "3 futures of 100 frames (2 s)" in summary
     finally:
         app.close()
+        app.context.workers.stop()
 
 
 def test_the_shipped_model_beats_holding_the_last_pose():

@@ -8,16 +8,17 @@ import math
 import re
 import tracemalloc
 import zipfile
-from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 import pytest
 from numpy.lib import format as npy
 
+from facechain.config import Settings
 from facechain.motion import scenario
 from facechain.motion.data import MAX_BYTES, UPLOAD_MAX_BYTES, MotionDataError, load_positions
 from facechain.motion.skeleton import H36M
+from facechain.ui import AppContext
 from facechain.ui import motion as motion_tab
 
 ZEROS = memoryview(bytes(2**24))
@@ -155,13 +156,16 @@ def test_uploads_get_the_smaller_budget_and_a_readable_error(tmp_path, monkeypat
     assert load_positions(clip)["S1"]["Walking"].shape == (200_000, 32, 3)
     monkeypatch.setattr(motion_tab, "motion_pipeline", lambda folder: None)
     monkeypatch.setattr(scenario, "skeleton_of", lambda pipe: H36M)
-    context = SimpleNamespace(settings=SimpleNamespace(motion_model="unused"))
+    context = AppContext.create(Settings(motion_model=tmp_path / "unused"), tmp_path / "runs")
+    token, _ = context.workspaces.create()
     with pytest.raises(
         gr.Error,
         match=r"long\.npz: 146 MiB once decompressed .* over the 128 MiB accepted here; "
         r"keep fewer or shorter clips",
     ) as raised:
-        motion_tab.predict_motion(
-            context, None, "upload", "walk", str(clip), "", 0, 1, "predict", "right_leg", "run", 3, 0
+        next(
+            motion_tab.predict_motion(
+                context, token, "upload", "walk", str(clip), "", 0, 1, "predict", "right_leg", "run", 3, 0
+            )
         )
     assert str(tmp_path) not in str(raised.value) and "not a readable" not in str(raised.value)  # the upload's name

@@ -63,7 +63,7 @@ def test_a_bug_in_a_job_is_recorded_as_one_with_its_traceback_in_the_log(tmp_pat
     """A job whose code fails (not the user's input) ends "failed" with a message saying it is a bug,
     and its traceback goes to the job's log (the runner's logger), never a silent dead worker."""
     from facechain.config import Settings
-    from facechain.jobs import kinds
+    from facechain.jobs import portrait
     from facechain.jobs.runner import BUG, run_job
     from facechain.jobs.store import JobStore
     from facechain.workspace import WorkspaceStore
@@ -72,7 +72,7 @@ def test_a_bug_in_a_job_is_recorded_as_one_with_its_traceback_in_the_log(tmp_pat
         progress(1, 3)
         raise KeyError("steps")
 
-    monkeypatch.setitem(kinds.KINDS, "train", kinds.JobKind("train", "gpu", broken))
+    monkeypatch.setattr(portrait, "run_train", broken)  # the kind's function, looked up by name when it runs
     _, workspace = WorkspaceStore(tmp_path).create()
     store = JobStore(tmp_path / "jobs.sqlite3")
     job = store.submit(workspace.id, "train", "gpu", {"name": "m"})

@@ -1,8 +1,10 @@
-"""What each kind of job runs, in a worker process, inside its owner's workspace.
+"""Every kind of job, by name: the class of slot it runs in and the function that runs it.
 
-A job's parameters name things inside the workspace (a photo set, a dataset, a model), never paths:
-every name goes through ``safe_name`` and is joined under the workspace folder, so no user input reaches
-the disk. Each kind returns a small JSON-able result (names, counts) that the app turns into its view.
+A kind's function is named by its module path and imported only in the job's process, so the app's
+server never loads torch or a model for a job, and the product does not import the lab (the lab's kind,
+``facechain.lab.job``, is named here, not imported). Each function has the signature
+``run(params, workspace, settings, progress) -> dict``: ``params`` name things inside the workspace (never
+paths), and the JSON-able result is what the app turns into its view.
 
 Resumption after a worker died (``store.recover``): training resumes from its newest checkpoint (the
 trainer's resume ends with the weights of an uninterrupted run); the other kinds are short and write
@@ -11,95 +13,37 @@ their outputs whole (``facechain.atomic``), so they simply run again.
 
 from __future__ import annotations
 
-import time
+import importlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from ..config import Settings
 from ..errors import BadArguments
-from ..progress import Progress
-from ..workspace import Workspace, safe_name
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """slot: the class of slot it runs in ("gpu": training and generation, one per accelerator; "cpu": the rest)."""
+    """slot: the class of slot it runs in ("gpu": training and generation, one per accelerator; "cpu": the
+    rest). target: ``"module:function"`` that runs it."""
 
     name: str
     slot: str
-    run: Callable[[dict, Workspace, Settings, Progress], dict]
+    target: str
 
-
-def run_prepare(params: dict, workspace: Workspace, settings: Settings, progress: Progress) -> dict:
-    """Photos of ``params["photos"]`` (a photo set) -> the training set of the same name."""
-    from ..portrait import NoUsablePhotos, prepare
-
-    name = safe_name(params["photos"], "photos")
-    photos = workspace.existing("photos", name)
-    try:
-        result = prepare(
-            [photos],
-            workspace.item("datasets", name),
-            trigger=params.get("trigger") or "sks",
-            class_word=(params.get("class_word") or "").strip() or None,
-            max_photos=int(params.get("max_photos", 20)),
-            overwrite=True,
-            settings=settings,
-            max_request_pixels=params.get("max_request_pixels"),
-            progress=progress,
-        )
-    except NoUsablePhotos as error:  # a result, not a failure: every photo's reason is shown
-        return {"dataset": None, "error": str(error), "photos": [asdict(p) for p in error.photos]}
-    return {"dataset": name, "kept": len(result.kept), "photos": len(result.photos)}
-
-
-def run_train(params: dict, workspace: Workspace, settings: Settings, progress: Progress) -> dict:
-    """A LoRA on dataset ``params["dataset"]`` into model ``params["name"]``; resumes from the newest
-    checkpoint when an earlier attempt of this job left one."""
-    from ..checkpoints import latest_checkpoint
-    from ..portrait import train
-    from ..portrait.model_folder import CHECKPOINTS
-    from ..portrait.training.config import TrainConfig
-
-    out = workspace.item("models", params["name"])
-    optional = {key: params[key] for key in ("seed", "validation_images", "checkpoint_every") if key in params}
-    config = TrainConfig(
-        dataset=workspace.existing("datasets", params["dataset"]),
-        out=out,
-        tiny=bool(params.get("tiny")),
-        base_model=params.get("base_model"),
-        steps=int(params["steps"]),
-        sude_weight=float(params.get("sude_weight", 0.0)),
-        resume=bool(params.get("resume")) or latest_checkpoint(out / CHECKPOINTS) is not None,
-        **optional,
-    )
-    result = train(config, settings, progress=progress)
-    return {"model": out.name, "steps": result.steps}
-
-
-def run_generate(params: dict, workspace: Workspace, settings: Settings, progress: Progress) -> dict:
-    """Portraits of model ``params["model"]`` into ``outputs/<model>-<time>``."""
-    from ..portrait.generation.generate import generate, write_generation
-    from ..portrait.generation.request import GenerationRequest
-
-    model = workspace.existing("models", params["model"])
-    allowed = {"style", "prompt", "count", "seed", "person_weight", "style_weight", "steps", "scheduler"}
-    unknown = set(params) - allowed - {"model", "out"}
-    if unknown:
-        raise BadArguments(f"unknown generation options: {', '.join(sorted(unknown))}")
-    request = GenerationRequest(model=model, **{key: value for key, value in params.items() if key in allowed})
-    out_name = safe_name(params.get("out") or f"{model.name}-{time.strftime('%Y%m%d-%H%M%S')}", "portraits")
-    result = generate(request, settings, progress=progress)
-    write_generation(result, workspace.item("outputs", out_name))
-    return {"output": out_name, "portraits": len(result.portraits)}
+    @property
+    def run(self) -> Callable:
+        module, _, function = self.target.partition(":")
+        return getattr(importlib.import_module(module), function)
 
 
 KINDS: dict[str, JobKind] = {
     kind.name: kind
     for kind in (
-        JobKind("prepare", "cpu", run_prepare),
-        JobKind("train", "gpu", run_train),
-        JobKind("generate", "gpu", run_generate),
+        JobKind("prepare", "cpu", "facechain.jobs.portrait:run_prepare"),
+        JobKind("train", "gpu", "facechain.jobs.portrait:run_train"),
+        JobKind("generate", "gpu", "facechain.jobs.portrait:run_generate"),
+        JobKind("face_map", "cpu", "facechain.jobs.face_map:run_face_map"),
+        JobKind("motion", "cpu", "facechain.jobs.motion:run_motion"),
+        JobKind("lab", "cpu", "facechain.lab.job:run_lab"),
     )
 }
 

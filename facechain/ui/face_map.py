@@ -4,39 +4,17 @@ identity. Only the workspace's own files are read; the map image is written into
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
-from ..faces import load_analyzer
-from ..mapping.face_map import MIN_DLME_FACES, build_face_map
+from ..jobs.face_map import MAX_FACES, workspace_images
+from ..mapping.face_map import MIN_DLME_FACES, FaceMap, MappedFace
 from .errors import user_errors
-from .progress import gradio_progress
+from .jobs import ended, follow, submit, waiting_text
 
 TITLE = "Map"
 PHOTOS = "My prepared photos"
 PORTRAITS = "My generated portraits"
-MAX_FACES = 80
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-
-
-def workspace_images(workspace, source: str) -> list[Path]:
-    """The workspace's newest prepared crops (``datasets/<newest>/images``) or its generated portraits
-    (every ``outputs/<run>/``, newest run first), at most ``MAX_FACES``."""
-    if source == PHOTOS:
-        folders = [workspace.section("datasets") / item.name / "images" for item in workspace.items("datasets")[:1]]
-    elif source == PORTRAITS:
-        folders = [workspace.section("outputs") / item.name for item in workspace.items("outputs")]
-    else:
-        raise gr.Error(f"Choose what to map: {PHOTOS} or {PORTRAITS}.")
-    images = [
-        path
-        for folder in folders
-        if folder.is_dir()
-        for path in sorted(folder.iterdir())
-        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
-    ]
-    return images[:MAX_FACES]
+SOURCES = {PHOTOS: "photos", PORTRAITS: "portraits"}
 
 
 def missing_message(source: str) -> str:
@@ -80,23 +58,32 @@ def outlier_table(face_map) -> list[list]:
     ]
 
 
+def face_map_of(workspace, result: dict) -> FaceMap:
+    """The map a face-map job described (its paths relative to the workspace)."""
+    return FaceMap(
+        [MappedFace(**{**face, "path": workspace.path / face["path"]}) for face in result["faces"]],
+        result["method"],
+        [(workspace.path / path, why) for path, why in result["without_face"]],
+        workspace.path / result["image"] if result["image"] else None,
+    )
+
+
 def map_workspace(context, token: str, source: str, progress=None):
-    """Handler of Draw map: (map image path, summary, outlier table)."""
+    """Handler of Draw map: queue the job, follow it, yield (map image path, summary, outlier table)."""
     workspace = context.workspace(token)
-    images = workspace_images(workspace, source)
+    if source not in SOURCES:
+        raise gr.Error(f"Choose what to map: {PHOTOS} or {PORTRAITS}.")
+    images = workspace_images(workspace, SOURCES[source])
     if not images:
         raise gr.Error(missing_message(source))
-    out = workspace.item("maps", "identity") / ("photos.png" if source == PHOTOS else "portraits.png")
-    face_map = build_face_map(
-        images,
-        out,
-        load_analyzer(settings=context.settings),
-        context.settings.max_image_pixels,
-        progress=gradio_progress(progress, "photo"),
-    )
+    queued = submit(context, workspace, "face_map", {"source": SOURCES[source]})
+    for job in follow(context, queued, progress, "photo"):
+        if not job.done:
+            yield gr.skip(), waiting_text(context, job), gr.skip()
+    face_map = face_map_of(workspace, ended(job).result)
     if not face_map.faces:
         raise gr.Error(f"No face found in any of the {len(images)} images, so there is nothing to map.")
-    return str(face_map.image), summary_text(face_map, len(images)), outlier_table(face_map)
+    yield str(face_map.image), summary_text(face_map, len(images)), outlier_table(face_map)
 
 
 def build(context, token) -> None:
@@ -121,13 +108,11 @@ def build(context, token) -> None:
 
     @user_errors
     def handler(which, token_value, progress=gr.Progress()):
-        return map_workspace(context, token_value, which, progress)
+        yield from map_workspace(context, token_value, which, progress)
 
     run.click(
         handler,
         [source, token],
         [image, summary, table],
         api_name="face_map",
-        concurrency_limit=1,
-        concurrency_id="face_map",
     )

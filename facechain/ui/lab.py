@@ -1,6 +1,6 @@
 """Lab tab: pick a method's experiment, run it over paired seeds with progress, and read the
-baseline-vs-method table and the per-seed plot beside the paper's headline claim. Runs take turns
-(one at a time for the whole app: they use every core); each user's results stay in their workspace."""
+baseline-vs-method table and the per-seed plot beside the paper's headline claim. Each run is a job
+(a "cpu" slot; cancelled between seeds); each user's results stay in their workspace."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import gradio as gr
 
 from ..lab import all_experiments
 from .errors import user_errors
-from .progress import gradio_progress
+from .jobs import ended, follow, submit, waiting_text
 
 TITLE = "Lab"
 MAX_SEEDS = 5
@@ -27,33 +27,19 @@ def describe(name: str) -> str:
 
 
 def run_lab(context, token: str, name: str, seeds: float, quick: bool, progress=None):
-    """Handler of Run: (table as text, plot path, result JSON path, verdict line)."""
-    from ..lab.harness.experiment import plot, run_experiment, save, table
-
-    experiments = all_experiments()
-    if name not in experiments:
-        raise gr.Error(f"Choose one of: {', '.join(experiments)}.")
+    """Handler of Run: queue the experiment as a job, follow it, yield (table, plot, result JSON, verdict)."""
+    workspace = context.workspace(token)
+    if name not in all_experiments():
+        raise gr.Error(f"Choose one of: {', '.join(all_experiments())}.")
     if not 1 <= int(seeds) <= MAX_SEEDS:
         raise gr.Error(f"Run between 1 and {MAX_SEEDS} seeds here (the CLI runs more).")
-    experiment = experiments[name]
-    result = run_experiment(
-        experiment, list(range(int(seeds))), bool(quick), progress=gradio_progress(progress, "seed")
-    )
-    out = context.workspace(token).item("lab", name)
-    chart = plot(experiment, result, out / f"{name}.png")
-    saved = save(result, out / f"{name}.json")
-    verdict = (
-        f"**{result.verdict}** on {experiment.metric}: {experiment.method} − {experiment.baseline} = "
-        f"{result.difference:+.3f} ± {result.difference_sd:.3f} over {len(result.seeds)} paired seeds, "
-        f"better in {result.wins}."
-        + (
-            " *Quick version: fewer epochs and less data, a check that it runs "
-            "rather than evidence; untick Quick for the verdict.*"
-            if quick
-            else ""
-        )
-    )
-    return f"```\n{table(experiment, result)}\n```", str(chart), str(saved), verdict
+    queued = submit(context, workspace, "lab", {"name": name, "seeds": int(seeds), "quick": bool(quick)})
+    for job in follow(context, queued, progress, "seed"):
+        if not job.done:
+            yield waiting_text(context, job), gr.skip(), gr.skip(), gr.skip()
+    result = ended(job).result
+    chart, saved = (str(workspace.path / result[key]) for key in ("chart", "saved"))
+    yield result["table"], chart, saved, result["verdict"]
 
 
 def build(context, token) -> None:
@@ -75,7 +61,7 @@ def build(context, token) -> None:
 
     @user_errors
     def handler(name, seed_count, quick_run, token_value, progress=gr.Progress()):
-        return run_lab(context, token_value, name, seed_count, quick_run, progress)
+        yield from run_lab(context, token_value, name, seed_count, quick_run, progress)
 
     method.change(describe, method, about)
     run.click(
@@ -83,6 +69,4 @@ def build(context, token) -> None:
         [method, seeds, quick, token],
         [results, chart, saved, verdict],
         api_name="lab",
-        concurrency_limit=1,
-        concurrency_id="lab",
     )

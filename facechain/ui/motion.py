@@ -4,24 +4,27 @@ and watch the history (grey), the K futures and the recorded continuation (black
 
 from __future__ import annotations
 
-import threading
+import secrets
+import shutil
 import time
 from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
 
+from ..atomic import staged_folder
 from ..errors import FacechainError
 from ..motion.skeleton import H36M
 from .errors import user_errors
+from .jobs import ended, follow, submit, waiting_text
 
 TITLE = "Motion"
 MAX_FUTURES = 6
-SAMPLING = threading.Lock()  # the pipeline's scheduler holds per-call state: one sampling at a time
 
 
 @lru_cache(maxsize=2)
 def motion_pipeline(folder: Path):
+    """The motion model, loaded once in the server to check uploads against its skeleton (jobs load their own)."""
     from ..motion.scenario import load_motion_pipeline
 
     return load_motion_pipeline(folder)
@@ -41,43 +44,50 @@ def predict_motion(
     switch_to: str,
     steps: float,
     seed: float,
+    progress=None,
 ):
-    """Handler of Predict: (animation GIF path, summary)."""
+    """Handler of Predict: check the request (an upload is read here, so a bad file is refused at once),
+    keep the upload in the workspace, queue the job, follow it, yield (animation GIF path, summary)."""
     from ..motion.data import UPLOAD_MAX_BYTES, load_positions
-    from ..motion.render import animate
-    from ..motion.scenario import MotionRequest, file_window, predict, procedural_window, skeleton_of
+    from ..motion.scenario import file_window, skeleton_of
 
     workspace = context.workspace(token)
     if not 1 <= int(samples) <= MAX_FUTURES:
         raise gr.Error(f"Choose between 1 and {MAX_FUTURES} futures.")
-    try:
-        pipe = motion_pipeline(Path(context.settings.motion_model))
-        skeleton = skeleton_of(pipe)
-        if source == "upload":
-            if not upload:
-                raise gr.Error("Upload a motion file (.npz) first, or start from a procedural motion.")
+    run = workspace.item("motion", f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
+    if source == "upload":
+        if not upload:
+            raise gr.Error("Upload a motion file (.npz) first, or start from a procedural motion.")
+        try:
+            skeleton = skeleton_of(motion_pipeline(Path(context.settings.motion_model)))
             positions = load_positions(Path(upload), max_bytes=UPLOAD_MAX_BYTES)
-            window, name = file_window(positions, skeleton, (sequence or "").strip() or None, int(start or 0))
-        else:
-            window, name = procedural_window(motion, int(seed), skeleton), f"procedural {motion}"
-        with SAMPLING:
-            history, futures = predict(
-                pipe, window, MotionRequest(mode, part, switch_to, int(samples), int(steps), int(seed))
-            )
-    except FacechainError as error:
-        message = str(error).replace(str(upload), Path(upload).name) if upload else str(error)
-        raise gr.Error(message) from None  # the upload's name, not the server's path to it
-    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6}"
-    out = workspace.item("motion", stamp) / "motion.gif"
-    recorded = window[skeleton.t_his :] if len(window) > skeleton.t_his else None
-    animate(history, futures, skeleton, out, recorded=recorded)
-    summary = (
-        f"**{name}**: {mode}"
-        + (f" keeping the {part.replace('_', ' ')}" if mode == "control" else "")
-        + (f" toward {switch_to}" if mode == "switch" else "")
-        + f", {len(futures)} futures of {skeleton.t_pred} frames ({skeleton.t_pred / skeleton.fps:.0f} s)."
-    )
-    return str(out), summary
+            file_window(positions, skeleton, (sequence or "").strip() or None, int(start or 0))
+        except FacechainError as error:
+            raise gr.Error(str(error).replace(str(upload), Path(upload).name)) from None  # never the server's path
+        context.workspaces.check_room(workspace, Path(upload).stat().st_size)
+        with staged_folder(run) as staging:
+            shutil.copyfile(upload, staging / "upload.npz")
+    else:
+        run.mkdir(parents=True)
+    params = {
+        "run": run.name,
+        "source": source,
+        "motion": motion,
+        "upload_name": Path(upload).name if upload else None,
+        "sequence": sequence,
+        "start": int(start or 0),
+        "samples": int(samples),
+        "mode": mode,
+        "part": part,
+        "switch_to": switch_to,
+        "steps": int(steps),
+        "seed": int(seed),
+    }
+    for job in follow(context, submit(context, workspace, "motion", params), progress, "step"):
+        if not job.done:
+            yield gr.skip(), waiting_text(context, job)
+    result = ended(job).result
+    yield str(workspace.path / result["gif"]), result["summary"]
 
 
 def build(context, token) -> None:
@@ -124,8 +134,9 @@ def build(context, token) -> None:
         steps_,
         seed_,
         token_value,
+        progress=gr.Progress(),
     ):
-        return predict_motion(
+        yield from predict_motion(
             context,
             token_value,
             source_,
@@ -139,6 +150,7 @@ def build(context, token) -> None:
             switch_to_,
             steps_,
             seed_,
+            progress,
         )
 
     button.click(
