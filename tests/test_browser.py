@@ -1,6 +1,6 @@
 """The app in a real headless Chromium (Debian's ``chromium``, driven by Playwright): upload photos,
 see the curation report, train the tiny model with progress, get a ranked gallery, map the photos by
-identity, predict motion, and run a lab experiment.
+identity, predict motion, run a lab experiment; reload the page and find it all again in the workspace.
 
 Screenshots go to the test's folder, or to ``$FACECHAIN_SCREENSHOTS`` (docs/images uses them).
 """
@@ -15,8 +15,7 @@ import pytest
 
 from facechain.config import Settings
 from facechain.examples import write_example_photos
-from facechain.ui import build_app
-from tests.test_app import free_port
+from tests.test_app import served
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -27,11 +26,8 @@ pytestmark = [
 
 @pytest.fixture()
 def served_app(tmp_path, analyzer):
-    app = build_app(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs")
-    port = free_port()
-    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+    with served(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs") as url:
+        yield url
 
 
 def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
@@ -66,6 +62,7 @@ def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
         expect(page.get_by_text("4 portraits")).to_be_visible(timeout=180_000)
         expect(page.get_by_text("seed").first).to_be_visible()
         page.screenshot(path=str(shots / "app-generate-tab.png"))
+        page.wait_for_timeout(3000)  # the event ends a moment after its last output; a click before that is ignored
         seed = page.get_by_label("Seed (-1: random)")
         seed.fill(str(2**40))  # a user error: shown as its message, not Gradio's empty "Error"
         page.get_by_role("button", name="Generate", exact=True).click()
@@ -90,4 +87,21 @@ def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
         page.get_by_role("button", name="Run experiment").click()
         expect(page.get_by_text("over 3 paired seeds")).to_be_visible(timeout=180_000)
         page.screenshot(path=str(shots / "app-lab-tab.png"))
+
+        page.reload()  # the browser keeps the workspace token: everything is still there
+        expect(page.get_by_text("Kept 3 of 4 photos")).to_be_visible(timeout=30_000)
+        page.get_by_role("tab", name="Train").click()
+        expect(page.get_by_role("gridcell", name="me", exact=True)).to_be_visible(timeout=30_000)
+        page.get_by_role("tab", name="Generate").click()
+        expect(page.get_by_text("4 portraits")).to_be_visible(timeout=30_000)
+        page.get_by_role("tab", name="Workspace").click()
+        expect(page.get_by_role("gridcell", name="models", exact=True)).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("gridcell", name="succeeded").first).to_be_visible()
+        page.screenshot(path=str(shots / "app-workspace-tab.png"))
+
+        fresh = browser.new_page(viewport={"width": 1280, "height": 1000})  # another browser profile's page
+        fresh.goto(served_app)
+        fresh.get_by_role("tab", name="Train").click()
+        expect(fresh.get_by_text("Base models:")).to_be_visible(timeout=30_000)
+        expect(fresh.get_by_role("gridcell", name="me", exact=True)).to_have_count(0)
         browser.close()
