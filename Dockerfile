@@ -1,4 +1,7 @@
-# FaceChain Studio web app: docker build -t facechain . && docker run -p 7860:7860 facechain
+# FaceChain Studio web app: docker build -t facechain . && docker run -p 7860:7860 -e FACECHAIN_AUTH=me:long-secret facechain
+# It listens on all interfaces, so it asks for a login: FACECHAIN_AUTH's users, else the user "facechain"
+# with a random password printed at start-up (docker logs). Workspaces and jobs live in /home/studio/app/runs:
+# mount a volume there to keep them across container restarts.
 FROM python:3.11-slim
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860
 RUN useradd --create-home --uid 1000 studio

@@ -3,10 +3,10 @@ secret reaches.
 
 Why: a Gradio session hash is chosen by the client and changes on every reload, so it can neither
 keep a user's work nor protect it. A workspace is named by a server-issued token instead
-(``secrets.token_urlsafe(24)``: 192 random bits, kept in the user's browser), or by the Hugging Face
-account on Spaces with login. On disk the folder is the SHA-256 of the key, truncated to 128 bits, so
-listing the runs folder reveals no token; nothing a user types ever becomes part of a path (names are
-reduced by ``safe_name``).
+(``secrets.token_urlsafe(24)``: 192 random bits, kept in the user's browser), or, on Spaces with Hugging
+Face login, by a token the server derives from the account (``for_account``). On disk the folder is the
+SHA-256 of the token, truncated to 128 bits, so listing the runs folder reveals no token; nothing a user
+types ever becomes part of a path (names are reduced by ``safe_name``).
 
 Layout of ``<runs>/workspaces/<id>/``::
 
@@ -21,7 +21,10 @@ The CLI and the Python API never use workspaces: they take plain folders.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import os
 import re
 import secrets
 import shutil
@@ -178,13 +181,32 @@ class WorkspaceStore:
         workspace.touch()
         return workspace
 
-    def for_account(self, username: str) -> Workspace:
-        """The workspace of a logged-in Hugging Face account (created on first use, never expires)."""
-        path = self.folder / self.key_id(f"account:{username}")
+    def secret(self) -> bytes:
+        """The server's key for account tokens: ``FACECHAIN_SECRET``, else 32 random bytes kept in
+        ``<root>/.secret`` (readable by the server's user only), made on first use."""
+        configured = os.environ.get("FACECHAIN_SECRET")
+        if configured:
+            return configured.encode()
+        path = Path(self.root) / ".secret"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with staged_file(path) as staging:
+                staging.write_bytes(secrets.token_bytes(32))
+                staging.chmod(0o600)
+        return path.read_bytes()
+
+    def for_account(self, username: str) -> tuple[str, Workspace]:
+        """The token and workspace of a logged-in Hugging Face account (made on first use, never expires).
+        The token is an HMAC of the account name under the server's secret: only the server can derive
+        it, and only for a user the OAuth login vouched for; like any token it opens the workspace in
+        another browser too."""
+        digest = hmac.new(self.secret(), f"account:{username}".encode(), hashlib.sha256).digest()
+        token = base64.urlsafe_b64encode(digest[:TOKEN_BYTES]).decode()
+        path = self.folder / self.key_id(token)
         path.mkdir(parents=True, exist_ok=True)
         workspace = Workspace(path.name, path, anonymous=False)
         workspace.touch()
-        return workspace
+        return token, workspace
 
     def by_id(self, workspace_id: str) -> Workspace:
         """The workspace a job belongs to (jobs record the id, never the token)."""

@@ -155,3 +155,15 @@ def test_a_dispatched_job_is_taken_once_and_a_stale_message_never_runs(store):
     store.claim("gpu", DISPATCHED, "second")
     assert not store.take(job.id, "first", "w2:2")  # the old dispatch's message, delivered late
     assert store.take(job.id, "second", "w2:2") and store.get(job.id).attempts == 2
+
+
+def test_turns_count_starts_of_the_same_slot_class_only(store):
+    """Ann's photos being prepared (a cpu job) does not send her training behind Bob's later one."""
+    old = store.submit("bob", "train", "gpu", {})
+    store.claim("gpu")
+    store.finish(old.id, "succeeded", {})
+    ann_train = store.submit("ann", "train", "gpu", {})
+    store.submit("bob", "train", "gpu", {})
+    store.submit("ann", "prepare", "cpu", {})
+    store.claim("cpu")  # Ann's most recent start, in the other class
+    assert store.claim("gpu").id == ann_train.id  # Bob already had a turn in the gpu class

@@ -30,11 +30,23 @@ def test_tokens_are_random_and_only_their_hash_names_the_folder(tmp_path):
     assert store.by_id(made[0][1].id).path == made[0][1].path
 
 
-def test_account_workspaces_are_stable_and_never_anonymous(tmp_path):
+def test_account_tokens_are_derived_by_the_server_only_and_never_expire(tmp_path, monkeypatch):
+    import base64
+    import hmac
+
+    monkeypatch.delenv("FACECHAIN_SECRET", raising=False)
     store = WorkspaceStore(tmp_path)
-    first = store.for_account("ann")
-    assert store.for_account("ann") == first and not first.anonymous
-    assert store.for_account("bob").path != first.path
+    token, first = store.for_account("ann")
+    assert store.for_account("ann") == (token, first) and not first.anonymous
+    assert store.open(token).path == first.path and not store.open(token).anonymous
+    assert store.for_account("bob")[1].path != first.path
+    secret = (tmp_path / ".secret").read_bytes()
+    assert len(secret) == 32 and (tmp_path / ".secret").stat().st_mode & 0o777 == 0o600
+    expected = hmac.new(secret, b"account:ann", "sha256").digest()[:24]
+    assert token == base64.urlsafe_b64encode(expected).decode()  # HMAC under the server's secret, 192 bits
+    assert WorkspaceStore(tmp_path / "elsewhere").for_account("ann")[0] != token  # another server, another key
+    monkeypatch.setenv("FACECHAIN_SECRET", "operator-secret")
+    assert store.for_account("ann")[0] != token
 
 
 def test_contents_sizes_delete_and_model_zip(tmp_path):
@@ -77,7 +89,7 @@ def test_cleanup_removes_only_abandoned_anonymous_workspaces_without_jobs(tmp_pa
     _, old = store.create()
     _, busy = store.create()
     _, fresh = store.create()
-    account = store.for_account("ann")
+    _, account = store.for_account("ann")
     month_ago = 1e9 - 31 * 86400
     for workspace in (old, busy, account):
         os.utime(workspace.path / ".last-seen", (month_ago, month_ago))
@@ -92,3 +104,20 @@ def test_cleanup_removes_only_abandoned_anonymous_workspaces_without_jobs(tmp_pa
 )
 def test_safe_name(text, name):
     assert safe_name(text) == name
+
+
+def test_page_load_gives_the_account_workspace_when_logged_in_and_never_after_logout(tmp_path, monkeypatch):
+    from facechain.config import Settings
+    from facechain.ui import AppContext, restore_workspace
+
+    context = AppContext.create(Settings(), tmp_path)
+    anonymous, _ = restore_workspace(context, "")
+    assert restore_workspace(context, anonymous) == (anonymous, anonymous)  # a reload keeps it
+    assert restore_workspace(context, "x" * 32)[0] not in ("x" * 32, anonymous)  # gone: a new one
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client")
+    account, stored = restore_workspace(context, anonymous, account="ann")
+    assert account == stored == context.workspaces.for_account("ann")[0] != anonymous
+    after_logout, _ = restore_workspace(context, account)  # the browser still holds the account's token
+    assert after_logout not in (account, anonymous) and context.workspace(after_logout).anonymous
+    assert restore_workspace(context, anonymous)[0] == anonymous

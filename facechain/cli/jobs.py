@@ -92,6 +92,9 @@ def job_detail(job, position: int | None) -> str:
 def run_list(args: argparse.Namespace) -> int:
     from ..jobs.store import STATUSES
 
+    if not (args.runs / "jobs.sqlite3").is_file():
+        print(f"(no jobs: {args.runs} holds no job queue yet; the app makes it with its first job)")
+        return 0
     queue = store(args.runs)
     jobs = queue.list(statuses=(args.status,) if args.status else STATUSES, limit=args.limit)
     print(f"{'job':16}  {'owner':8}  {'kind':8}  {'status':11}  {'created':19}  progress / result")

@@ -13,8 +13,11 @@ Statuses::
                        jobs rerun), at most MAX_ATTEMPTS starts, then failed
 
 Fairness: a free slot takes, among the queued jobs of its class, the one whose owner has the fewest
-jobs running in that class, then the owner who started a job least recently, then the oldest job.
-So a user who queues many jobs gets one slot in turn with everybody else, never all of them.
+jobs running in that class, then the owner who started a job of that class least recently, then the
+oldest job. So a user who queues many jobs gets one slot in turn with everybody else, never all of them.
+(Counting starts of the same class only: a user whose photos were just prepared is not sent to the back
+of the training queue. The load test first counted all classes and saw one user start two trainings in a
+row while another waited.)
 """
 
 from __future__ import annotations
@@ -213,7 +216,9 @@ class JobStore:
                     "SELECT owner, COUNT(*) FROM jobs WHERE status = 'running' AND slot = ? GROUP BY owner", (slot,)
                 ).fetchall()
             )
-            last_start = dict(db.execute("SELECT owner, MAX(started) FROM jobs GROUP BY owner").fetchall())
+            last_start = dict(
+                db.execute("SELECT owner, MAX(started) FROM jobs WHERE slot = ? GROUP BY owner", (slot,)).fetchall()
+            )
             chosen = min(
                 queued, key=lambda r: (running.get(r["owner"], 0), last_start.get(r["owner"]) or 0.0, r["created"])
             )
@@ -236,7 +241,9 @@ class JobStore:
                     "SELECT owner, COUNT(*) FROM jobs WHERE status = 'running' AND slot = ? GROUP BY owner", (slot,)
                 ).fetchall()
             )
-            last_start = dict(db.execute("SELECT owner, MAX(started) FROM jobs GROUP BY owner").fetchall())
+            last_start = dict(
+                db.execute("SELECT owner, MAX(started) FROM jobs WHERE slot = ? GROUP BY owner", (slot,)).fetchall()
+            )
         order, clock = [], time.time()
         while queued:
             chosen = min(

@@ -7,6 +7,7 @@ closed page and a server restart."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ..config import Settings
 from ..jobs.broker import BrokerDispatcher
 from ..jobs.store import JobStore
 from ..jobs.supervisor import EmbeddedWorkers, parse_slots
-from ..workspace import Workspace, WorkspaceStore, safe_name
+from ..workspace import Workspace, WorkspaceError, WorkspaceStore, safe_name
 from . import face_map, generate, lab, motion, photos, training, workspace_tab
 
 TABS = (photos, training, generate, face_map, motion, lab, workspace_tab)
@@ -58,14 +59,24 @@ class AppContext:
         return self.workers
 
 
-def restore_workspace(context: AppContext, stored: str | None) -> tuple[str, str]:
-    """On page load: the browser's stored token if it still names a workspace, else a new workspace's.
+def oauth_enabled() -> bool:
+    """Hugging Face login: on a Space whose README sets ``hf_oauth: true``, Spaces provides the OAuth client
+    (``OAUTH_CLIENT_ID``) and Gradio's LoginButton signs users in with their account."""
+    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("OAUTH_CLIENT_ID"))
+
+
+def restore_workspace(context: AppContext, stored: str | None, account: str | None = None) -> tuple[str, str]:
+    """On page load: the logged-in account's workspace; else the browser's stored token if it still names
+    an anonymous workspace (an account's token is not kept after logging out); else a new workspace.
     Returns (token for the handlers, token to store in the browser)."""
+    if account:
+        token, _ = context.workspaces.for_account(account)
+        return token, token
     if stored:
         try:
-            context.workspace(stored)
-            return stored, stored
-        except Exception:  # expired or deleted: a fresh workspace, said in the Workspace tab
+            if context.workspace(stored).anonymous or not oauth_enabled():
+                return stored, stored
+        except WorkspaceError:  # expired or deleted: a fresh workspace
             log.info("a browser's stored workspace is gone; it gets a new one")
     token, _ = context.workspaces.create()
     return token, token
@@ -86,14 +97,25 @@ def build_app(
             "# FaceChain Studio\nPersonalized portraits from a few photos of yourself, motion "
             "prediction, and a lab of recognition methods."
         )
-        stored = gr.BrowserState("", storage_key=STORAGE_KEY)
+        # the browser's copy of the token. Key and "secret" are fixed so a restarted server still reads what
+        # browsers stored (Gradio makes random ones per process otherwise); Gradio sends the secret to the
+        # page, so it hides nothing: the token is as safe as the browser's storage for this site.
+        stored = gr.BrowserState("", storage_key=STORAGE_KEY, secret=STORAGE_KEY)
         token = gr.Textbox(visible=False, label="workspace")
+        if oauth_enabled():
+            gr.LoginButton()
+
+            def load(stored_token, profile: gr.OAuthProfile | None):
+                return restore_workspace(context, stored_token, profile.username if profile else None)
+
+        else:
+
+            def load(stored_token):
+                return restore_workspace(context, stored_token)
+
         for tab in TABS:
             with gr.Tab(tab.TITLE):
                 tab.build(context, token)
-
-        def load(stored_token):
-            return restore_workspace(context, stored_token)
 
         app.load(load, stored, [token, stored], api_name="workspace")
         token.change(

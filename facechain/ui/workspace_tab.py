@@ -15,12 +15,20 @@ import time
 import gradio as gr
 
 from ..jobs.store import WAITING
+from ..portrait.model_folder import finished_run
 from ..wording import plural
 from .errors import user_errors
 from .jobs import waiting_text
 
 TITLE = "Workspace"
 REFRESH_SECONDS = 2.0
+
+
+def item_note(workspace, item) -> str:
+    """What a panel row says besides name, date and size: whether a model is unfinished."""
+    if item.section == "models" and finished_run(workspace.item("models", item.name)) is None:
+        return "unfinished: train again with this name to resume from its checkpoint"
+    return ""
 
 
 def contents_table(workspace) -> list[list]:
@@ -30,6 +38,7 @@ def contents_table(workspace) -> list[list]:
             item.name,
             time.strftime("%Y-%m-%d %H:%M", time.localtime(item.modified)),
             round(item.bytes / 1e6, 1),
+            item_note(workspace, item),
         ]
         for item in workspace.items()
     ]
@@ -135,7 +144,9 @@ def build(context, token) -> None:
         fresh = gr.Button("Start over (new empty workspace)")
         wipe = gr.Checkbox(label="and delete this one with everything in it")
     usage = gr.Markdown()
-    contents = gr.Dataframe(headers=["section", "name", "modified", "MB"], label="Contents", interactive=False)
+    contents = gr.Dataframe(
+        headers=["section", "name", "modified", "MB", "note"], label="Contents", interactive=False, wrap=True
+    )
     with gr.Row():
         item = gr.Dropdown(choices=[], label="Item", allow_custom_value=True)
         delete = gr.Button("Delete item", variant="stop", size="sm")
