@@ -121,3 +121,26 @@ def test_page_load_gives_the_account_workspace_when_logged_in_and_never_after_lo
     after_logout, _ = restore_workspace(context, account)  # the browser still holds the account's token
     assert after_logout not in (account, anonymous) and context.workspace(after_logout).anonymous
     assert restore_workspace(context, anonymous)[0] == anonymous
+
+
+def test_a_space_with_hugging_face_login_offers_it_instead_of_a_password(tmp_path, monkeypatch):
+    import gradio as gr
+
+    from facechain.config import Settings
+    from facechain.ui import build_app
+    from facechain.ui.guard import login
+
+    monkeypatch.delenv("FACECHAIN_AUTH", raising=False)
+    assert login("0.0.0.0") is not None and login("127.0.0.1") is None
+    app = build_app(Settings(home=tmp_path), tmp_path / "runs", workers=False)
+    assert not any(isinstance(block, gr.LoginButton) for block in app.blocks.values())
+    monkeypatch.setenv("SYSTEM", "spaces")
+    monkeypatch.setenv("SPACE_ID", "someone/facechain-studio")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client")
+    for name in ("OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_SCOPES", "OPENID_PROVIDER_URL"):
+        monkeypatch.setattr(f"gradio.oauth.{name}", "set by Spaces")  # gradio reads them once, on import
+    assert login("0.0.0.0") is None
+    app = build_app(Settings(home=tmp_path), tmp_path / "runs", workers=False)
+    assert any(isinstance(block, gr.LoginButton) for block in app.blocks.values())
+    monkeypatch.setenv("FACECHAIN_AUTH", "ann:secret")
+    assert login("0.0.0.0") == [("ann", "secret")]

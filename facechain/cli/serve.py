@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from .common import add_command
@@ -20,7 +21,12 @@ def add_serve_command(commands) -> None:
     )
     serve.add_argument("--host", help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: GRADIO_SERVER_PORT, else 7860)")
-    serve.add_argument("--runs", type=Path, default=Path("runs"), help="folder of the workspaces and the job queue")
+    serve.add_argument(
+        "--runs",
+        type=Path,
+        default=Path(os.environ.get("FACECHAIN_RUNS", "runs")),
+        help="folder of the workspaces and the job queue (default: FACECHAIN_RUNS, else ./runs)",
+    )
     serve.add_argument(
         "--no-auth",
         action="store_true",

@@ -7,7 +7,6 @@ closed page and a server restart."""
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..jobs.store import JobStore
 from ..jobs.supervisor import EmbeddedWorkers, parse_slots
 from ..workspace import Workspace, WorkspaceError, WorkspaceStore, safe_name
 from . import face_map, generate, lab, motion, photos, training, workspace_tab
+from .guard import oauth_enabled
 
 TABS = (photos, training, generate, face_map, motion, lab, workspace_tab)
 """Adding a tab: a module with ``TITLE`` and ``build(context, token)``, listed here."""
@@ -57,12 +57,6 @@ class AppContext:
             self.workers = EmbeddedWorkers(self.runs_root, self.settings, slots, workspaces=self.workspaces)
         self.workers.start()
         return self.workers
-
-
-def oauth_enabled() -> bool:
-    """Hugging Face login: on a Space whose README sets ``hf_oauth: true``, Spaces provides the OAuth client
-    (``OAUTH_CLIENT_ID``) and Gradio's LoginButton signs users in with their account."""
-    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("OAUTH_CLIENT_ID"))
 
 
 def restore_workspace(context: AppContext, stored: str | None, account: str | None = None) -> tuple[str, str]:

@@ -73,14 +73,21 @@ def credentials(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def oauth_enabled() -> bool:
+    """Hugging Face login: on a Space whose README sets ``hf_oauth: true``, Spaces provides the OAuth client
+    (``OAUTH_CLIENT_ID``) and Gradio's LoginButton signs users in with their account."""
+    return os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("OAUTH_CLIENT_ID"))
+
+
 def login(host: str, no_auth: bool = False) -> list[tuple[str, str]] | None:
     """Who may use the app: ``FACECHAIN_AUTH`` when set; else, beyond loopback, one user "facechain"
     with a random password printed once to the server's console (Gradio's login page asks for it);
-    None (open) on loopback or with ``no_auth`` (behind a proxy that authenticates)."""
+    None (open) on loopback, on a Space with Hugging Face login (accounts sign in there; visitors who do
+    not get anonymous workspaces), or with ``no_auth`` (behind a proxy that authenticates)."""
     configured = os.environ.get("FACECHAIN_AUTH", "")
     if configured and not no_auth:
         return credentials(configured)
-    if no_auth or host in LOOPBACK:
+    if no_auth or host in LOOPBACK or oauth_enabled():
         return None
     password = secrets.token_urlsafe(12)
     print(
@@ -92,4 +99,4 @@ def login(host: str, no_auth: bool = False) -> list[tuple[str, str]] | None:
     return [("facechain", password)]
 
 
-__all__ = ["MAX_UPLOAD_REQUEST_BYTES", "RequestGuard", "credentials", "login"]
+__all__ = ["MAX_UPLOAD_REQUEST_BYTES", "RequestGuard", "credentials", "login", "oauth_enabled"]
