@@ -5,7 +5,7 @@ gain; the CLI and the Lab tab. Each experiment's quick run: test_lab_quick_exper
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,8 +113,8 @@ def test_infogrowth_cleans_mismatches_and_discounts_duplicates():
 def test_lab_cli_and_tab(tmp_path, capsys):
     from facechain.cli import main
     from facechain.config import Settings
-    from facechain.ui import AppContext
     from facechain.ui.lab import run_lab
+    from tests.test_app import collect, working_context
 
     assert main(["lab", "list"]) == 0 and "infogrowth" in capsys.readouterr().out
     assert main(["lab", "run", "infogrowth", "--seeds", "2", "--quick", "--out", str(tmp_path / "out")]) == 0
@@ -124,8 +124,10 @@ def test_lab_cli_and_tab(tmp_path, capsys):
     assert saved["seeds"] == [0, 1] and set(saved["mean"]) == {"random subset", "cleaning only", "InfoGrowth"}
     assert (tmp_path / "out" / "infogrowth.png").stat().st_size > 1000
     assert main(["lab", "run", "nope"]) == 3 and "no experiment named 'nope'" in capsys.readouterr().err
-    context = AppContext(Settings(), tmp_path / "runs")
-    text, chart, result, verdict_line = run_lab(context, SimpleNamespace(session_hash="s1"), "infogrowth", 2, True)
-    assert "InfoGrowth" in text and chart.endswith("sessions/s1/lab/infogrowth.png") and "paired seeds" in verdict_line
-    with pytest.raises(Exception, match="between 1 and 5"):
-        run_lab(context, SimpleNamespace(session_hash="s1"), "infogrowth", 9, True)
+    with working_context(Settings(), tmp_path / "runs") as context:  # the tab runs the experiment as a job
+        token, workspace = context.workspaces.create()
+        text, chart, result, verdict_line = collect(run_lab(context, token, "infogrowth", 2, True))
+        with pytest.raises(Exception, match="between 1 and 5"):
+            next(run_lab(context, token, "infogrowth", 9, True))
+    assert "InfoGrowth" in text and "paired seeds" in verdict_line
+    assert chart == str(workspace.path / "lab" / "infogrowth" / "infogrowth.png") and Path(result).is_file()
