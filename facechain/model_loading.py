@@ -6,9 +6,9 @@ then puts back what it found. Two loads in parallel threads interleave: the seco
 one's replacement as "the original" and restores that at its end, so every ``nn.Linear`` created later,
 by anyone, lands on the meta device. Seen in the app: a training and a generation started together
 broke training for the whole server until a restart; 4 threads loading the tiny model did it in 3 of 3
-runs here. Until heavy jobs move to worker processes, every load (and every build of a model from a
-config) holds ``model_loading()``; it is re-entrant, so a load inside a load (the tiny model built on
-first use) is fine.
+runs here. The app's jobs now run in processes of their own (``facechain.jobs``); within a process, every
+load (and every build of a model from a config) still holds ``model_loading()``, for the Python API used
+from threads; it is re-entrant, so a load inside a load (the tiny model built on first use) is fine.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 ``step`` of ``total`` units are done (photos, optimizer steps, images, windows, seeds); ``message``
 says what the last one was (a photo's name, the loss), or is empty. prepare, train, generate, the face
 map, motion training and evaluation, and the lab all call it the same way, so a front end needs one
-adapter: ``TqdmProgress`` for the terminal here, ``facechain.ui.progress.gradio_progress`` for the app.
+adapter: ``TqdmProgress`` for the terminal here; in the app, a job's runner writes it into the job's row
+(``facechain.jobs.runner.Reporter``) and the tab's progress bar follows the row.
 A callback may raise to stop the job (the app's Cancel does): the job stops at that point, and what it
 has written whole (checkpoints) stays.
 """
