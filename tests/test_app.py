@@ -226,6 +226,7 @@ def test_train_tab_offers_the_tiny_model_only_when_it_can_be_built(tmp_path, mon
     assert notes and "OSError: gone" in notes[0]
 
 
+@pytest.mark.slow  # two server starts: 11 s
 def test_facechain_serve_serves_the_app_and_asks_for_a_login_beyond_loopback(tmp_path):
     """`facechain serve` (like `python app.py`) answers on the asked port with the app's page; listening
     on all interfaces, it asks for a login whose password it prints once."""

@@ -71,6 +71,7 @@ def run(context, token: str, **changes):
     return last
 
 
+@pytest.mark.slow  # two motion jobs, each a process loading the model: 14 s
 def test_procedural_and_uploaded_motion(tmp_path, motion_settings):
     with working_context(motion_settings, tmp_path) as context:
         predict_in_two_workspaces(context, tmp_path)
