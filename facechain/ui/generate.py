@@ -4,6 +4,8 @@ portraits ranked by likeness (score, seed, or why a portrait was flagged), with 
 from __future__ import annotations
 
 import json
+import secrets
+import time
 
 import gradio as gr
 
@@ -60,14 +62,17 @@ def generation_params(
         raise gr.Error(f"Make between 1 and {APP_MAX_COUNT} portraits at a time.")
     params = {
         "model": model.name,
+        "out": f"{model.name}-{time.strftime('%Y%m%d-%H%M%S')}",  # named now: a rerun after a restart writes the same
         "style": style or DEFAULT_STYLE,
         "prompt": prompt or "",
         "count": int(count),
-        "seed": int(seed) if seed is not None and seed >= 0 else None,
+        "seed": int(seed) if seed is not None and seed >= 0 else secrets.randbelow(2**31),  # fixed for reruns too
         "person_weight": float(person),
         "style_weight": float(style_w),
     }
-    GenerationRequest(model=model, **{k: v for k, v in params.items() if k != "model"})  # refused here, not in a job
+    GenerationRequest(
+        model=model, **{k: v for k, v in params.items() if k not in ("model", "out")}
+    )  # refused here, not in a job
     return params
 
 
