@@ -133,7 +133,7 @@ def build(context, token) -> None:
     gr.Markdown(base_model_status(available, tiny_problem))
     with gr.Row():
         with gr.Column(scale=1):
-            dataset = gr.Dropdown(choices=[], label="Training set (newest first)", allow_custom_value=True)
+            dataset = gr.Dropdown(choices=[], label="Training set (left empty: your newest)", allow_custom_value=True)
             name = gr.Textbox(label="Model name", value="me")
             choices = [*offered, *([TINY_CHOICE] if tiny_problem is None else [])]
             first_here = next((model for model in offered if available[model]), None)
