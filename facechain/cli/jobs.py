@@ -143,8 +143,9 @@ def run_worker(args: argparse.Namespace) -> int:
 
     slots = parse_slots(args.slots)
     if args.broker:
-        from ..jobs.broker import serve_workers
+        from ..jobs.broker import celery_app, serve_workers
 
+        celery_app(args.broker)  # a missing Celery is said before anything starts
         print(f"worker: Celery on {args.broker} for slots {slots}, jobs' files under {args.runs}; Ctrl-C stops")
         return serve_workers(args.broker, args.runs, slots)
     workers = EmbeddedWorkers(args.runs, Settings.from_env(), slots).start()
