@@ -252,3 +252,21 @@ def test_portrait_pipeline_loads_only_checked_safetensors_and_set_adapters_means
     assert np.array_equal(image(), with_person)  # the same weights, loaded either way
     pipe.set_adapters([])  # every LoRA off: the base model's image again
     assert np.array_equal(image(), base) and not np.array_equal(with_person, base)
+
+
+def test_min_likeness_samples_new_seeds_until_its_budget_and_says_so(model, settings, tmp_path):
+    """The tiny model draws no faces, so no portrait passes: every round runs, with seeds following on."""
+    result = generate(request(model, count=2, seed=5, min_likeness=50, max_tries=3), settings)
+    assert (result.settings["tries"], result.settings["passed"], result.settings["min_likeness"]) == (3, 0, 50)
+    assert len(result.portraits) == 2 and {p.seed for p in result.portraits} <= set(range(5, 11))
+    assert "only 0 of 2 portraits reached 50% likeness in 3 sampling rounds (--max-tries 3)" in result.notice
+    assert result.likeness_photos == 3 and result.own_consistency > 0.9  # the training set's crops set the scale
+    moved = tmp_path / "model"
+    shutil.copytree(model, moved)
+    info = json.loads((moved / "training.json").read_text())
+    info["config"]["dataset"] = str(tmp_path / "gone")
+    (moved / "training.json").write_text(json.dumps(info))
+    with pytest.raises(GenerationError, match="--min-likeness needs the person's training photos"):
+        generate(request(moved, count=1, min_likeness=50), settings)
+    with pytest.raises(GenerationError, match="max tries must be between 1 and 10"):
+        request(model, min_likeness=50, max_tries=0)

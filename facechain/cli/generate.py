@@ -44,14 +44,20 @@ def run_generate(args: argparse.Namespace) -> int:
     from ..portrait.generation.generate import check_output_folder, generate, write_generation  # torch: after the check
 
     check_output_folder(args.out)
-    with TqdmProgress("generate", "image") as bar:
+    with TqdmProgress("generate", "sampling step") as bar:
         result = generate(request, progress=bar)
     write_generation(result, args.out)
     if result.notice:
         print(f"note: {result.notice}", file=sys.stderr)
     for rank, portrait in enumerate(result.portraits):
         score = "-" if portrait.score is None else f"{portrait.score:.3f}"
-        print(f"{rank:2d}  seed {portrait.seed:<11d} score {score:>6}  {portrait.flag or 'ok'}")
+        likeness = "-" if portrait.likeness is None else f"{portrait.likeness:.0f}%"
+        print(f"{rank:2d}  seed {portrait.seed:<11d} score {score:>6}  likeness {likeness:>5}  {portrait.flag or 'ok'}")
+    if result.likeness_photos:
+        print(
+            f"likeness: 100% = as alike as your {result.likeness_photos} training photos are to each other "
+            f"(median leave-one-out cosine {result.own_consistency:.3f})"
+        )
     if result.all_flagged:
         print(
             "warning: no portrait passed the face checks (reasons above); they are kept so you can judge",

@@ -64,7 +64,18 @@ def run_generate(params: dict, workspace: Workspace, settings: Settings, progres
     from ..portrait.generation.request import GenerationRequest
 
     model = workspace.existing("models", params["model"])
-    allowed = {"style", "prompt", "count", "seed", "person_weight", "style_weight", "steps", "scheduler"}
+    allowed = {
+        "style",
+        "prompt",
+        "count",
+        "seed",
+        "person_weight",
+        "style_weight",
+        "steps",
+        "scheduler",
+        "min_likeness",
+        "max_tries",
+    }
     unknown = set(params) - allowed - {"model", "out"}
     if unknown:
         raise BadArguments(f"unknown generation options: {', '.join(sorted(unknown))}")

@@ -97,10 +97,18 @@ class TrainedModel:
     trigger: str | None
     class_prompt: str | None
     resolution: int
+    dataset: Path | None = None
 
     @property
     def reference(self) -> Path:
         return self.folder / REFERENCE_FILE
+
+    @property
+    def identity_photos(self) -> list[Path]:
+        """The training set's aligned crops (the person's kept photos), when that folder is still there:
+        generation measures the person's own consistency on them (``generation.likeness``)."""
+        images = self.dataset / "images" if self.dataset else None
+        return sorted(images.glob("*.png")) if images is not None and images.is_dir() else []
 
     @classmethod
     def open(cls, folder: Path) -> TrainedModel:
@@ -120,4 +128,5 @@ class TrainedModel:
             info.get("trigger"),
             info.get("class_prompt"),
             int(info.get("resolution") or 512),
+            Path(info["config"]["dataset"]) if info.get("config", {}).get("dataset") else None,
         )

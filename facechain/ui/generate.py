@@ -19,6 +19,7 @@ from .jobs import ended, follow, submit, waiting_text
 
 TITLE = "Generate"
 APP_MAX_COUNT = min(MAX_COUNT, 8)
+APP_MAX_TRIES = 3
 
 
 def style_cards(context) -> list[tuple[str, str]]:
@@ -38,6 +39,8 @@ def style_cards(context) -> list[tuple[str, str]]:
 def caption(portrait: dict) -> str:
     """A portrait's line under its picture, from its entry in results.json."""
     score = "no score" if portrait["score"] is None else f"likeness {portrait['score']:.2f}"
+    if portrait.get("likeness_percent") is not None:
+        score += f" ({portrait['likeness_percent']:.0f}% of your photos')"
     return f"{score} · seed {portrait['seed']}" + (f" · {portrait['flag']}" if portrait["flag"] else "")
 
 
@@ -51,6 +54,7 @@ def generation_params(
     seed: float,
     person: float,
     style_w: float,
+    min_likeness: float | None = None,
 ) -> dict:
     """The generation job a user asked for, checked before it is queued."""
     if not model_name:
@@ -69,6 +73,7 @@ def generation_params(
         "seed": int(seed) if seed is not None and seed >= 0 else secrets.randbelow(2**31),  # fixed for reruns too
         "person_weight": float(person),
         "style_weight": float(style_w),
+        **({} if min_likeness is None else {"min_likeness": float(min_likeness), "max_tries": APP_MAX_TRIES}),
     }
     GenerationRequest(
         model=model, **{k: v for k, v in params.items() if k not in ("model", "out")}
@@ -87,6 +92,12 @@ def output_view(workspace, name: str | None):
     summary = f"**{len(gallery)} portraits**, best likeness first. Prompt: *{results['prompt']}*"
     if portraits and all(p["flag"] for p in portraits):
         summary += "\n\n⚠️ No portrait passed the face checks; each shows why. They are kept so you can judge."
+    scale = results.get("likeness_scale")
+    if scale:
+        summary += (
+            f"\n\nLikeness %: 100 = as alike as your {scale['photos']} training photos are to each other; "
+            "0 = where the face engine stops calling two faces one person."
+        )
     if results.get("notice"):
         summary += f"\n\n{results['notice']}."
     return gallery, summary, str(folder / "results.json")
@@ -116,6 +127,11 @@ def build(context, token) -> None:
             seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)")
             person_weight = gr.Slider(0.0, 1.5, value=0.9, step=0.05, label="Person weight")
             style_weight = gr.Slider(0.0, 1.5, value=0.25, step=0.05, label="Style weight (style LoRAs only)")
+            min_likeness = gr.Number(
+                value=None,
+                label=f"Minimum likeness % (empty: off; else up to {APP_MAX_TRIES} rounds with new seeds)",
+                info="100: as alike as your own photos are to each other",
+            )
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown()
@@ -132,9 +148,18 @@ def build(context, token) -> None:
 
     @user_errors
     def handler(
-        model_name, style_name, words, how_many, seed_value, person, style_w, token_value, progress=gr.Progress()
+        model_name,
+        style_name,
+        words,
+        how_many,
+        seed_value,
+        person,
+        style_w,
+        token_value,
+        least_likeness=None,
+        progress=gr.Progress(),
     ):
-        choices = (model_name, style_name, words, how_many, seed_value, person, style_w)
+        choices = (model_name, style_name, words, how_many, seed_value, person, style_w, least_likeness)
         yield from generate_portraits(context, token_value, *choices, progress=progress)
 
     @user_errors
@@ -150,7 +175,7 @@ def build(context, token) -> None:
     token.change(show, token, [model, gallery, summary, results], api_visibility="undocumented")
     run.click(
         handler,
-        [model, style, prompt, count, seed, person_weight, style_weight, token],
+        [model, style, prompt, count, seed, person_weight, style_weight, token, min_likeness],
         [gallery, summary, results],
         api_name="generate",
     )

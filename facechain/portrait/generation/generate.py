@@ -29,9 +29,10 @@ from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
 from ...progress import Progress
 from ..model_folder import TrainedModel
+from .likeness import LikenessScale, boundary_cosine, likeness_scale
 from .lora_files import find_lora
 from .prompts import build_prompts
-from .ranking import Judgement, judge_portrait, rank_order, reference_embedding
+from .ranking import Judgement, judge_portrait, photo_embeddings, rank_order, reference_embedding
 from .request import GenerationError, GenerationRequest
 from .styles import Style, load_styles
 
@@ -45,6 +46,7 @@ class Portrait:
     score: float | None
     flag: str | None
     quality: float | None = None  # RTS reliability of the face, see faces/quality_score.py
+    likeness: float | None = None  # percent of the person's own consistency (generation.likeness)
 
 
 @dataclass
@@ -57,6 +59,9 @@ class Generation:
     notice: str | None
     reference: Path
     settings: dict = field(default_factory=dict)
+    identity_photos: list[Path] = field(default_factory=list)
+    likeness_photos: int | None = None  # how many of the person's photos set the likeness scale
+    own_consistency: float | None = None  # their median leave-one-out cosine
 
     @property
     def all_flagged(self) -> bool:
@@ -197,20 +202,95 @@ def render(
             "person_weight": request.person_weight,
             "style_weight": request.style_weight,
         },
+        model.identity_photos,
     )
 
 
-def rank(generation: Generation, analyzer: FaceAnalyzer) -> Generation:
-    """Judge every portrait against the reference face and order them best first."""
+def person_scale(photos: list[Path], analyzer: FaceAnalyzer) -> LikenessScale | None:
+    """The likeness scale of the person's training photos, as ``analyzer`` sees them."""
+    return likeness_scale(photo_embeddings(photos, analyzer), boundary_cosine(analyzer.thresholds.same_person))
+
+
+def rank(generation: Generation, analyzer: FaceAnalyzer, scale: LikenessScale | None = None) -> Generation:
+    """Judge every portrait against the reference face, give it its likeness percent against the
+    person's own photos (``scale``, else measured on the training set when it is still there), and order
+    them best first."""
     reference = reference_embedding(generation.reference, analyzer)
     judgements: list[Judgement] = [judge_portrait(p.image, reference, analyzer) for p in generation.portraits]
+    scale = scale or person_scale(generation.identity_photos, analyzer)
     portraits = [
         replace(
-            generation.portraits[i], score=judgements[i].score, flag=judgements[i].flag, quality=judgements[i].quality
+            generation.portraits[i],
+            score=judgements[i].score,
+            flag=judgements[i].flag,
+            quality=judgements[i].quality,
+            likeness=None
+            if scale is None or judgements[i].embedding is None
+            else scale.percent(judgements[i].embedding),
         )
         for i in rank_order(judgements)
     ]
-    return replace(generation, portraits=portraits)
+    return replace(
+        generation,
+        portraits=portraits,
+        likeness_photos=scale.photos if scale else None,
+        own_consistency=scale.own if scale else None,
+    )
+
+
+def passes(portrait: Portrait, min_likeness: float) -> bool:
+    return portrait.flag is None and portrait.likeness is not None and portrait.likeness >= min_likeness
+
+
+def until_alike(
+    request: GenerationRequest,
+    settings: Settings,
+    analyzer: FaceAnalyzer,
+    progress: Progress | None,
+    cache: PipelineCache,
+) -> Generation:
+    """``--min-likeness``: sampling rounds of ``count`` portraits with new seeds (round r starts at seed
+    ``seed + r * count``) until ``count`` portraits pass, or ``max_tries`` rounds; the ``count`` best are
+    kept, passing ones first, and the rounds and passes are recorded."""
+    scale = person_scale(TrainedModel.open(Path(request.model)).identity_photos, analyzer)
+    if scale is None:
+        raise GenerationError(
+            "--min-likeness needs the person's training photos (the dataset named in the model's training.json, "
+            "with at least 2 faces that the face engine calls one person): they are not there"
+        )
+    seed = request.seed if request.seed is not None else random.randrange(2**31)
+    best: Generation | None = None
+    for tries in range(1, request.max_tries + 1):
+        ranked = rank(
+            render(replace(request, seed=seed + (tries - 1) * request.count), settings, progress, cache),
+            analyzer,
+            scale,
+        )
+        pool = ranked.portraits if best is None else best.portraits + ranked.portraits
+        best = replace(ranked, portraits=pool)
+        passed = sum(passes(p, request.min_likeness) for p in pool)
+        if passed >= request.count:
+            break
+    keep = sorted(best.portraits, key=lambda p: (not passes(p, request.min_likeness), -(p.likeness or -1e9)))
+    kept_passing = min(passed, request.count)
+    shortfall = (
+        f"only {kept_passing} of {request.count} portraits reached {request.min_likeness:g}% likeness in "
+        f"{tries} sampling rounds (--max-tries {request.max_tries})"
+        if passed < request.count
+        else None
+    )
+    return replace(
+        best,
+        portraits=keep[: request.count],
+        notice="; ".join(filter(None, [best.notice, shortfall])) or None,
+        settings={
+            **best.settings,
+            "seed": seed,
+            "min_likeness": request.min_likeness,
+            "tries": tries,
+            "passed": passed,
+        },
+    )
 
 
 def generate(
@@ -231,11 +311,14 @@ def generate(
         cache: the loaded base model shared between requests (the process-wide one by default).
 
     Returns:
-        ``Generation``: portraits best first (score, flag, seed), the prompts and every setting used.
+        ``Generation``: portraits best first (score, likeness percent, flag, seed), the prompts and every
+        setting used; with ``request.min_likeness``, the best of up to ``max_tries`` sampling rounds.
     """
     settings = settings or Settings.from_env()
-    rendered = render(request, settings, progress, cache)
-    return rank(rendered, analyzer or load_analyzer(settings.face_backend, settings))
+    analyzer = analyzer or load_analyzer(settings.face_backend, settings)
+    if request.min_likeness is not None:
+        return until_alike(request, settings, analyzer, progress, cache)
+    return rank(render(request, settings, progress, cache), analyzer)
 
 
 def check_output_folder(out: Path) -> None:
@@ -261,6 +344,7 @@ def write_generation(result: Generation, out: Path) -> Path:
                     "score": portrait.score,
                     "flag": portrait.flag,
                     "quality": portrait.quality,
+                    "likeness_percent": portrait.likeness,
                 }
             )
         (staging / "results.json").write_text(
@@ -273,6 +357,9 @@ def write_generation(result: Generation, out: Path) -> Path:
                     "notice": result.notice,
                     "settings": result.settings,
                     "all_flagged": result.all_flagged,
+                    "likeness_scale": {"photos": result.likeness_photos, "own_consistency": result.own_consistency}
+                    if result.likeness_photos
+                    else None,
                     "portraits": entries,
                 },
                 indent=2,

@@ -29,6 +29,7 @@ class Judgement:
     score: float | None
     flag: str | None
     quality: float | None = None
+    embedding: np.ndarray | None = None  # the judged face's identity embedding (for the likeness percent)
 
     @property
     def sort_key(self) -> tuple[int, float]:
@@ -51,12 +52,19 @@ def judge_portrait(image: Image.Image, reference: np.ndarray | None, analyzer: F
     score = None if reference is None else float(np.dot(face.embedding, reference))
     quality = quality_for(analyzer, face)
     if len(faces) > 1 and face.area < analyzer.thresholds.dominant_area_ratio * faces[1].area:
-        return Judgement(score, f"{len(faces)} faces", quality)
+        return Judgement(score, f"{len(faces)} faces", quality, face.embedding)
     if face.size < MIN_FACE_SHARE * min(image.size):
-        return Judgement(score, f"face too small ({face.size:.0f} px)", quality)
+        return Judgement(score, f"face too small ({face.size:.0f} px)", quality, face.embedding)
     if reference is None:
-        return Judgement(None, "no reference face to compare with", quality)
-    return Judgement(score, None, quality)
+        return Judgement(None, "no reference face to compare with", quality, face.embedding)
+    return Judgement(score, None, quality, face.embedding)
+
+
+def photo_embeddings(paths: list[Path], analyzer: FaceAnalyzer) -> np.ndarray:
+    """The identity embedding of the largest face in each photo that has one (rows)."""
+    found = [reference_embedding(path, analyzer) for path in paths]
+    found = [embedding for embedding in found if embedding is not None]
+    return np.stack(found) if found else np.zeros((0, 0))
 
 
 def rank_order(judgements: list[Judgement]) -> list[int]:

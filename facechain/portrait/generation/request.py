@@ -16,6 +16,8 @@ SOLVER_GUIDANCE = ", ".join(f"{solver.guidance:g} with {name}" for name, solver 
 MAX_COUNT = 32
 MAX_STEPS = 200  # past ~50 steps the solvers above change nothing visible; 200 leaves room for ddpm-like use
 MAX_GUIDANCE = 30.0
+MAX_LIKENESS = 200  # percent; a portrait twice as consistent as the person's own photos is not a goal
+MAX_TRIES = 10
 MAX_PROMPT = 1000
 """Characters of the user's words: CLIP reads 77 tokens (~300 characters), the rest is cut anyway."""
 
@@ -44,6 +46,12 @@ class GenerationRequest:
     lcm_lora: str | None = option(None, "LCM-LoRA for --scheduler lcm (path or hub id)")
     batch_size: int = option(2, "images per sampling batch")
     resolution: int | None = option(None, "image side in pixels, a multiple of 8 (default: the training resolution)")
+    min_likeness: float | None = option(
+        None,
+        "sample again with new seeds until COUNT portraits pass the face checks at this likeness percent or "
+        "more (100: as alike as your own photos are to each other; 0: the face engine's same-person boundary)",
+    )
+    max_tries: int = option(3, "most sampling rounds for --min-likeness (each makes COUNT portraits)")
 
     def __post_init__(self):
         """Refuse what cannot run, before any model loads (the CLI, the app and the API alike)."""
@@ -57,6 +65,8 @@ class GenerationRequest:
             ("batch size", self.batch_size, 1, MAX_COUNT),
             ("person weight", self.person_weight, 0, 2),
             ("style weight", self.style_weight, 0, 2),
+            ("min likeness", self.min_likeness, -100, MAX_LIKENESS),
+            ("max tries", self.max_tries, 1, MAX_TRIES),
         ):
             check_between(name, value, low, high, error=GenerationError)
         check_seed("seed", self.seed, error=GenerationError)
