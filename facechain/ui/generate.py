@@ -73,7 +73,7 @@ def generation_params(
         "seed": int(seed) if seed is not None and seed >= 0 else secrets.randbelow(2**31),  # fixed for reruns too
         "person_weight": float(person),
         "style_weight": float(style_w),
-        **({} if min_likeness is None else {"min_likeness": float(min_likeness), "max_tries": APP_MAX_TRIES}),
+        **({"min_likeness": float(min_likeness), "max_tries": APP_MAX_TRIES} if min_likeness else {}),  # 0/empty: off
     }
     GenerationRequest(
         model=model, **{k: v for k, v in params.items() if k not in ("model", "out")}
@@ -128,8 +128,8 @@ def build(context, token) -> None:
             person_weight = gr.Slider(0.0, 1.5, value=0.9, step=0.05, label="Person weight")
             style_weight = gr.Slider(0.0, 1.5, value=0.25, step=0.05, label="Style weight (style LoRAs only)")
             min_likeness = gr.Number(
-                value=None,
-                label=f"Minimum likeness % (empty: off; else up to {APP_MAX_TRIES} rounds with new seeds)",
+                value=0,
+                label=f"Minimum likeness % (0: off; else up to {APP_MAX_TRIES} rounds with new seeds)",
                 info="100: as alike as your own photos are to each other",
             )
             run = gr.Button("Generate", variant="primary")
