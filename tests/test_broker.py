@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
@@ -76,12 +77,13 @@ def start_worker(url: str, runs, settings: Settings) -> subprocess.Popen:
     )
 
 
-def crash(worker: subprocess.Popen, job_worker: str | None) -> None:
-    """A machine crash: the `facechain worker` process, its Celery worker running the job, and the job's process."""
+def crash(worker: subprocess.Popen) -> None:
+    """A machine crash: the `facechain worker` process and everything it started (its Celery workers, each
+    in a process group of its own with its jobs' processes) die with SIGKILL."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
     os.killpg(worker.pid, signal.SIGKILL)
-    if job_worker:
-        pid = int(job_worker.split(":")[1])
-        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    for child in map(int, children):
+        os.killpg(child, signal.SIGKILL)
     worker.wait()
 
 
@@ -117,7 +119,7 @@ def test_two_workers_run_two_users_jobs_exactly_once_and_survive_a_crash(tmp_pat
             "training past step 12",
         )
         victim = next(w for w in workers if w.poll() is None and _runs(w, running.worker))
-        crash(victim, running.worker)
+        crash(victim)
         done = wait_for(lambda: (j := jobs.get(training.id)).done and j, 240, "the training to end on the other worker")
         assert (done.status, done.attempts, done.result["steps"]) == ("succeeded", 2, TRAIN["steps"])
         assert done.worker != running.worker  # finished by the other worker
