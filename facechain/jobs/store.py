@@ -38,6 +38,7 @@ from ..errors import BadArguments
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 FINAL = ("succeeded", "failed", "cancelled")
 WAITING = ("queued", "interrupted")
+UNFINISHED = (*WAITING, "running")
 STALE_SECONDS = 30.0
 """A running job whose process has not beaten for this long is taken as dead (``FACECHAIN_JOB_STALE_SECONDS``
 changes it). Runners beat every HEARTBEAT_SECONDS, from a thread, so a long step (a model load takes ~10 s
@@ -129,6 +130,32 @@ class Job:
         return f"{self.kind} {self.status}{progress}" + (f": {detail}" if detail else "")
 
 
+@dataclass
+class Turns:
+    """What the fairness rule reads for one slot class: the waiting jobs, and per owner the jobs running
+    in that class and the last start of one (``claim`` takes the next; ``queue_order`` plays the turns out)."""
+
+    waiting: list[dict]
+    running: dict[str, int]
+    last_start: dict[str, float]
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection, slot: str) -> Turns:
+        waiting = [dict(r) for r in db.execute(f"SELECT * FROM jobs WHERE status IN {WAITING} AND slot = ?", (slot,))]
+        running = "SELECT owner, COUNT(*) FROM jobs WHERE status = 'running' AND slot = ? GROUP BY owner"
+        started = "SELECT owner, MAX(started) FROM jobs WHERE slot = ? GROUP BY owner"
+        return cls(
+            waiting, dict(db.execute(running, (slot,)).fetchall()), dict(db.execute(started, (slot,)).fetchall())
+        )
+
+    def next(self) -> dict:
+        """Fewest running jobs of its owner, then the owner's least recent start, then the oldest job."""
+        return min(
+            self.waiting,
+            key=lambda r: (self.running.get(r["owner"], 0), self.last_start.get(r["owner"]) or 0.0, r["created"]),
+        )
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -171,7 +198,7 @@ class JobStore:
         job_id = uuid.uuid4().hex[:16]
         with self.connect(immediate=True) as db:
             (unfinished,) = db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ('queued', 'running', 'interrupted')",
+                f"SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN {UNFINISHED}",
                 (owner,),
             ).fetchone()
             if unfinished >= self.max_unfinished_per_owner:
@@ -208,20 +235,10 @@ class JobStore:
         """Take the next queued job of ``slot`` by the fairness rule (module docstring) and mark it running
         (by ``worker``, or sent to the broker as ``dispatch``)."""
         with self.connect(immediate=True) as db:
-            queued = db.execute(f"SELECT * FROM jobs WHERE status IN {WAITING} AND slot = ?", (slot,)).fetchall()
-            if not queued:
+            turns = Turns.read(db, slot)
+            if not turns.waiting:
                 return None
-            running = dict(
-                db.execute(
-                    "SELECT owner, COUNT(*) FROM jobs WHERE status = 'running' AND slot = ? GROUP BY owner", (slot,)
-                ).fetchall()
-            )
-            last_start = dict(
-                db.execute("SELECT owner, MAX(started) FROM jobs WHERE slot = ? GROUP BY owner", (slot,)).fetchall()
-            )
-            chosen = min(
-                queued, key=lambda r: (running.get(r["owner"], 0), last_start.get(r["owner"]) or 0.0, r["created"])
-            )
+            chosen = turns.next()
             now = time.time()
             db.execute(
                 "UPDATE jobs SET status = 'running', started = ?, heartbeat = ?, worker = ?, dispatch = ?, pid = NULL, "
@@ -233,26 +250,14 @@ class JobStore:
     def queue_order(self, slot: str) -> list[str]:
         """The ids of the queued jobs of ``slot`` in the order free slots would take them (for queue positions)."""
         with self.connect() as db:
-            queued = [
-                dict(r) for r in db.execute(f"SELECT * FROM jobs WHERE status IN {WAITING} AND slot = ?", (slot,))
-            ]
-            running: dict[str, int] = dict(
-                db.execute(
-                    "SELECT owner, COUNT(*) FROM jobs WHERE status = 'running' AND slot = ? GROUP BY owner", (slot,)
-                ).fetchall()
-            )
-            last_start = dict(
-                db.execute("SELECT owner, MAX(started) FROM jobs WHERE slot = ? GROUP BY owner", (slot,)).fetchall()
-            )
+            turns = Turns.read(db, slot)
         order, clock = [], time.time()
-        while queued:
-            chosen = min(
-                queued, key=lambda r: (running.get(r["owner"], 0), last_start.get(r["owner"]) or 0.0, r["created"])
-            )
-            queued.remove(chosen)
+        while turns.waiting:
+            chosen = turns.next()
+            turns.waiting.remove(chosen)
             order.append(chosen["id"])
             clock += 1e-6  # as if it started now: its owner goes to the back of the turn
-            last_start[chosen["owner"]] = clock
+            turns.last_start[chosen["owner"]] = clock
         return order
 
     def position(self, job: Job) -> int | None:
@@ -365,10 +370,19 @@ class JobStore:
 
     def unfinished_owners(self) -> frozenset[str]:
         with self.connect() as db:
-            rows = db.execute(
-                "SELECT DISTINCT owner FROM jobs WHERE status NOT IN ('succeeded', 'failed', 'cancelled')"
-            ).fetchall()
+            rows = db.execute(f"SELECT DISTINCT owner FROM jobs WHERE status IN {UNFINISHED}").fetchall()
         return frozenset(row[0] for row in rows)
 
 
-__all__ = ["DISPATCHED", "FINAL", "Job", "JobError", "JobStore", "STATUSES", "TooManyJobs", "worker_name"]
+__all__ = [
+    "DISPATCHED",
+    "FINAL",
+    "UNFINISHED",
+    "WAITING",
+    "Job",
+    "JobError",
+    "JobStore",
+    "STATUSES",
+    "TooManyJobs",
+    "worker_name",
+]

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..diffusion.base_model import locally_available
 from ..diffusion.tiny import TINY_NOTICE, tiny_model_problem
+from ..jobs.store import UNFINISHED
 from ..portrait.model_folder import finished_run, logged_losses, trained_models
 from .errors import user_errors
 from .jobs import follow, newest_job, submit, waiting_text
@@ -67,7 +68,7 @@ def training_params(
     out = workspace.item("models", name)
     if finished_run(out) is not None:
         raise gr.Error(f"A model named '{out.name}' exists already: choose another name.")
-    unfinished = [job for job in context.jobs.list(workspace.id, ("queued", "running", "interrupted"))]
+    unfinished = context.jobs.list(workspace.id, UNFINISHED)
     if any(job.kind == "train" and job.params["name"] == out.name for job in unfinished):
         raise gr.Error(f"A training named '{out.name}' is queued or running already.")
     tiny = base == TINY_CHOICE
@@ -118,7 +119,7 @@ def training_updates(context, workspace, queued, progress=None):
 
 def cancel_training(context, workspace) -> str:
     """Cancel the workspace's unfinished training jobs."""
-    running = [j for j in context.jobs.list(workspace.id, ("queued", "running", "interrupted")) if j.kind == "train"]
+    running = [j for j in context.jobs.list(workspace.id, UNFINISHED) if j.kind == "train"]
     if not running:
         return "Nothing is training."
     for job in running:

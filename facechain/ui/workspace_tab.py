@@ -14,7 +14,7 @@ import time
 
 import gradio as gr
 
-from ..jobs.store import WAITING
+from ..jobs.store import UNFINISHED
 from ..portrait.model_folder import finished_run
 from ..wording import plural
 from .errors import user_errors
@@ -57,7 +57,7 @@ def jobs_table(context, workspace) -> list[list]:
 
 
 def unfinished(context, workspace) -> list[str]:
-    return [job.id for job in context.jobs.list(workspace.id, (*WAITING, "running"))]
+    return [job.id for job in context.jobs.list(workspace.id, UNFINISHED)]
 
 
 def usage_text(context, workspace) -> str:
@@ -96,7 +96,7 @@ def delete_item(context, token: str, choice: str | None):
     section, name = split_item(choice)
     busy = [
         job
-        for job in context.jobs.list(workspace.id, (*WAITING, "running"))
+        for job in context.jobs.list(workspace.id, UNFINISHED)
         if name
         in (job.params.get("name"), job.params.get("dataset"), job.params.get("photos"), job.params.get("model"))
     ]
