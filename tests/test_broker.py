@@ -20,7 +20,7 @@ from facechain.examples import write_example_photos
 from facechain.jobs.store import JobStore
 from facechain.workspace import WorkspaceStore
 from tests.test_app import free_port
-from tests.test_job_restart import wait_for
+from tests.test_job_restart import assert_weights_of_an_uninterrupted_run, wait_for
 
 REDIS = shutil.which("redis-server")
 pytestmark = [
@@ -89,8 +89,6 @@ def crash(worker: subprocess.Popen) -> None:
 
 def test_two_workers_run_two_users_jobs_exactly_once_and_survive_a_crash(tmp_path, redis_url, monkeypatch, analyzer):
     from facechain.jobs.broker import BrokerDispatcher
-    from facechain.portrait import train
-    from facechain.portrait.training.config import TrainConfig
 
     monkeypatch.setenv("FACECHAIN_JOB_STALE_SECONDS", str(STALE))
     settings = Settings(face_backend="dlib", home=tmp_path / "home")
@@ -139,13 +137,9 @@ def test_two_workers_run_two_users_jobs_exactly_once_and_survive_a_crash(tmp_pat
     assert (bob.item("models", "twin") / "training.json").is_file()  # each user's model in their own workspace
     assert load_file(bob.item("models", "twin") / "pytorch_lora_weights.safetensors").keys()
 
-    reference = tmp_path / "uninterrupted"
-    train(
-        TrainConfig(dataset=ann.item("datasets", "set"), out=reference, **{**TRAIN, "validation_images": 0}), settings
+    assert_weights_of_an_uninterrupted_run(
+        ann.item("models", "twin"), ann.item("datasets", "set"), TRAIN, settings, tmp_path
     )
-    resumed = load_file(ann.item("models", "twin") / "pytorch_lora_weights.safetensors")
-    expected = load_file(reference / "pytorch_lora_weights.safetensors")
-    assert all((resumed[key] == expected[key]).all() for key in expected)
 
 
 def _runs(worker: subprocess.Popen, job_worker: str) -> bool:
