@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from facechain.diffusion.tiny import tiny_text_encoder
 from facechain.diffusion.tokenizer import clip_tokenizer
 from facechain.lab.digit_world import SIDE
 
@@ -18,7 +19,6 @@ MAX_TOKENS = 12
 def build_model(seed: int = 0):
     """(tokenizer, text encoder, UNet, DDPM scheduler), freshly initialised from ``seed``."""
     from diffusers import DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
     tokenizer = clip_tokenizer()
@@ -35,19 +35,7 @@ def build_model(seed: int = 0):
         attention_head_dim=8,
         norm_num_groups=8,
     )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=MAX_TOKENS,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    )
+    text_encoder = tiny_text_encoder(tokenizer, MAX_TOKENS)
     # Stable Diffusion's schedule: SuDe's gradient grows like 1/sqrt(alphas_cumprod[t]), which stays below ~15
     # here but reaches ~1e4 at the last steps of the cosine schedule (alphas_cumprod[999] ~ 2e-6)
     scheduler = DDPMScheduler(

@@ -22,10 +22,30 @@ TINY_NOTICE = "TINY OFFLINE MODEL (random weights): a demo of the workflow, not 
 TINY_RESOLUTION = 64
 
 
+def tiny_text_encoder(tokenizer, max_positions: int = 77):
+    """A CLIP text encoder 32 wide and 2 layers deep over ``tokenizer``'s vocabulary, randomly initialised
+    from torch's current seed: the text side of the tiny model and of the SuDe toy model (which reads 12
+    tokens)."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=max_positions,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+
+
 def build_tiny_pipeline(seed: int = 0):
     """A StableDiffusionPipeline of tiny, seeded random components at 64x64 pixels (8x8 latents)."""
     from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -53,19 +73,7 @@ def build_tiny_pipeline(seed: int = 0):
             sample_size=TINY_RESOLUTION,
         )
         tokenizer = clip_tokenizer()
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=len(tokenizer),
-                hidden_size=32,
-                intermediate_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=77,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        )
+        text_encoder = tiny_text_encoder(tokenizer)
     finally:
         torch.random.set_rng_state(generator_state)
     scheduler = DDPMScheduler(
