@@ -74,7 +74,8 @@ def add_config_options(
     parser: argparse.ArgumentParser, config_class, positional: tuple[str, ...] = (), required: tuple[str, ...] = ()
 ) -> None:
     """One option per field of a config dataclass that declares its help (``validation.option``), with the
-    help, default and choices declared on the field (``metadata``): a flag for a bool, ``action='append'``
+    help, default and choices declared on the field (``metadata``): a flag for a bool (``--x/--no-x`` when it
+    is on by default), ``action='append'``
     for a tuple, the field's type else. Fields without a help text are not options."""
     for item in dataclasses.fields(config_class):
         if "help" not in item.metadata:
@@ -83,7 +84,8 @@ def add_config_options(
         kind = item.type if isinstance(item.type, str) else item.type.__name__
         options = {"help": item.metadata["help"], **extra}
         if kind == "bool":
-            options["action"] = "store_true"
+            on = item.default is True
+            options.update(action=argparse.BooleanOptionalAction if on else "store_true", default=on)
         elif kind.startswith("tuple"):
             options.update(action="append", default=[])
         else:

@@ -29,6 +29,7 @@ from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
 from ...progress import Progress
 from ..model_folder import TrainedModel
+from .detail import DetailSettings, FaceDetailer, FaceRecord
 from .likeness import LikenessScale, boundary_cosine, likeness_scale
 from .lora_files import find_lora
 from .prompts import build_prompts
@@ -47,6 +48,7 @@ class Portrait:
     flag: str | None
     quality: float | None = None  # RTS reliability of the face, see faces/quality_score.py
     likeness: float | None = None  # percent of the person's own consistency (generation.likeness)
+    faces: list[FaceRecord] | None = None  # what the face detail pass found and refined (None: pass off)
 
 
 @dataclass
@@ -157,8 +159,10 @@ def render(
     settings: Settings | None = None,
     progress: Progress | None = None,
     cache: PipelineCache = DEFAULT_CACHE,
+    analyzer: FaceAnalyzer | None = None,
 ) -> Generation:
-    """Sample ``request.count`` portraits, in seed order and not yet judged."""
+    """Sample ``request.count`` portraits, in seed order and not yet judged; with ``analyzer`` and
+    ``request.detail``, each one's chosen faces then get the face detail pass."""
     settings = settings or Settings.from_env()
     model = TrainedModel.open(Path(request.model))
     find_lora(model.lora)  # a damaged LoRA is refused before the base model loads
@@ -168,25 +172,32 @@ def render(
     steps, guidance = request.sampling
     resolution = request.resolution or model.resolution
     seed = request.seed if request.seed is not None else random.randrange(2**31)
-    images = []
+    seeds = list(range(seed, seed + request.count))
+    images, faces = [], None
     with cache.lock:
         pipe = cache.get(base_dir)
         configure(pipe, model, style, request)
         for start in range(0, request.count, request.batch_size):
-            seeds = list(range(seed + start, seed + min(start + request.batch_size, request.count)))
+            batch = seeds[start : start + request.batch_size]
             with torch.no_grad():
                 images += pipe(
-                    [positive] * len(seeds),
-                    negative_prompt=[negative] * len(seeds),
+                    [positive] * len(batch),
+                    negative_prompt=[negative] * len(batch),
                     height=resolution,
                     width=resolution,
                     num_inference_steps=steps,
                     guidance_scale=guidance,
-                    generator=[torch.Generator().manual_seed(s) for s in seeds],
-                    callback_on_step_end=sampling_progress(progress, start, len(seeds), steps, request.count),
+                    generator=[torch.Generator().manual_seed(s) for s in batch],
+                    callback_on_step_end=sampling_progress(progress, start, len(batch), steps, request.count),
                 ).images
+        if request.detail and analyzer is not None:
+            detailer = FaceDetailer(pipe, analyzer, positive, negative, steps, guidance, detail_settings(request))
+            images, faces = refine_all(detailer, images, seeds, progress, request.count * steps)
     return Generation(
-        [Portrait(image, seed + i, None, None) for i, image in enumerate(images)],
+        [
+            Portrait(image, seeds[i], None, None, faces=None if faces is None else faces[i])
+            for i, image in enumerate(images)
+        ],
         positive,
         negative,
         style.name,
@@ -201,9 +212,42 @@ def render(
             "seed": seed,
             "person_weight": request.person_weight,
             "style_weight": request.style_weight,
+            "detail": request.detail and analyzer is not None,
+            "detail_strength": request.detail_strength,
+            "detail_padding": request.detail_padding,
+            "detail_faces": request.detail_faces,
         },
         model.identity_photos,
     )
+
+
+def detail_settings(request: GenerationRequest) -> DetailSettings:
+    return DetailSettings(request.detail_strength, request.detail_padding, request.detail_faces)
+
+
+def refine_all(
+    detailer: FaceDetailer,
+    images: list[Image.Image],
+    seeds: list[int],
+    progress: Progress | None,
+    done: int,
+) -> tuple[list[Image.Image], list[list[FaceRecord]]]:
+    """Every image through the detail pass (its noise from a generator seeded with the image's seed), with
+    progress counted on from ``done`` sampling steps; the face records of each image."""
+    plans = [detailer.plan(image) for image in images]
+    planned = sum(face is not None for plan in plans for face, _ in plan)
+    total = done + planned * detailer.steps_per_face
+    state = {"done": done, "image": 0}
+
+    def on_step() -> None:
+        state["done"] += 1
+        progress(min(state["done"], total), total, f"face detail, image {state['image']}/{len(images)}")
+
+    refined = []
+    for image, seed, plan in zip(images, seeds, plans):
+        state["image"] += 1
+        refined.append(detailer.refine(image, plan, torch.Generator().manual_seed(seed), on_step if progress else None))
+    return refined, [[record for _, record in plan] for plan in plans]
 
 
 def person_scale(photos: list[Path], analyzer: FaceAnalyzer) -> LikenessScale | None:
@@ -262,7 +306,7 @@ def until_alike(
     best: Generation | None = None
     for tries in range(1, request.max_tries + 1):
         ranked = rank(
-            render(replace(request, seed=seed + (tries - 1) * request.count), settings, progress, cache),
+            render(replace(request, seed=seed + (tries - 1) * request.count), settings, progress, cache, analyzer),
             analyzer,
             scale,
         )
@@ -318,7 +362,7 @@ def generate(
     analyzer = analyzer or load_analyzer(settings.face_backend, settings)
     if request.min_likeness is not None:
         return until_alike(request, settings, analyzer, progress, cache)
-    return rank(render(request, settings, progress, cache), analyzer)
+    return rank(render(request, settings, progress, cache, analyzer), analyzer)
 
 
 def check_output_folder(out: Path) -> None:
@@ -345,6 +389,7 @@ def write_generation(result: Generation, out: Path) -> Path:
                     "flag": portrait.flag,
                     "quality": portrait.quality,
                     "likeness_percent": portrait.likeness,
+                    "faces": None if portrait.faces is None else [face.to_json() for face in portrait.faces],
                 }
             )
         (staging / "results.json").write_text(

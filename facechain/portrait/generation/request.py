@@ -26,6 +26,24 @@ class GenerationError(BadArguments):
     """A generation request that cannot run, with what to change."""
 
 
+def chosen_faces(choice: str) -> set[int] | None:
+    """The face numbers a ``faces`` setting names (None: all), checked."""
+    choice = choice.strip().lower()
+    if choice == "all":
+        return None
+    if choice == "subject":
+        return {1}
+    try:
+        numbers = {int(part) for part in choice.split(",") if part.strip()}
+    except ValueError:
+        numbers = set()
+    if not numbers or min(numbers) < 1:
+        raise GenerationError(
+            f"faces to refine: {choice!r} is not 'subject', 'all' or face numbers such as '1,3' (1 = the largest face)"
+        )
+    return numbers
+
+
 @dataclass(kw_only=True)
 class GenerationRequest:
     """One request: the trained model folder, a style preset, the user's words, how many, and the
@@ -52,6 +70,20 @@ class GenerationRequest:
         "more (100: as alike as your own photos are to each other; 0: the face engine's same-person boundary)",
     )
     max_tries: int = option(3, "most sampling rounds for --min-likeness (each makes COUNT portraits)")
+    detail: bool = option(
+        True,
+        "face detail pass: re-draw each chosen face at the model's native resolution with the person LoRA "
+        "and paste it back through a feathered face-shaped mask (--no-detail: off)",
+    )
+    detail_strength: float = option(
+        0.4, "how much the detail pass re-draws a face, 0.05-1 (0.4 keeps pose and light; 1 draws anew)"
+    )
+    detail_padding: float = option(
+        0.6, "margin around a face for the detail pass, in face sides on each side, 0.2-2 (context it sees)"
+    )
+    detail_faces: str = option(
+        "subject", "faces the detail pass refines: subject (the largest), all, or numbers such as 1,3 (1 = largest)"
+    )
 
     def __post_init__(self):
         """Refuse what cannot run, before any model loads (the CLI, the app and the API alike)."""
@@ -67,8 +99,11 @@ class GenerationRequest:
             ("style weight", self.style_weight, 0, 2),
             ("min likeness", self.min_likeness, -100, MAX_LIKENESS),
             ("max tries", self.max_tries, 1, MAX_TRIES),
+            ("detail strength", self.detail_strength, 0.05, 1),
+            ("detail padding", self.detail_padding, 0.2, 2),
         ):
             check_between(name, value, low, high, error=GenerationError)
+        chosen_faces(self.detail_faces)
         check_seed("seed", self.seed, error=GenerationError)
         check_resolution("resolution", self.resolution, error=GenerationError)
         for name in ("prompt", "negative_prompt"):
