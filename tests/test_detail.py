@@ -72,7 +72,7 @@ def test_only_pixels_inside_the_feathered_masks_change(loaded, analyzer, group, 
     assert changed.any() and not (changed & ~allowed).any()  # outside the masks: the input, exactly
     core = union_of_masks(group, plan) > 0.99
     assert changed[core].mean() > 0.9  # inside: redrawn
-    for face, record in plan:  # each chosen face changed, each other face is untouched
+    for _, record in plan:  # each chosen face changed, each other face is untouched
         left, top, right, bottom = (int(v) for v in record.box)
         assert changed[top:bottom, left:right].any() == record.refined
 

@@ -19,9 +19,11 @@ def add_generate_commands(commands) -> None:
         commands,
         "generate",
         "styled portraits of a trained digital twin, ranked by likeness",
-        "Generate portraits with the model folder's person LoRA (+ a style preset or style LoRA), judge "
-        "each with the face engine (score = cosine similarity to the reference face; images with no face "
-        "or several faces are flagged, never dropped) and write them best first with results.json.",
+        "Generate portraits with the model folder's person LoRA (+ a style preset or style LoRA), re-draw "
+        "the subject's face at the model's native resolution (the face detail pass), judge each with the "
+        "face engine (score = cosine similarity to the reference face; images with no face or several faces "
+        "are flagged, never dropped) and write them best first with results.json. With --template PHOTO the "
+        "person's face goes into that photo instead; with --controlnet a ControlNet steers the structure.",
     )
     add_config_options(generate, GenerationRequest, positional=("model",))
     generate.add_argument("--out", required=True, type=Path, help="folder for the PNGs and results.json")
@@ -35,6 +37,15 @@ def add_generate_commands(commands) -> None:
         "with the style LoRA and weight of each, and why any preset file was skipped.",
     )
     styles.set_defaults(run=run_styles)
+
+    templates = add_command(
+        commands,
+        "templates",
+        "list the template photos that ship with facechain",
+        "List the shipped template photos for `facechain generate MODEL --template NAME` (any photo file "
+        "works too): the person's face goes into the photo and everything else of it stays.",
+    )
+    templates.set_defaults(run=run_templates)
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -52,7 +63,11 @@ def run_generate(args: argparse.Namespace) -> int:
     for rank, portrait in enumerate(result.portraits):
         score = "-" if portrait.score is None else f"{portrait.score:.3f}"
         likeness = "-" if portrait.likeness is None else f"{portrait.likeness:.0f}%"
-        print(f"{rank:2d}  seed {portrait.seed:<11d} score {score:>6}  likeness {likeness:>5}  {portrait.flag or 'ok'}")
+        refined = "" if portrait.faces is None else f"  faces refined {sum(f.refined for f in portrait.faces)}"
+        print(
+            f"{rank:2d}  seed {portrait.seed:<11d} score {score:>6}  likeness {likeness:>5}{refined}  "
+            f"{portrait.flag or 'ok'}"
+        )
     if result.likeness_photos:
         print(
             f"likeness: 100% = as alike as your {result.likeness_photos} training photos are to each other "
@@ -76,4 +91,12 @@ def run_styles(args: argparse.Namespace) -> int:
         print(f"{style.name:<14} {style.title}{lora}")
     for problem in catalogue.problems:
         print(f"skipped: {problem}", file=sys.stderr)
+    return 0
+
+
+def run_templates(args: argparse.Namespace) -> int:
+    from ..portrait.generation.templates import SHIPPED_TEMPLATES
+
+    for template in SHIPPED_TEMPLATES.values():
+        print(f"{template.name:<12} {template.title}")
     return 0

@@ -33,12 +33,30 @@ def locally_available(name: str | None, settings: Settings) -> Path | None:
     local = Path(name).expanduser()
     if local.exists():
         return local if (local / "model_index.json").is_file() or (local / "unet").is_dir() else None
+    return cached_snapshot(name, PIPELINE_FILES)
+
+
+def cached_snapshot(repo_id: str, patterns: list[str]) -> Path | None:
+    """The hub repository's files in the local Hugging Face cache, or None; never downloads."""
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(name, allow_patterns=PIPELINE_FILES, local_files_only=True))
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
     except Exception:  # not cached, or not a valid id: either way not available here
         return None
+
+
+def downloaded_snapshot(repo_id: str, patterns: list[str]) -> tuple[Path | None, str]:
+    """(folder, "") after fetching the hub repository's files, else (None, why not): offline mode set,
+    network, authentication, unknown repository."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return None, "HF_HUB_OFFLINE is set"
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns)), ""
+    except Exception as failure:  # network, auth, unknown repository: one message for all
+        return None, f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
 
 
 def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False) -> Path:
@@ -54,15 +72,9 @@ def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False)
             f"{name} is not a diffusers model folder (no model_index.json, no unet/): give the folder "
             f"that holds model_index.json"
         )
-    from huggingface_hub import snapshot_download
-
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        error = "HF_HUB_OFFLINE is set"
-    else:
-        try:
-            return Path(snapshot_download(name, allow_patterns=PIPELINE_FILES))
-        except Exception as failure:  # network, auth, unknown repository: one message for all
-            error = f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
+    downloaded, error = downloaded_snapshot(name, PIPELINE_FILES)
+    if downloaded is not None:
+        return downloaded
     raise BaseModelUnavailable(
         f"base model '{name}' is not in the local Hugging Face cache and could not be downloaded ({error}). "
         f"Give a local diffusers folder with --base-model PATH (or FACECHAIN_BASE_MODEL), point HF_HOME at a cache "

@@ -10,6 +10,7 @@ A1111/ComfyUI users run ADetailer. Here, for each chosen face the face engine fi
    base model, the same person LoRA and the identity prompt (trigger, class phrase, style), through
    the image-to-image pipeline that diffusers builds on the loaded modules (``diffusion.siblings``):
    no second copy of any weight;
+   In template mode a ControlNet, when given, steers the crop by the same square of its control image;
 3. it is resized back, shifted to the colours of the original around the face's edge, and blended in
    through a feathered mask of the face's shape from its landmarks (``faces.masks``), not its box.
 
@@ -29,7 +30,8 @@ from PIL import Image
 
 from ...faces import Face, FaceAnalyzer
 from ...faces.masks import face_mask
-from .request import chosen_faces
+from .control import Control
+from .request import DETAIL_STRENGTH, chosen_faces
 
 MIN_DETAIL_FACE = 16
 """Face box side, in pixels of the image, below which a face is left alone: its crop would be
@@ -46,7 +48,7 @@ StepCallback = Callable[[], None]
 class DetailSettings:
     """How the pass runs. faces: "subject" (the largest face), "all", or face numbers ("1,3", 1 = largest)."""
 
-    strength: float = 0.4
+    strength: float = DETAIL_STRENGTH
     padding: float = 0.6
     faces: str = "subject"
 
@@ -107,10 +109,12 @@ class FaceDetailer:
         steps: int,
         guidance: float,
         settings: DetailSettings,
+        control: Control | None = None,
     ):
         from ...diffusion.siblings import sibling_pipeline
 
-        self.img2img = sibling_pipeline(pipe, "image2image")
+        self.img2img = sibling_pipeline(pipe, "image2image", None if control is None else control.controlnet)
+        self.control = control
         self.analyzer = analyzer
         self.prompt, self.negative_prompt = prompt, negative_prompt
         self.steps, self.guidance = steps, guidance
@@ -157,7 +161,12 @@ class FaceDetailer:
     ) -> np.ndarray:
         left, top, side = crop_square(face, (pixels.shape[1], pixels.shape[0]), self.settings.padding)
         original = pixels[top : top + side, left : left + side]
-        crop = Image.fromarray(original).resize((self.native, self.native), Image.Resampling.LANCZOS)
+        square = (self.native, self.native)
+        crop = Image.fromarray(original).resize(square, Image.Resampling.LANCZOS)
+        extra = {}
+        if self.control is not None:  # the control image is the photo's size: its square steers this crop
+            steer = self.control.image.crop((left, top, left + side, top + side)).resize(square)
+            extra = self.control.arguments(steer, "control_image")
         with torch.no_grad():
             redrawn = self.img2img(
                 self.prompt,
@@ -168,6 +177,7 @@ class FaceDetailer:
                 guidance_scale=self.guidance,
                 generator=generator,
                 callback_on_step_end=None if on_step is None else _each_step(on_step),
+                **extra,
             ).images[0]
         refined = np.asarray(redrawn.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float32)
         mask = face_mask(face.landmarks - np.array([left, top]), (side, side), FEATHER_SHARE * face.size)

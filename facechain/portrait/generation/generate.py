@@ -24,11 +24,13 @@ from pipelines.schedulers import PORTRAIT_SOLVERS
 from ...atomic import staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
+from ...diffusion.siblings import sibling_pipeline
 from ...diffusion.tiny import TINY_NOTICE
 from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
 from ...progress import Progress
 from ..model_folder import TrainedModel
+from .control import Control, control_image, fitted, load_controlnet
 from .detail import DetailSettings, FaceDetailer, FaceRecord
 from .likeness import LikenessScale, boundary_cosine, likeness_scale
 from .lora_files import find_lora
@@ -36,6 +38,7 @@ from .prompts import build_prompts
 from .ranking import Judgement, judge_portrait, photo_embeddings, rank_order, reference_embedding
 from .request import GenerationError, GenerationRequest
 from .styles import Style, load_styles
+from .templates import checked_template_plan, template_image
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,8 @@ class PipelineCache:
         self.lock = threading.Lock()
         self.key: Path | None = None
         self.pipe = None
+        self.controlnet_key: str | None = None
+        self.controlnet = None
 
     def get(self, model_dir: Path):
         from pipelines import PortraitPipeline
@@ -91,6 +96,14 @@ class PipelineCache:
             self.pipe.set_progress_bar_config(disable=True)
             self.key = model_dir
         return self.pipe
+
+    def get_controlnet(self, source: str):
+        """The ControlNet ``source`` names, checked against the loaded base model (one kept at a time)."""
+        if self.controlnet_key != source:
+            self.controlnet, self.controlnet_key = None, None  # the old one is freed before the new one loads
+            self.controlnet = load_controlnet(source, self.pipe.unet)
+            self.controlnet_key = source
+        return self.controlnet
 
 
 DEFAULT_CACHE = PipelineCache()
@@ -161,38 +174,60 @@ def render(
     cache: PipelineCache = DEFAULT_CACHE,
     analyzer: FaceAnalyzer | None = None,
 ) -> Generation:
-    """Sample ``request.count`` portraits, in seed order and not yet judged; with ``analyzer`` and
-    ``request.detail``, each one's chosen faces then get the face detail pass."""
+    """Sample ``request.count`` portraits in seed order, or in template mode take the template photo
+    ``count`` times; with ``analyzer`` and ``request.detail``, each one's chosen faces then get the face
+    detail pass. Not yet judged."""
     settings = settings or Settings.from_env()
     model = TrainedModel.open(Path(request.model))
     find_lora(model.lora)  # a damaged LoRA is refused before the base model loads
     style = load_styles(settings).get(request.style)
+    template = template_image(request.template) if request.template else None
+    control_source = control_image(request, template)
     base_dir = resolve_base_model(model.base_model, settings, tiny=model.tiny and not Path(model.base_model).exists())
     positive, negative = build_prompts(model.trigger, model.class_prompt, style, request)
     steps, guidance = request.sampling
     resolution = request.resolution or model.resolution
     seed = request.seed if request.seed is not None else random.randrange(2**31)
     seeds = list(range(seed, seed + request.count))
-    images, faces = [], None
+    faces, notes = None, []
     with cache.lock:
         pipe = cache.get(base_dir)
         configure(pipe, model, style, request)
-        for start in range(0, request.count, request.batch_size):
-            batch = seeds[start : start + request.batch_size]
-            with torch.no_grad():
-                images += pipe(
-                    [positive] * len(batch),
-                    negative_prompt=[negative] * len(batch),
-                    height=resolution,
-                    width=resolution,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    generator=[torch.Generator().manual_seed(s) for s in batch],
-                    callback_on_step_end=sampling_progress(progress, start, len(batch), steps, request.count),
-                ).images
+        control = None
+        if control_source is not None:
+            control = Control(
+                cache.get_controlnet(request.controlnet),
+                control_source,
+                request.control_scale,
+                request.control_start,
+                request.control_end,
+            )
+        if template is None:
+            images = sample(pipe, control, positive, negative, seeds, resolution, request, progress, notes)
+        else:
+            images = [template] * request.count
+            if control is not None:
+                fitted_image, note = fitted(control.image, template.size)
+                notes += [note] if note else []
+                control = replace(control, image=fitted_image)
         if request.detail and analyzer is not None:
-            detailer = FaceDetailer(pipe, analyzer, positive, negative, steps, guidance, detail_settings(request))
-            images, faces = refine_all(detailer, images, seeds, progress, request.count * steps)
+            detailer = FaceDetailer(
+                pipe,
+                analyzer,
+                positive,
+                negative,
+                steps,
+                guidance,
+                detail_settings(request),
+                control=None if template is None else control,
+            )
+            plans = None
+            if template is not None:
+                plan = detailer.plan(template)
+                checked_template_plan(request.template, plan)
+                plans = [plan] * request.count
+            sampled = 0 if template is not None else request.count * steps
+            images, faces = refine_all(detailer, images, seeds, progress, sampled, plans)
     return Generation(
         [
             Portrait(image, seeds[i], None, None, faces=None if faces is None else faces[i])
@@ -202,27 +237,73 @@ def render(
         negative,
         style.name,
         model.base_model,
-        TINY_NOTICE if model.tiny else None,
+        "; ".join(filter(None, [TINY_NOTICE if model.tiny else None, *notes])) or None,
         model.reference,
         {
             "steps": steps,
             "guidance": guidance,
             "scheduler": request.scheduler,
-            "resolution": resolution,
+            "resolution": list(template.size) if template is not None else resolution,
             "seed": seed,
             "person_weight": request.person_weight,
             "style_weight": request.style_weight,
             "detail": request.detail and analyzer is not None,
-            "detail_strength": request.detail_strength,
+            "detail_strength": request.strength,
             "detail_padding": request.detail_padding,
             "detail_faces": request.detail_faces,
+            "template": request.template,
+            "controlnet": request.controlnet,
+            "control_type": None if request.control_image else request.control_type,
+            "control_from": request.control_from,
+            "control_image": request.control_image,
+            "control_scale": request.control_scale,
+            "control_start": request.control_start,
+            "control_end": request.control_end,
         },
         model.identity_photos,
     )
 
 
+def sample(
+    pipe,
+    control: Control | None,
+    positive: str,
+    negative: str,
+    seeds: list[int],
+    resolution: int,
+    request: GenerationRequest,
+    progress: Progress | None,
+    notes: list[str],
+) -> list[Image.Image]:
+    """Text-to-image of one image per seed, in batches; through the family's ControlNet pipeline (built
+    on ``pipe``'s modules) when ``control`` is given."""
+    steps, guidance = request.sampling
+    extra = {}
+    if control is not None:
+        pipe = sibling_pipeline(pipe, "text2image", controlnet=control.controlnet)
+        image, note = fitted(control.image, (resolution, resolution))
+        notes += [note] if note else []
+        extra = control.arguments(image, "image")
+    images = []
+    for start in range(0, len(seeds), request.batch_size):
+        batch = seeds[start : start + request.batch_size]
+        with torch.no_grad():
+            images += pipe(
+                [positive] * len(batch),
+                negative_prompt=[negative] * len(batch),
+                height=resolution,
+                width=resolution,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=[torch.Generator().manual_seed(s) for s in batch],
+                callback_on_step_end=sampling_progress(progress, start, len(batch), steps, len(seeds)),
+                **extra,
+            ).images
+    return images
+
+
 def detail_settings(request: GenerationRequest) -> DetailSettings:
-    return DetailSettings(request.detail_strength, request.detail_padding, request.detail_faces)
+    return DetailSettings(request.strength, request.detail_padding, request.detail_faces)
 
 
 def refine_all(
@@ -231,10 +312,12 @@ def refine_all(
     seeds: list[int],
     progress: Progress | None,
     done: int,
+    plans: list | None = None,
 ) -> tuple[list[Image.Image], list[list[FaceRecord]]]:
     """Every image through the detail pass (its noise from a generator seeded with the image's seed), with
-    progress counted on from ``done`` sampling steps; the face records of each image."""
-    plans = [detailer.plan(image) for image in images]
+    progress counted on from ``done`` sampling steps; the face records of each image. ``plans``: what
+    ``detailer.plan`` found in each image, when the caller knows it already."""
+    plans = plans or [detailer.plan(image) for image in images]
     planned = sum(face is not None for plan in plans for face, _ in plan)
     total = done + planned * detailer.steps_per_face
     state = {"done": done, "image": 0}

@@ -18,6 +18,14 @@ MAX_STEPS = 200  # past ~50 steps the solvers above change nothing visible; 200 
 MAX_GUIDANCE = 30.0
 MAX_LIKENESS = 200  # percent; a portrait twice as consistent as the person's own photos is not a goal
 MAX_TRIES = 10
+DETAIL_STRENGTH = 0.4
+"""The detail pass's default strength, ADetailer's default: image-to-image from 40% of the noise schedule
+redraws skin, eyes and mouth at the new resolution and keeps pose, light and expression."""
+TEMPLATE_STRENGTH = 0.65
+"""Template mode's default: higher than the detail pass's because the face must become another person's,
+not just gain detail; image-to-image keeps the template's pose and light below about 0.8. A starting point
+from img2img face-swap practice, not a measurement (the offline tiny model draws no faces to measure)."""
+CONTROL_TYPES = ("canny", "openpose")
 MAX_PROMPT = 1000
 """Characters of the user's words: CLIP reads 77 tokens (~300 characters), the rest is cut anyway."""
 
@@ -75,8 +83,10 @@ class GenerationRequest:
         "face detail pass: re-draw each chosen face at the model's native resolution with the person LoRA "
         "and paste it back through a feathered face-shaped mask (--no-detail: off)",
     )
-    detail_strength: float = option(
-        0.4, "how much the detail pass re-draws a face, 0.05-1 (0.4 keeps pose and light; 1 draws anew)"
+    detail_strength: float | None = option(
+        None,
+        "how much the detail pass re-draws a face, 0.05-1 (default 0.4, with --template 0.65; "
+        "0.4 keeps pose and light, 1 draws anew)",
     )
     detail_padding: float = option(
         0.6, "margin around a face for the detail pass, in face sides on each side, 0.2-2 (context it sees)"
@@ -84,6 +94,24 @@ class GenerationRequest:
     detail_faces: str = option(
         "subject", "faces the detail pass refines: subject (the largest), all, or numbers such as 1,3 (1 = largest)"
     )
+    template: str | None = option(
+        None,
+        "put the person's face into this photo instead of sampling a new one: an image file or a shipped "
+        "template (see `facechain templates`); everything but the refined faces stays the photo's own",
+    )
+    controlnet: str | None = option(
+        None,
+        "ControlNet for structure control: a local folder or a hub id (e.g. lllyasviel/control_v11p_sd15_canny); "
+        "it must be made for the base model's family",
+    )
+    control_type: str = option(
+        "canny", "how the control image is made from a photo: canny (edges) or openpose", choices=CONTROL_TYPES
+    )
+    control_from: str | None = option(None, "photo the control image is made from (default: the template)")
+    control_image: str | None = option(None, "your own control image (edges, pose ...), used as it is")
+    control_scale: float = option(1.0, "how strongly the ControlNet steers, 0-2")
+    control_start: float = option(0.0, "share of the sampling steps after which the ControlNet starts, 0-1")
+    control_end: float = option(1.0, "share of the sampling steps after which the ControlNet stops, 0-1")
 
     def __post_init__(self):
         """Refuse what cannot run, before any model loads (the CLI, the app and the API alike)."""
@@ -104,6 +132,9 @@ class GenerationRequest:
         ):
             check_between(name, value, low, high, error=GenerationError)
         chosen_faces(self.detail_faces)
+        if self.template is not None and not self.detail:
+            raise GenerationError("--template works through the face detail pass: drop --no-detail")
+        self.check_control()
         check_seed("seed", self.seed, error=GenerationError)
         check_resolution("resolution", self.resolution, error=GenerationError)
         for name in ("prompt", "negative_prompt"):
@@ -112,6 +143,42 @@ class GenerationRequest:
                     f"the {name.replace('_', ' ')} has {len(getattr(self, name))} characters; "
                     f"at most {MAX_PROMPT} are taken (CLIP reads about 300)"
                 )
+
+    def check_control(self) -> None:
+        """A ControlNet needs a control image or a photo to make one from; control options need a ControlNet."""
+        for name, value, low, high in (
+            ("control scale", self.control_scale, 0, 2),
+            ("control start", self.control_start, 0, 1),
+            ("control end", self.control_end, 0, 1),
+        ):
+            check_between(name, value, low, high, error=GenerationError)
+        if self.control_start >= self.control_end:
+            raise GenerationError(
+                f"control start ({self.control_start:g}) must come before control end ({self.control_end:g})"
+            )
+        if self.control_type not in CONTROL_TYPES:
+            raise GenerationError(f"unknown control type {self.control_type!r}; choose from {', '.join(CONTROL_TYPES)}")
+        if self.controlnet is None:
+            if self.control_from or self.control_image:
+                raise GenerationError("--control-from and --control-image steer a ControlNet: add --controlnet")
+            return
+        if self.control_from and self.control_image:
+            raise GenerationError(
+                "give either --control-from (a photo to make the control image from) or "
+                "--control-image (the control image itself), not both"
+            )
+        if not (self.control_from or self.control_image or self.template):
+            raise GenerationError(
+                "--controlnet needs a control image: --control-image IMAGE, or --control-from PHOTO to make one "
+                "(or --template, whose photo it is then made from)"
+            )
+
+    @property
+    def strength(self) -> float:
+        """The detail pass's strength: the request's, else the default of its mode."""
+        if self.detail_strength is not None:
+            return self.detail_strength
+        return TEMPLATE_STRENGTH if self.template is not None else DETAIL_STRENGTH
 
     @property
     def sampling(self) -> tuple[int, float]:
