@@ -38,6 +38,9 @@ class Settings:
         folders); empty: ``base_model`` alone. App users never type a model or a path, so the app neither
         reveals which server paths exist nor downloads what a user names. Env ``FACECHAIN_APP_BASE_MODELS``,
         comma-separated.
+    app_controlnets: the ControlNets the app's users choose among (hub ids or local folders, of the base
+        models' family); empty: structure control is off in the app. Env ``FACECHAIN_APP_CONTROLNETS``,
+        comma-separated.
     job_slots: how many app jobs run at once per slot class, e.g. ``gpu=1,cpu=2`` (training and generation
         take "gpu" slots, the rest "cpu"; default one each). Env ``FACECHAIN_SLOTS``.
     workspace_max_mb: the most one app workspace may hold. Env ``FACECHAIN_WORKSPACE_MAX_MB``.
@@ -56,6 +59,7 @@ class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".cache" / "facechain")
     motion_model: Path = SHIPPED_MOTION_MODEL
     app_base_models: tuple[str, ...] = ()
+    app_controlnets: tuple[str, ...] = ()
     job_slots: str = ""
     workspace_max_mb: int = 5000
     workspace_max_age_days: float = 30.0
@@ -78,6 +82,7 @@ class Settings:
             "FACECHAIN_HOME": str(self.home),
             "FACECHAIN_MOTION_MODEL": str(self.motion_model),
             "FACECHAIN_APP_BASE_MODELS": ",".join(self.app_base_models),
+            "FACECHAIN_APP_CONTROLNETS": ",".join(self.app_controlnets),
             "FACECHAIN_SLOTS": self.job_slots,
             "FACECHAIN_WORKSPACE_MAX_MB": str(self.workspace_max_mb),
             "FACECHAIN_WORKSPACE_MAX_AGE_DAYS": str(self.workspace_max_age_days),
@@ -96,9 +101,8 @@ class Settings:
             base_model=_env("FACECHAIN_BASE_MODEL", defaults.base_model),
             home=Path(_env("FACECHAIN_HOME", str(defaults.home))).expanduser(),
             motion_model=Path(_env("FACECHAIN_MOTION_MODEL", str(defaults.motion_model))).expanduser(),
-            app_base_models=tuple(
-                model.strip() for model in _env("FACECHAIN_APP_BASE_MODELS", "").split(",") if model.strip()
-            ),
+            app_base_models=_env_list("FACECHAIN_APP_BASE_MODELS"),
+            app_controlnets=_env_list("FACECHAIN_APP_CONTROLNETS"),
             job_slots=_env("FACECHAIN_SLOTS", defaults.job_slots),
             workspace_max_mb=int(_env("FACECHAIN_WORKSPACE_MAX_MB", str(defaults.workspace_max_mb))),
             workspace_max_age_days=float(
@@ -107,3 +111,8 @@ class Settings:
             max_jobs=int(_env("FACECHAIN_MAX_JOBS", str(defaults.max_jobs))),
             broker=_env("FACECHAIN_BROKER", defaults.broker),
         )
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated list from the environment, blanks dropped."""
+    return tuple(item.strip() for item in _env(name, "").split(",") if item.strip())

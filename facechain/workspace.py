@@ -39,7 +39,7 @@ from .errors import BadArguments
 TOKEN_BYTES = 24
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,64}")
 ID_HEX = 32  # 128 bits of the key's SHA-256 name the folder
-SECTIONS = ("photos", "datasets", "models", "outputs", "maps", "motion", "lab")
+SECTIONS = ("photos", "templates", "datasets", "models", "outputs", "maps", "motion", "lab")
 MODEL_DOWNLOAD_FILES = (
     "pytorch_lora_weights.safetensors",
     "lora_kohya.safetensors",

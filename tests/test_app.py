@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from facechain.config import Settings
 from facechain.examples import write_example_photos
@@ -150,6 +151,7 @@ def test_upload_train_generate_through_the_server(tmp_path, example_files, analy
 
     from gradio_client import Client, handle_file
 
+    from facechain.ui.generate import NO_CONTROLNET, NO_TEMPLATE
     from facechain.ui.training import TINY_CHOICE
 
     with served(Settings(face_backend="dlib", home=tmp_path / "home"), tmp_path / "runs") as url:
@@ -169,8 +171,32 @@ def test_upload_train_generate_through_the_server(tmp_path, example_files, analy
         assert len(gallery) == 2 and "anime style illustration" in summary and "No portrait passed" in summary
         assert sorted(item["caption"].split(" · ")[1] for item in gallery) == ["seed 3", "seed 4"]
         assert [p["flag"] for p in json.loads(Path(results).read_text())["portraits"]] == ["no face found"] * 2
+        structure = (
+            True,
+            0,
+            "subject",
+            NO_TEMPLATE,
+            handle_file(str(example_files[0])),
+            NO_CONTROLNET,
+            "canny",
+            1,
+            None,
+        )
+        gallery, _, results = client.predict(
+            "my-twin", "natural", "", 1, 5, 0.9, 0.25, token, 0, *structure, api_name="/generate"
+        )
+        portrait = json.loads(Path(results).read_text())["portraits"][0]
+        assert portrait["faces"][0]["refined"] and "1 face refined" in gallery[0]["caption"]
+        assert Image.open(gallery[0]["image"]).size == Image.open(example_files[0]).size  # the template's
         _, _, contents, _, jobs, _ = client.predict(token, api_name="/contents")
-        assert sorted(row[0] for row in contents["data"]) == ["datasets", "models", "outputs", "photos"]
+        assert sorted(row[0] for row in contents["data"]) == [
+            "datasets",
+            "models",
+            "outputs",
+            "outputs",
+            "photos",
+            "templates",
+        ]
         archive = client.predict(token, "models/my-twin", api_name="/download")
         with zipfile.ZipFile(archive) as opened:
             names = set(opened.namelist())

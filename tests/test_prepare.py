@@ -67,6 +67,10 @@ def test_dataset_layout_report_and_captions(prepared):
     lines = [json.loads(line) for line in (prepared.out / "metadata.jsonl").read_text().splitlines()]
     assert [line["file_name"] for line in lines] == [f"images/{i:03d}.png" for i in range(len(prepared.kept))]
     assert {line["text"] for line in lines} == {"sks, a woman"}
+    for i, line in enumerate(lines):  # each crop's masks: the photo's pixels and the face (tests/test_masked_loss.py)
+        for kind in ("photo", "face"):
+            assert line[f"{kind}_mask_file_name"] == f"masks/{i:03d}-{kind}.png"
+            assert Image.open(prepared.out / line[f"{kind}_mask_file_name"]).size == (512, 512)
     report = json.loads((prepared.out / "report.json").read_text())
     assert report["class_phrase"] == report["detected_class_phrase"] == "a woman"
     assert report["reference"] == prepared.reference and Path(report["reference"]).name in {

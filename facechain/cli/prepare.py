@@ -19,7 +19,8 @@ def add_prepare_commands(commands) -> None:
         "prepare",
         "curate photos of one person into an aligned, captioned training set",
         "Detect, check and align the face in each photo; drop unusable photos, other people and duplicates "
-        "(each with its reason); keep the most varied --max-photos; write images/NNN.png, metadata.jsonl "
+        "(each with its reason); keep the most varied --max-photos; write images/NNN.png, their photo and face "
+        "masks masks/NNN-photo.png and masks/NNN-face.png (for train --face-loss-weight), metadata.jsonl "
         "(diffusers imagefolder) and report.json into --out. Exit code 2 when no photo is usable.",
     )
     prep.add_argument("photos", nargs="+", type=Path, help="photo files and/or folders of photos")
@@ -130,7 +131,7 @@ def summary_lines(result) -> str:
         f"{Path(result.reference).name}",
         f"caption: '{result.caption}'{detected}   (change with --class-word / --trigger)",
         f"face engine: {result.backend}",
-        f"written: {result.out}/images, {result.out}/metadata.jsonl, {result.out}/report.json",
+        f"written: {result.out}/images, {result.out}/masks, {result.out}/metadata.jsonl, {result.out}/report.json",
     ]
     return "\n".join(lines + [f"warning: {w}" for w in result.warnings])
 

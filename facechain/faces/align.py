@@ -86,10 +86,14 @@ def roll_degrees(landmarks: np.ndarray) -> float:
 
 
 def align_face(image: Image.Image, landmarks: np.ndarray, spec: CropSpec = CropSpec()) -> Image.Image:
-    """The face cut out upright, sized and placed as ``spec`` says; outside the photo is ``spec.fill``.
+    """The face cut out upright, sized and placed as ``spec`` says; outside the photo is ``spec.fill``."""
+    source, inverse = source_and_inverse(image, landmarks, spec)
+    return warp(source, inverse, spec.size, spec.fill)
 
-    Large downscales are first done by box-filter reduction so the crop does not alias.
-    """
+
+def source_and_inverse(image: Image.Image, landmarks: np.ndarray, spec: CropSpec) -> tuple[Image.Image, np.ndarray]:
+    """The image to sample and the 2x3 map from crop to its pixels. Large downscales are first done by
+    box-filter reduction so the crop does not alias."""
     matrix = crop_matrix(landmarks, spec)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     reduce_by = max(1, int(0.5 / scale)) if scale < 0.5 else 1
@@ -97,13 +101,16 @@ def align_face(image: Image.Image, landmarks: np.ndarray, spec: CropSpec = CropS
         image = image.reduce(reduce_by)
         matrix = matrix.copy()
         matrix[:, :2] *= reduce_by
-    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
-    return image.transform(
-        (spec.size, spec.size),
-        Image.Transform.AFFINE,
-        tuple(inverse.ravel()),
-        resample=Image.Resampling.BICUBIC,
-        fillcolor=spec.fill,
+    return image, np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+
+
+def warp(source: Image.Image, inverse: np.ndarray, size: int, fill, resample=Image.Resampling.BICUBIC) -> Image.Image:
+    """``source`` resampled into a size x size crop through the crop-to-source map ``inverse``, ``fill``
+    where a pixel's centre maps outside the source. PIL makes that test before any filter, so the pixels
+    filled are the same for every ``resample``: an all-255 source warped with NEAREST marks exactly the
+    pixels a BICUBIC crop takes from the photo."""
+    return source.transform(
+        (size, size), Image.Transform.AFFINE, tuple(inverse.ravel()), resample=resample, fillcolor=fill
     )
 
 

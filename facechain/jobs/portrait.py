@@ -62,6 +62,7 @@ def run_generate(params: dict, workspace: Workspace, settings: Settings, progres
     """Portraits of model ``params["model"]`` into ``outputs/<model>-<time>``."""
     from ..portrait.generation.generate import generate, write_generation
     from ..portrait.generation.request import GenerationRequest
+    from ..portrait.generation.templates import REFERENCE_PHOTO, shipped_template
 
     model = workspace.existing("models", params["model"])
     allowed = {
@@ -75,11 +76,27 @@ def run_generate(params: dict, workspace: Workspace, settings: Settings, progres
         "scheduler",
         "min_likeness",
         "max_tries",
+        "detail",
+        "detail_strength",
+        "detail_faces",
+        "control_type",
+        "control_scale",
     }
-    unknown = set(params) - allowed - {"model", "out"}
+    photos = {"template_upload": "template", "control_upload": "control_from"}  # workspace photos, by item name
+    unknown = set(params) - allowed - set(photos) - {"model", "out", "template", "controlnet"}
     if unknown:
         raise BadArguments(f"unknown generation options: {', '.join(sorted(unknown))}")
-    request = GenerationRequest(model=model, **{key: value for key, value in params.items() if key in allowed})
+    options = {key: value for key, value in params.items() if key in allowed}
+    for key, option in photos.items():
+        if params.get(key):
+            options[option] = str(workspace.existing("templates", params[key]) / REFERENCE_PHOTO)
+    if params.get("template"):
+        options["template"] = shipped_template(params["template"])
+    if params.get("controlnet"):
+        if params["controlnet"] not in settings.app_controlnets:
+            raise BadArguments(f"ControlNet {params['controlnet']!r} is not one this server offers")
+        options["controlnet"] = params["controlnet"]
+    request = GenerationRequest(model=model, **options)
     out_name = safe_name(params.get("out") or f"{model.name}-{time.strftime('%Y%m%d-%H%M%S')}", "portraits")
     result = generate(request, settings, progress=progress)
     write_generation(result, workspace.item("outputs", out_name))

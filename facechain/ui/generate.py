@@ -1,18 +1,29 @@
 """Generate tab: pick one of the workspace's models and a style from the gallery, add words, and get
-portraits ranked by likeness (score, seed, or why a portrait was flagged), with results.json."""
+portraits ranked by likeness (score, seed, or why a portrait was flagged), with results.json. The face
+detail pass, template mode (a shipped template or the user's photo) and the operator's ControlNets are
+in one accordion below the main choices."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import time
+from pathlib import Path
 
 import gradio as gr
 
-from ..atomic import staged_file
+from ..atomic import staged_file, staged_folder
+from ..images import PhotoError, load_photo
 from ..plots import title_card
-from ..portrait.generation.request import MAX_COUNT, GenerationRequest
+from ..portrait.generation.request import (
+    CONTROL_TYPES,
+    DETAIL_STRENGTH,
+    MAX_COUNT,
+    TEMPLATE_STRENGTH,
+    GenerationRequest,
+)
 from ..portrait.generation.styles import DEFAULT_STYLE, load_styles
+from ..portrait.generation.templates import REFERENCE_PHOTO, SHIPPED_TEMPLATES
 from ..portrait.model_folder import finished_run, trained_models
 from .errors import user_errors
 from .jobs import ended, follow, submit, waiting_text
@@ -41,7 +52,50 @@ def caption(portrait: dict) -> str:
     score = "no score" if portrait["score"] is None else f"likeness {portrait['score']:.2f}"
     if portrait.get("likeness_percent") is not None:
         score += f" ({portrait['likeness_percent']:.0f}% of your photos')"
+    refined = sum(face["refined"] for face in portrait.get("faces") or [])
+    score += f" · {refined} face{'s' if refined > 1 else ''} refined" if refined else ""
     return f"{score} · seed {portrait['seed']}" + (f" · {portrait['flag']}" if portrait["flag"] else "")
+
+
+NO_TEMPLATE = "none (new portraits)"
+NO_CONTROLNET = "none"
+
+
+def store_reference(context, workspace, upload: str, kind: str) -> str:
+    """An uploaded template or control photo, checked and kept upright as PNG in the workspace's templates
+    section (the job reads it there); its item name."""
+    path = Path(upload)
+    context.workspaces.check_room(workspace, path.stat().st_size)
+    try:
+        photo = load_photo(path, max_pixels=context.settings.max_image_pixels)
+    except PhotoError as error:
+        raise gr.Error(f"The {kind} photo cannot be used: {error}") from None
+    name = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    with staged_folder(workspace.item("templates", name)) as staging:
+        photo.image.save(staging / REFERENCE_PHOTO)
+    return name
+
+
+def structure_params(
+    context, template: str | None, template_photo: str | None, controlnet: str | None, control_photo: str | None
+) -> dict:
+    """The template and ControlNet choices as job parameters (uploads not yet stored), checked."""
+    params = {}
+    if template and template != NO_TEMPLATE:
+        if template not in SHIPPED_TEMPLATES:
+            raise gr.Error(f"No template is called '{template}'.")
+        if template_photo:
+            raise gr.Error("Pick a shipped template or upload your own photo, not both.")
+        params["template"] = template
+    if controlnet and controlnet != NO_CONTROLNET:
+        if controlnet not in context.settings.app_controlnets:
+            raise gr.Error(f"This server offers no ControlNet called '{controlnet}'.")
+        if not (template_photo or control_photo or params.get("template")):
+            raise gr.Error("A ControlNet needs a template or a control photo to take the structure from.")
+        params["controlnet"] = controlnet
+    elif control_photo:
+        raise gr.Error("A control photo steers a ControlNet: pick one (or remove the photo).")
+    return params
 
 
 def generation_params(
@@ -55,8 +109,17 @@ def generation_params(
     person: float,
     style_w: float,
     min_likeness: float | None = None,
+    detail: bool = True,
+    detail_strength: float = 0,
+    detail_faces: str = "subject",
+    template: str | None = None,
+    template_photo: str | None = None,
+    controlnet: str | None = None,
+    control_type: str = "canny",
+    control_scale: float = 1.0,
+    control_photo: str | None = None,
 ) -> dict:
-    """The generation job a user asked for, checked before it is queued."""
+    """The generation job a user asked for, checked before it is queued (uploads are stored after the check)."""
     if not model_name:
         raise gr.Error("Train a model first (Train tab), then pick it here.")
     model = workspace.item("models", model_name)
@@ -74,10 +137,23 @@ def generation_params(
         "person_weight": float(person),
         "style_weight": float(style_w),
         **({"min_likeness": float(min_likeness), "max_tries": APP_MAX_TRIES} if min_likeness else {}),  # 0/empty: off
+        "detail": bool(detail) or bool(template_photo) or (template not in (None, "", NO_TEMPLATE)),
+        "detail_strength": float(detail_strength) if detail_strength else None,  # 0: the mode's default
+        "detail_faces": (detail_faces or "subject").strip(),
+        "control_type": control_type or "canny",
+        "control_scale": float(control_scale),
+        **structure_params(context, template, template_photo, controlnet, control_photo),
     }
-    GenerationRequest(
-        model=model, **{k: v for k, v in params.items() if k not in ("model", "out")}
-    )  # refused here, not in a job
+    check = {key: value for key, value in params.items() if key not in ("model", "out")}
+    if template_photo:
+        check["template"] = "your template photo"  # where the upload will be, for the check
+    if control_photo and params.get("controlnet"):
+        check["control_from"] = "your control photo"
+    GenerationRequest(model=model, **check)  # refused here, not in a job
+    if template_photo:
+        params["template_upload"] = store_reference(context, workspace, template_photo, "template")
+    if control_photo and params.get("controlnet"):
+        params["control_upload"] = store_reference(context, workspace, control_photo, "control")
     return params
 
 
@@ -132,6 +208,41 @@ def build(context, token) -> None:
                 label=f"Minimum likeness % (0: off; else up to {APP_MAX_TRIES} rounds with new seeds)",
                 info="100: as alike as your own photos are to each other",
             )
+            with gr.Accordion("Face detail, template photo and structure control", open=False):
+                detail = gr.Checkbox(
+                    value=True,
+                    label="Face detail pass (always on with a template)",
+                    info="re-draws the face at full resolution with your model, then pastes it back",
+                )
+                detail_strength = gr.Slider(
+                    0.0,
+                    1.0,
+                    value=0,
+                    step=0.05,
+                    label=f"Detail strength (0: default, {DETAIL_STRENGTH:g}; {TEMPLATE_STRENGTH:g} with a template)",
+                )
+                detail_faces = gr.Textbox(
+                    value="subject", label="Faces to refine", info="subject (the largest), all, or numbers: 1,3"
+                )
+                template = gr.Dropdown(
+                    [NO_TEMPLATE, *SHIPPED_TEMPLATES],
+                    value=NO_TEMPLATE,
+                    label="Template photo: your face goes into it, the rest stays",
+                    info="; ".join(f"{t.name}: {t.title}" for t in SHIPPED_TEMPLATES.values()),
+                )
+                template_photo = gr.Image(type="filepath", label="…or your own template photo", height=160)
+                controlnet = gr.Dropdown(
+                    [NO_CONTROLNET, *context.settings.app_controlnets],
+                    value=NO_CONTROLNET,
+                    label="ControlNet (structure from the template or a control photo)",
+                    info=None
+                    if context.settings.app_controlnets
+                    else "none offered on this server (the operator lists them in FACECHAIN_APP_CONTROLNETS)",
+                    interactive=bool(context.settings.app_controlnets),
+                )
+                control_type = gr.Radio(list(CONTROL_TYPES), value="canny", label="Control image from the photo")
+                control_scale = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Control strength")
+                control_photo = gr.Image(type="filepath", label="Control photo (without a template)", height=160)
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown()
@@ -157,9 +268,22 @@ def build(context, token) -> None:
         style_w,
         token_value,
         least_likeness=None,
+        refine=True,
+        refine_strength=0,
+        refine_faces="subject",
+        template_name=None,
+        template_upload=None,
+        controlnet_name=None,
+        control_kind="canny",
+        control_weight=1.0,
+        control_upload=None,
         progress=gr.Progress(),
     ):
-        choices = (model_name, style_name, words, how_many, seed_value, person, style_w, least_likeness)
+        choices = (
+            *(model_name, style_name, words, how_many, seed_value, person, style_w, least_likeness),
+            *(refine, refine_strength, refine_faces, template_name, template_upload),
+            *(controlnet_name, control_kind, control_weight, control_upload),
+        )
         yield from generate_portraits(context, token_value, *choices, progress=progress)
 
     @user_errors
@@ -175,7 +299,11 @@ def build(context, token) -> None:
     token.change(show, token, [model, gallery, summary, results], api_visibility="undocumented")
     run.click(
         handler,
-        [model, style, prompt, count, seed, person_weight, style_weight, token, min_likeness],
+        [
+            *(model, style, prompt, count, seed, person_weight, style_weight, token, min_likeness),
+            *(detail, detail_strength, detail_faces, template, template_photo),
+            *(controlnet, control_type, control_scale, control_photo),
+        ],
         [gallery, summary, results],
         api_name="generate",
     )

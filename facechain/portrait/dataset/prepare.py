@@ -2,8 +2,9 @@
 
 ``prepare`` looks at each photo on its own (readable? one dominant face? large and sharp enough?),
 then at the set (one identity, no duplicates, the most varied ``max_photos``), then writes
-``images/NNN.png``, ``metadata.jsonl`` (diffusers' imagefolder layout) and ``report.json`` into a
-temporary folder that replaces the output folder only when everything is written.
+``images/NNN.png``, their masks ``masks/NNN-photo.png`` and ``masks/NNN-face.png``, ``metadata.jsonl``
+(diffusers' imagefolder layout) and ``report.json`` into a temporary folder that replaces the output
+folder only when everything is written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from PIL import Image
 from ...atomic import staged_folder
 from ...config import Settings
 from ...errors import BadArguments, NothingUsable
-from ...faces import CropSpec, FaceAnalyzer, align_face, load_analyzer, roll_degrees
+from ...faces import CropSpec, FaceAnalyzer, load_analyzer, roll_degrees
+from ...faces.align import aligned_landmarks
+from ...faces.fill import FilledCrop, filled_crop
+from ...faces.masks import face_mask
 from ...faces.quality import canonical_face, difference_hash, sharpness
 from ...faces.quality_score import quality_for
 from ...images import PhotoError, decoded_pixels, load_photo
@@ -109,9 +113,21 @@ def clipped(text: str, keep: int = 40) -> str:
     return repr(text) if len(text) <= keep else f"{text[:keep]!r}... ({len(text)} characters)"
 
 
+FACE_FEATHER = 0.1
+"""The face mask's soft edge, as a share of the face box side in the crop (20 px at the defaults): the
+loss weight fades over about a third of the ellipse's half-width instead of stepping at its edge."""
+
+
 def image_name(order: int) -> str:
     """Where the crop of the photo chosen ``order``-th goes, relative to the dataset folder."""
     return f"images/{order:03d}.png"
+
+
+def mask_names(order: int) -> dict[str, str]:
+    """The metadata keys and files of that crop's masks (L PNGs, 255 = 1): the pixels that come from the
+    photo, and the face ellipse (``faces.masks``). Keys ending in ``_file_name`` are image columns to
+    Hugging Face ``datasets``' imagefolder ("photo_mask", "face_mask")."""
+    return {f"{kind}_mask_file_name": f"masks/{order:03d}-{kind}.png" for kind in ("photo", "face")}
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
@@ -209,7 +225,8 @@ def prepare(
         backend=analyzer.name,
         warnings=curation.warnings,
     )
-    write_dataset(result, crops, curation.kept, vote, crop, analyzer)
+    landmarks = {cand.key: cand.face.landmarks for cand in candidates}
+    write_dataset(result, crops, landmarks, curation.kept, vote, crop, analyzer)
     return result
 
 
@@ -298,7 +315,7 @@ def _examine_in_worker(key: int, path: Path, crop: CropSpec):
 
 
 def examine_photo(key: int, path: Path, analyzer: FaceAnalyzer, crop: CropSpec, settings: Settings):
-    """(report, candidate or None, aligned crop or None) for one photo; never raises."""
+    """(report, candidate or None, ``FilledCrop`` or None) for one photo; never raises."""
     report = PhotoReport(source=str(path))
     try:
         return _examine(key, path, analyzer, crop, settings, report)
@@ -349,12 +366,20 @@ def _examine(key, path, analyzer, crop, settings, report):
         return report, None, None
     photo_hash = difference_hash(np.asarray(image.convert("L"), dtype=np.float64))
     candidate = Candidate(key=key, name=path.name, face=face, sharpness=report.sharpness, photo_hash=photo_hash)
-    return report, candidate, align_face(image, face.landmarks, crop)
+    return report, candidate, filled_crop(image, face.landmarks, crop)
+
+
+def face_mask_image(landmarks: np.ndarray, crop: CropSpec) -> Image.Image:
+    """The face ellipse of a crop (L, 255 = 1), from the photo's landmarks."""
+    feather = FACE_FEATHER * crop.face_fraction * crop.size
+    mask = face_mask(aligned_landmarks(landmarks, crop), (crop.size, crop.size), feather)
+    return Image.fromarray(np.rint(mask * 255).astype(np.uint8))
 
 
 def write_dataset(
     result: PreparedDataset,
-    crops: dict[int, Image.Image],
+    crops: dict[int, FilledCrop],
+    landmarks: dict[int, np.ndarray],
     kept: list[int],
     vote,
     crop: CropSpec,
@@ -363,11 +388,14 @@ def write_dataset(
     """Write everything into a staging folder, then swap it in for ``result.out``."""
     with staged_folder(result.out) as staging:
         (staging / "images").mkdir()
+        (staging / "masks").mkdir()
         with open(staging / "metadata.jsonl", "w", encoding="utf-8") as metadata:
             for rank, key in enumerate(kept):
-                name = image_name(rank)
-                crops[key].save(staging / name, compress_level=1)
-                metadata.write(json.dumps({"file_name": name, "text": result.caption}) + "\n")
+                name, masks = image_name(rank), mask_names(rank)
+                crops[key].image.save(staging / name, compress_level=1)
+                crops[key].photo_mask.save(staging / masks["photo_mask_file_name"], compress_level=1)
+                face_mask_image(landmarks[key], crop).save(staging / masks["face_mask_file_name"], compress_level=1)
+                metadata.write(json.dumps({"file_name": name, "text": result.caption, **masks}) + "\n")
         report = {
             "version": 1,
             "backend": result.backend,

@@ -64,6 +64,17 @@ SHIPPED_TEMPLATES = {
 }
 
 
+REFERENCE_PHOTO = "photo.png"
+"""The file of an app user's uploaded template or control photo, in their workspace's templates section."""
+
+
+def shipped_template(name: str) -> str:
+    """``name`` when it is a shipped template's (the app's jobs accept no other template name)."""
+    if name not in SHIPPED_TEMPLATES:
+        raise GenerationError(f"no shipped template is called {name!r}; there are {', '.join(SHIPPED_TEMPLATES)}")
+    return name
+
+
 def template_image(source: str | Path) -> Image.Image:
     """The photo a ``--template`` names: a shipped template's name, or an image file."""
     if str(source) in SHIPPED_TEMPLATES:

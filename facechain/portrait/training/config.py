@@ -16,6 +16,9 @@ MAX_CHECKPOINT_INTERVAL = 100
 most a fifth of a short run (a 50-step demo checkpoints every 10 steps) and at most 100 steps of a long
 one; a LoRA checkpoint (weights + AdamW state) is a few MB, so keeping two costs nothing."""
 
+MAX_FACE_LOSS_WEIGHT = 100
+"""At 100 the background's loss weight (1/W) is 1%: past that it is as good as left out."""
+
 
 class TrainingError(BadArguments):
     """A training problem with a message that says what to do."""
@@ -55,6 +58,11 @@ class TrainConfig:
     gradient_checkpointing: bool = option(False, "trade compute for memory")
     snr_gamma: float | None = option(None, "min-SNR loss weighting (5.0 is typical; default: off)")
     noise_offset: float = option(0.0, "offset noise strength (0.05-0.1 widens the brightness range)")
+    face_loss_weight: float | None = option(
+        None,
+        "weigh the denoising loss by the masks prepare writes: face pixels this many times the rest of the "
+        "photo, the area filled outside the photo 0 (1: only leave out the fill; default: off, all pixels alike)",
+    )
     max_grad_norm: float = option(1.0, "clip the gradient norm to this; 0 disables")
     checkpoint_every: int | None = option(
         None, "steps between resumable checkpoints (default: a fifth of the run, at most 100)"
@@ -95,6 +103,7 @@ class TrainConfig:
             ("num_class_images", 1, 10_000),
             ("validation_images", 0, 16),
             ("validation_steps", 1, 1000),
+            ("face_loss_weight", 1, MAX_FACE_LOSS_WEIGHT),
         ):
             check_between("--" + name.replace("_", "-"), getattr(self, name), low, high, error=TrainingError)
         check_resolution("--resolution", self.resolution, error=TrainingError)

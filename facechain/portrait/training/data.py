@@ -25,12 +25,21 @@ class DatasetError(BadArguments):
 
 @dataclass(frozen=True)
 class Example:
+    """An image and its caption, with the masks ``prepare`` writes beside it (None: a dataset prepared
+    before masks existed, or class images; read as all ones)."""
+
     image: Path
     caption: str
+    photo_mask: Path | None = None
+    face_mask: Path | None = None
+
+
+MASK_KEYS = {"photo_mask": "photo_mask_file_name", "face_mask": "face_mask_file_name"}
+"""Example field -> its metadata.jsonl key (``prepare.mask_names``)."""
 
 
 def read_examples(dataset: Path) -> list[Example]:
-    """The (image, caption) pairs of a prepared dataset's metadata.jsonl."""
+    """The (image, caption, masks) of a prepared dataset's metadata.jsonl."""
     dataset = Path(dataset)
     metadata = dataset / "metadata.jsonl"
     if not metadata.is_file():
@@ -43,13 +52,15 @@ def read_examples(dataset: Path) -> list[Example]:
             continue
         try:
             entry = json.loads(line)
-            example = Example(dataset / entry["file_name"], str(entry["text"]))
+            masks = {field: dataset / entry[key] for field, key in MASK_KEYS.items() if entry.get(key)}
+            example = Example(dataset / entry["file_name"], str(entry["text"]), **masks)
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise DatasetError(
                 f'{metadata}, line {number}: expected {{"file_name": ..., "text": ...}} ({error})'
             ) from None
-        if not example.image.is_file():
-            raise DatasetError(f"{metadata}, line {number}: {example.image} does not exist")
+        for path in (example.image, *masks.values()):
+            if not path.is_file():
+                raise DatasetError(f"{metadata}, line {number}: {path} does not exist")
         examples.append(example)
     if not examples:
         raise DatasetError(f"{metadata} lists no images")
@@ -69,20 +80,62 @@ def batch_indices(count: int, batch_size: int, seed: int, micro_step: int, proce
     return indices
 
 
-def load_pixels(
-    example: Example, resolution: int, generator: torch.Generator, crop_scale: float = 0.9, flip: bool = True
-) -> torch.Tensor:
-    """(3, resolution, resolution) in [-1, 1]: a random square crop covering ``crop_scale``..1 of the
-    side (the face stays in view: prepared crops centre it), resized, randomly mirrored."""
-    image = Image.open(example.image).convert("RGB")
-    side = min(image.size)
+@dataclass(frozen=True)
+class View:
+    """The part of an image one step trains on: a square ``box`` (left, top, right, bottom), mirrored or not."""
+
+    box: tuple[int, int, int, int]
+    mirror: bool
+
+    def of(self, image: Image.Image, resolution: int, resample: Image.Resampling) -> Image.Image:
+        image = image.crop(self.box).resize((resolution, resolution), resample)
+        return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if self.mirror else image
+
+
+def random_view(size: tuple[int, int], generator: torch.Generator, crop_scale: float, flip: bool) -> View:
+    """A random square crop covering ``crop_scale``..1 of the side (the face stays in view: prepared crops
+    centre it), mirrored half the time when ``flip``. Always four draws, in this order."""
+    width, height = size
     fraction = crop_scale + (1.0 - crop_scale) * float(torch.rand((), generator=generator))
-    crop = max(1, round(side * fraction))
-    left = int(torch.randint(0, image.width - crop + 1, (), generator=generator))
-    top = int(torch.randint(0, image.height - crop + 1, (), generator=generator))
-    image = image.crop((left, top, left + crop, top + crop)).resize((resolution, resolution), Image.Resampling.BICUBIC)
+    crop = max(1, round(min(size) * fraction))
+    left = int(torch.randint(0, width - crop + 1, (), generator=generator))
+    top = int(torch.randint(0, height - crop + 1, (), generator=generator))
     mirror = bool(torch.rand((), generator=generator) < 0.5)
-    if flip and mirror:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 127.5 - 1.0)
-    return pixels.permute(2, 0, 1)
+    return View((left, top, left + crop, top + crop), flip and mirror)
+
+
+def load_pixels(
+    example: Example,
+    resolution: int,
+    generator: torch.Generator,
+    crop_scale: float = 0.9,
+    flip: bool = True,
+    masks: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(pixels, masks) of one random view (``random_view``): pixels (3, resolution, resolution) in [-1, 1];
+    with ``masks``, (2, resolution, resolution) in [0, 1], the photo and face masks seen through the same
+    crop and mirror (all ones where the example has none), else None. Reading masks draws nothing, so
+    the run's random stream is the same with and without them."""
+    image = Image.open(example.image).convert("RGB")
+    view = random_view(image.size, generator, crop_scale, flip)
+    seen = view.of(image, resolution, Image.Resampling.BICUBIC)
+    pixels = torch.from_numpy(np.asarray(seen, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
+    if not masks:
+        return pixels, None
+    paths = (example.photo_mask, example.face_mask)
+    return pixels, torch.stack([mask_view(path, image.size, view, resolution) for path in paths])
+
+
+def mask_view(path: Path | None, size: tuple[int, int], view: View, resolution: int) -> torch.Tensor:
+    """(resolution, resolution) in [0, 1] from an L mask (255 = 1) of an image of ``size``, resized
+    bilinearly so it stays in [0, 1]; all ones without a mask."""
+    if path is None:
+        return torch.ones(resolution, resolution)
+    mask = Image.open(path)
+    if mask.size != size:
+        raise DatasetError(
+            f"{path} is {mask.width}x{mask.height} pixels and its image {size[0]}x{size[1]}: "
+            "prepare the dataset again (facechain prepare)"
+        )
+    seen = view.of(mask.convert("F"), resolution, Image.Resampling.BILINEAR)
+    return torch.from_numpy(np.asarray(seen, dtype=np.float32) / 255.0)

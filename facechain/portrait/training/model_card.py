@@ -37,6 +37,7 @@ def write_model_card(out: Path, info: dict, log: list[dict]) -> Path:
         ("LoRA rank / alpha", f"{config['rank']} / {config['alpha'] or config['rank']}"),
         ("text encoder LoRA", config["train_text_encoder"]),
         ("SuDe weight", config["sude_weight"]),
+        ("face loss weight", "off" if config["face_loss_weight"] is None else config["face_loss_weight"]),
         ("learning rate / schedule", f"{config['learning_rate']} / {config['lr_scheduler']}"),
         ("batch size x accumulation", f"{config['batch_size']} x {config['gradient_accumulation']}"),
         (

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ...checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ...config import Settings
@@ -45,6 +44,7 @@ from .config import TrainConfig, TrainingError, TrainingOutOfMemory
 from .data import DatasetError, Example, batch_indices, load_pixels, read_examples
 from .kohya import export_kohya
 from .lora_state import load_trainable, save_lora, trainable_tensors
+from .masked_loss import denoising_loss, loss_weights
 from .model_card import write_model_card
 from .prior import class_images, generate_class_images
 
@@ -152,6 +152,12 @@ class Trainer:
                 f"{config.out / LORA_FILE}): nothing to resume. To train again, choose another --out"
             )
         self.examples = read_examples(config.dataset)
+        if config.face_loss_weight is not None and not any(example.photo_mask for example in self.examples):
+            log.warning(
+                "%s has no masks (prepared before they existed): --face-loss-weight changes nothing; "
+                "run facechain prepare again to get them",
+                config.dataset,
+            )
         self.identity = dataset_identity(config.dataset)
         self.class_prompt = config.class_prompt or self.identity.get("class_phrase")
         if config.sude_weight > 0 and not self.class_prompt:
@@ -247,16 +253,20 @@ class Trainer:
         return torch.cat([self.frozen_prompts[prompt] for prompt in prompts])
 
     def denoising_loss(self, items: list[Example], generator: torch.Generator, evaluate_at: int | None = None):
-        """Per-sample diffusion loss of ``items`` (and the prediction, noisy latents, timesteps)."""
+        """Per-sample diffusion loss of ``items`` (and the prediction, noisy latents, timesteps), weighted
+        by the masks with ``--face-loss-weight`` (``masked_loss``). The evaluation loss is never weighted,
+        so it compares across runs with any weighting."""
         config, scheduler, vae = self.config, self.noise_scheduler, self.vae
-        pixels = torch.stack(
-            [load_pixels(item, self.resolution, generator, flip=evaluate_at is None) for item in items]
+        training = evaluate_at is None
+        weighted = config.face_loss_weight is not None and training
+        pixels, masks = zip(
+            *(load_pixels(item, self.resolution, generator, flip=training, masks=weighted) for item in items)
         )
-        pixels = pixels.to(self.accelerator.device, dtype=self.frozen_dtype)
+        pixels = torch.stack(pixels).to(self.accelerator.device, dtype=self.frozen_dtype)
         with torch.no_grad():
             latents = vae.encode(pixels).latent_dist.sample(generator=generator).float() * vae.config.scaling_factor
         noise = torch.randn(latents.shape, generator=generator)
-        if config.noise_offset and evaluate_at is None:
+        if config.noise_offset and training:
             noise = noise + config.noise_offset * torch.randn((*latents.shape[:2], 1, 1), generator=generator)
         timesteps = (
             torch.full((len(items),), evaluate_at)
@@ -272,8 +282,13 @@ class Trainer:
             if scheduler.config.prediction_type == "epsilon"
             else scheduler.get_velocity(latents, noise, timesteps)
         )
-        per_sample = F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))
-        if config.snr_gamma and evaluate_at is None:
+        weights = (
+            loss_weights(torch.stack(masks).to(target.device), config.face_loss_weight, target.shape[-2:])
+            if weighted
+            else None
+        )
+        per_sample = denoising_loss(prediction, target, weights)
+        if config.snr_gamma and training:
             per_sample = per_sample * min_snr_weights(scheduler, timesteps, config.snr_gamma)
         return per_sample, prediction, noisy, timesteps
 
