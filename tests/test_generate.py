@@ -266,6 +266,10 @@ def test_min_likeness_samples_new_seeds_until_its_budget_and_says_so(model, sett
     info = json.loads((moved / "training.json").read_text())
     info["config"]["dataset"] = str(tmp_path / "gone")
     (moved / "training.json").write_text(json.dumps(info))
+    # the training set is gone, but the first generation kept its embeddings in the model folder
+    kept = generate(request(moved, count=1, min_likeness=50, max_tries=1), settings)
+    assert (kept.likeness_photos, kept.own_consistency) == (3, pytest.approx(result.own_consistency))
+    (moved / "identity-dlib.safetensors").unlink()
     with pytest.raises(GenerationError, match="--min-likeness needs the person's training photos"):
         generate(request(moved, count=1, min_likeness=50), settings)
     with pytest.raises(GenerationError, match="max tries must be between 1 and 10"):

@@ -32,6 +32,9 @@ CLASS_IMAGES = "class_images"
 VALIDATION_GRID = "validation.png"
 LOSS_CURVE = "loss_curve.png"
 MODEL_CARD = "README.md"
+IDENTITY_EMBEDDINGS = "identity-{engine}.safetensors"
+"""The training photos' identity embeddings by one face engine, kept when generation first reads the
+photos: the likeness percent still works after the training set is deleted."""
 
 
 class NotATrainedModel(GenerationError):
@@ -109,6 +112,9 @@ class TrainedModel:
         generation measures the person's own consistency on them (``generation.likeness``)."""
         images = self.dataset / "images" if self.dataset else None
         return sorted(images.glob("*.png")) if images is not None and images.is_dir() else []
+
+    def identity_embeddings_file(self, engine: str) -> Path:
+        return self.folder / IDENTITY_EMBEDDINGS.format(engine=engine)
 
     @classmethod
     def open(cls, folder: Path) -> TrainedModel:

@@ -16,12 +16,14 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
+from safetensors.numpy import load_file, save_file
 
 from pipelines.schedulers import PORTRAIT_SOLVERS
 
-from ...atomic import staged_folder
+from ...atomic import staged_file, staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
 from ...diffusion.siblings import sibling_pipeline
@@ -64,7 +66,7 @@ class Generation:
     notice: str | None
     reference: Path
     settings: dict = field(default_factory=dict)
-    identity_photos: list[Path] = field(default_factory=list)
+    model: TrainedModel | None = None  # whose portraits: the likeness scale comes from its photos
     likeness_photos: int | None = None  # how many of the person's photos set the likeness scale
     own_consistency: float | None = None  # their median leave-one-out cosine
 
@@ -260,7 +262,7 @@ def render(
             "control_start": request.control_start,
             "control_end": request.control_end,
         },
-        model.identity_photos,
+        model,
     )
 
 
@@ -333,9 +335,28 @@ def refine_all(
     return refined, [[record for _, record in plan] for plan in plans]
 
 
-def person_scale(photos: list[Path], analyzer: FaceAnalyzer) -> LikenessScale | None:
+def identity_embeddings(model: TrainedModel, analyzer: FaceAnalyzer) -> np.ndarray:
+    """The person's training photos' identity embeddings (rows) as ``analyzer`` sees them: measured on the
+    photos while the training set is there (and kept in the model folder, per face engine), else the
+    kept copy; none when neither exists."""
+    kept = model.identity_embeddings_file(analyzer.name)
+    photos = model.identity_photos
+    if photos:
+        found = photo_embeddings(photos, analyzer).astype(np.float32)
+        if len(found):
+            with staged_file(kept) as staging:
+                save_file({"embeddings": found}, staging)
+        return found
+    if kept.is_file():
+        return load_file(kept)["embeddings"]
+    return np.zeros((0, 0), dtype=np.float32)
+
+
+def person_scale(model: TrainedModel | None, analyzer: FaceAnalyzer) -> LikenessScale | None:
     """The likeness scale of the person's training photos, as ``analyzer`` sees them."""
-    return likeness_scale(photo_embeddings(photos, analyzer), boundary_cosine(analyzer.thresholds.same_person))
+    if model is None:
+        return None
+    return likeness_scale(identity_embeddings(model, analyzer), boundary_cosine(analyzer.thresholds.same_person))
 
 
 def rank(generation: Generation, analyzer: FaceAnalyzer, scale: LikenessScale | None = None) -> Generation:
@@ -344,7 +365,7 @@ def rank(generation: Generation, analyzer: FaceAnalyzer, scale: LikenessScale | 
     them best first."""
     reference = reference_embedding(generation.reference, analyzer)
     judgements: list[Judgement] = [judge_portrait(p.image, reference, analyzer) for p in generation.portraits]
-    scale = scale or person_scale(generation.identity_photos, analyzer)
+    scale = scale or person_scale(generation.model, analyzer)
     portraits = [
         replace(
             generation.portraits[i],
@@ -379,11 +400,12 @@ def until_alike(
     """``--min-likeness``: sampling rounds of ``count`` portraits with new seeds (round r starts at seed
     ``seed + r * count``) until ``count`` portraits pass, or ``max_tries`` rounds; the ``count`` best are
     kept, passing ones first, and the rounds and passes are recorded."""
-    scale = person_scale(TrainedModel.open(Path(request.model)).identity_photos, analyzer)
+    scale = person_scale(TrainedModel.open(Path(request.model)), analyzer)
     if scale is None:
         raise GenerationError(
             "--min-likeness needs the person's training photos (the dataset named in the model's training.json, "
-            "with at least 2 faces that the face engine calls one person): they are not there"
+            "with at least 2 faces that the face engine calls one person), or their embeddings kept in the model "
+            "folder by an earlier generation: neither is there"
         )
     seed = request.seed if request.seed is not None else random.randrange(2**31)
     best: Generation | None = None
