@@ -327,9 +327,36 @@ def test_app_users_choose_among_the_operators_base_models(tmp_path, example_file
     _, workspace = context.workspaces.create()
     (workspace.item("datasets", "set") / "metadata.jsonl").parent.mkdir(parents=True)
     assert training.training_params(context, workspace, "set", "m", "a/b", 5, 0.0)["base_model"] == "a/b"
+    assert "face_loss_weight" not in training.training_params(context, workspace, "set", "m", "a/b", 5, 0.0, 0)
+    assert training.training_params(context, workspace, "set", "m", "a/b", 5, 0.0, 4)["face_loss_weight"] == 4.0
+    with pytest.raises(Exception, match="face loss weight is 0 .off. or between 1 and 100"):
+        training.training_params(context, workspace, "set", "m", "a/b", 5, 0.0, 0.5)
     for probe in ("/root/.ssh", str(tmp_path), "someone/other-model", "../../etc"):
         with pytest.raises(Exception, match="Choose one of the base models this app offers") as refused:
             training.training_params(context, workspace, "set", "m", probe, 5, 0.0)
         assert probe not in str(refused.value)
     app = build_app(Settings(home=tmp_path, app_base_models=("a/b", "c/d")), tmp_path / "runs", workers=False)
     assert radio_choices(app) == ["a/b", "c/d", training.TINY_CHOICE]
+
+
+def test_app_users_choose_among_the_operators_controlnets_and_templates(tmp_path, monkeypatch):
+    from facechain.ui.generate import NO_CONTROLNET, NO_TEMPLATE, structure_params
+
+    monkeypatch.setenv("FACECHAIN_APP_CONTROLNETS", "lllyasviel/control_v11p_sd15_canny, /srv/cn/pose")
+    assert Settings.from_env().app_controlnets == ("lllyasviel/control_v11p_sd15_canny", "/srv/cn/pose")
+    context = AppContext.create(Settings(home=tmp_path / "home", app_controlnets=("/srv/cn/pose",)), tmp_path)
+    assert structure_params(context, NO_TEMPLATE, None, NO_CONTROLNET, None) == {}
+    assert structure_params(context, "astronaut", None, "/srv/cn/pose", None) == {
+        "template": "astronaut",
+        "controlnet": "/srv/cn/pose",
+    }
+    refusals = {
+        ("../../etc/passwd", None, NO_CONTROLNET, None): "No template is called",
+        ("astronaut", "me.jpg", NO_CONTROLNET, None): "not both",
+        (NO_TEMPLATE, None, "/root/other", "pose.jpg"): "offers no ControlNet called",
+        (NO_TEMPLATE, None, "/srv/cn/pose", None): "needs a template or a control photo",
+        (NO_TEMPLATE, None, NO_CONTROLNET, "pose.jpg"): "steers a ControlNet",
+    }
+    for choices, message in refusals.items():
+        with pytest.raises(Exception, match=message):
+            structure_params(context, *choices)

@@ -268,3 +268,26 @@ def test_cli_template_and_templates_list(model, settings, tmp_path, monkeypatch,
     assert results["settings"]["template"] == "monochrome"
     assert results["portraits"][0]["faces"][0]["refined"] is True
     assert Image.open(out / results["portraits"][0]["file"]).size == (512, 512)
+
+
+def test_app_jobs_take_only_shipped_templates_workspace_photos_and_offered_controlnets(tmp_path):
+    """A generation job's parameters come from the app, but the job checks them again: no server path
+    reaches the pipeline as a template, control photo or ControlNet."""
+    from facechain.config import Settings
+    from facechain.errors import BadArguments
+    from facechain.jobs.portrait import run_generate
+    from facechain.workspace import WorkspaceStore
+
+    _, workspace = WorkspaceStore(tmp_path / "runs").create()
+    workspace.item("models", "m").mkdir(parents=True)
+    settings = Settings(home=tmp_path / "home", app_controlnets=("offered/cn",))
+    refusals = {
+        "template": ("/etc/hosts", "no shipped template is called"),
+        "template_upload": ("../../../etc", "there is no template"),
+        "control_upload": ("nothing-here", "there is no template"),
+        "controlnet": ("/srv/other", "is not one this server offers"),
+        "template_path": ("x", "unknown generation options: template_path"),
+    }
+    for key, (value, message) in refusals.items():
+        with pytest.raises(BadArguments, match=message):
+            run_generate({"model": "m", key: value}, workspace, settings, lambda *a: None)

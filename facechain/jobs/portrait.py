@@ -43,7 +43,11 @@ def run_train(params: dict, workspace: Workspace, settings: Settings, progress: 
     from ..portrait.training.config import TrainConfig
 
     out = workspace.item("models", params["name"])
-    optional = {key: params[key] for key in ("seed", "validation_images", "checkpoint_every") if key in params}
+    optional = {
+        key: params[key]
+        for key in ("seed", "validation_images", "checkpoint_every", "face_loss_weight")
+        if key in params
+    }
     config = TrainConfig(
         dataset=workspace.existing("datasets", params["dataset"]),
         out=out,

@@ -11,6 +11,7 @@ from ..diffusion.base_model import locally_available
 from ..diffusion.tiny import TINY_NOTICE, tiny_model_problem
 from ..jobs.store import UNFINISHED
 from ..portrait.model_folder import finished_run, logged_losses, trained_models
+from ..portrait.training.config import MAX_FACE_LOSS_WEIGHT
 from .errors import user_errors
 from .jobs import follow, newest_job, submit, waiting_text
 
@@ -54,7 +55,14 @@ def dataset_choices(workspace) -> list[str]:
 
 
 def training_params(
-    context, workspace, dataset: str | None, name: str, base: str, steps: float, sude_weight: float
+    context,
+    workspace,
+    dataset: str | None,
+    name: str,
+    base: str,
+    steps: float,
+    sude_weight: float,
+    face_loss_weight: float = 0,
 ) -> dict:
     """The job a user asked for, on one of the offered base models (or the tiny one) only."""
     datasets = dataset_choices(workspace)
@@ -71,6 +79,8 @@ def training_params(
     unfinished = context.jobs.list(workspace.id, UNFINISHED)
     if any(job.kind == "train" and job.params["name"] == out.name for job in unfinished):
         raise gr.Error(f"A training named '{out.name}' is queued or running already.")
+    if face_loss_weight and not 1 <= face_loss_weight <= MAX_FACE_LOSS_WEIGHT:
+        raise gr.Error(f"The face loss weight is 0 (off) or between 1 and {MAX_FACE_LOSS_WEIGHT}.")
     tiny = base == TINY_CHOICE
     if not tiny and base not in context.settings.offered_base_models:
         raise gr.Error("Choose one of the base models this app offers.")  # never echo what was sent
@@ -83,6 +93,7 @@ def training_params(
         "sude_weight": float(sude_weight),
         "checkpoint_every": 100,
         "validation_images": 2 if tiny else 4,
+        **({"face_loss_weight": float(face_loss_weight)} if face_loss_weight else {}),  # 0: off
     }
 
 
@@ -142,6 +153,14 @@ def build(context, token) -> None:
             base = gr.Radio(choices, value=default, label="Train on")
             steps = gr.Slider(1, MAX_STEPS, value=400, step=1, label="Steps")
             sude_weight = gr.Slider(0.0, 2.0, value=0.4, step=0.1, label="SuDe weight (0: off)")
+            face_loss_weight = gr.Slider(
+                0,
+                10,
+                value=0,
+                step=0.5,
+                label="Face loss weight (0: off)",
+                info="the face counts this many times the rest of the photo; 1 only leaves out the filled border",
+            )
             with gr.Row():
                 start = gr.Button("Start training", variant="primary")
                 cancel = gr.Button("Cancel")
@@ -151,9 +170,11 @@ def build(context, token) -> None:
             models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
 
     @user_errors
-    def handler(set_name, name_text, base_choice, step_count, weight, token_value, progress=gr.Progress()):
+    def handler(
+        set_name, name_text, base_choice, step_count, weight, token_value, face_weight=0, progress=gr.Progress()
+    ):
         workspace = context.workspace(token_value)
-        params = training_params(context, workspace, set_name, name_text, base_choice, step_count, weight)
+        params = training_params(context, workspace, set_name, name_text, base_choice, step_count, weight, face_weight)
         yield from training_updates(context, workspace, submit(context, workspace, "train", params), progress)
 
     @user_errors
@@ -173,7 +194,7 @@ def build(context, token) -> None:
 
     start.click(
         handler,
-        [dataset, name, base, steps, sude_weight, token],
+        [dataset, name, base, steps, sude_weight, token, face_loss_weight],
         [status, plot, models],
         api_name="train",
     )
