@@ -280,7 +280,7 @@ def test_app_jobs_take_only_shipped_templates_workspace_photos_and_offered_contr
 
     _, workspace = WorkspaceStore(tmp_path / "runs").create()
     workspace.item("models", "m").mkdir(parents=True)
-    settings = Settings(home=tmp_path / "home", app_controlnets=("offered/cn",))
+    offering = Settings(home=tmp_path / "home", app_controlnets=("offered/cn",))
     refusals = {
         "template": ("/etc/hosts", "no shipped template is called"),
         "template_upload": ("../../../etc", "there is no template"),
@@ -290,4 +290,4 @@ def test_app_jobs_take_only_shipped_templates_workspace_photos_and_offered_contr
     }
     for key, (value, message) in refusals.items():
         with pytest.raises(BadArguments, match=message):
-            run_generate({"model": "m", key: value}, workspace, settings, lambda *a: None)
+            run_generate({"model": "m", key: value}, workspace, offering, lambda *a: None)

@@ -25,6 +25,7 @@ from ..portrait.generation.request import (
 from ..portrait.generation.styles import DEFAULT_STYLE, load_styles
 from ..portrait.generation.templates import REFERENCE_PHOTO, SHIPPED_TEMPLATES
 from ..portrait.model_folder import finished_run, trained_models
+from ..wording import plural
 from .errors import user_errors
 from .jobs import ended, follow, submit, waiting_text
 
@@ -165,7 +166,11 @@ def output_view(workspace, name: str | None):
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     portraits = results["portraits"]
     gallery = [(str(folder / p["file"]), caption(p)) for p in portraits]
-    summary = f"**{len(gallery)} portraits**, best likeness first. Prompt: *{results['prompt']}*"
+    summary = f"**{plural(len(gallery), 'portrait')}**, best likeness first. Prompt: *{results['prompt']}*"
+    template = results["settings"].get("template")
+    if template:
+        shown = template if template in SHIPPED_TEMPLATES else "your photo"
+        summary += f"\n\nTemplate: {shown} (your face in it, the rest as it was)."
     if portraits and all(p["flag"] for p in portraits):
         summary += "\n\n⚠️ No portrait passed the face checks; each shows why. They are kept so you can judge."
     scale = results.get("likeness_scale")
