@@ -15,16 +15,10 @@ from PIL import Image
 
 from facechain.faces import Face
 from facechain.faces.masks import face_mask
-from facechain.portrait.generation.detail import (
-    FEATHER_SHARE,
-    DetailSettings,
-    FaceDetailer,
-    blend,
-    colour_matched,
-    crop_square,
-)
+from facechain.portrait.generation.detail import FEATHER_SHARE, DetailSettings, FaceDetailer, crop_square
 from facechain.portrait.generation.generate import PipelineCache, generate, render, write_generation
 from facechain.portrait.generation.request import GenerationError, GenerationRequest
+from pipelines.face_detail import blend, colour_matched
 from tests.test_generate import model, settings  # noqa: F401  (module fixtures: the tiny trained model)
 
 
@@ -96,6 +90,25 @@ def test_same_seed_same_face_and_faces_too_small_are_left_alone(loaded, analyzer
     assert [(face, record.refined, record.reason) for face, record in small] == [
         (None, False, "too small to refine (12 px < 16)")
     ]
+
+
+def test_the_pipeline_alone_redraws_a_square_through_any_mask(loaded, group):
+    """``PortraitPipeline.refine_square`` with a mask from no face engine at all: a disc."""
+    ys, xs = np.mgrid[0:200, 0:200]
+    disc = (np.hypot(xs - 100, ys - 100) < 60).astype(np.float32)
+    out = loaded.refine_square(
+        group,
+        (300, 100, 200),
+        disc,
+        prompt="sks",
+        strength=0.5,
+        num_inference_steps=4,
+        generator=torch.Generator().manual_seed(1),
+    )
+    moved = np.any(np.asarray(out) != np.asarray(group), axis=-1)
+    inside = np.zeros(moved.shape, dtype=bool)
+    inside[100:300, 300:500] = disc > 0
+    assert moved.any() and not (moved & ~inside).any()
 
 
 def test_crop_square_by_hand():

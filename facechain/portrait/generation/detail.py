@@ -8,11 +8,13 @@ A1111/ComfyUI users run ADetailer. Here, for each chosen face the face engine fi
    side (512 px for SD 1.5), so the face gets the full canvas;
 2. it is re-denoised at ``strength`` (0.4 keeps pose, light and expression; 1.0 draws anew) with the same
    base model, the same person LoRA and the identity prompt (trigger, class phrase, style), through
-   the image-to-image pipeline that diffusers builds on the loaded modules (``diffusion.siblings``):
+   the image-to-image pipeline that diffusers builds on the loaded modules (``pipelines.siblings``):
    no second copy of any weight;
    In template mode a ControlNet, when given, steers the crop by the same square of its control image;
 3. it is resized back, shifted to the colours of the original around the face's edge, and blended in
    through a feathered mask of the face's shape from its landmarks (``faces.masks``), not its box.
+Steps 1-3 for a given square and mask are ``pipelines.face_detail.redraw_square``; this module decides
+which faces, which square and which mask.
 
 Pixels where the mask is 0 are copied, so everything beyond the feathered face is exactly the input.
 The subject face (the largest) gets the pass by default: the person LoRA would put the person's face
@@ -78,25 +80,6 @@ def crop_square(face: Face, size: tuple[int, int], padding: float) -> tuple[int,
     return left, top, side
 
 
-def colour_matched(refined: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``refined`` shifted, per channel, so that its mean over the mask's soft edge equals the original's
-    there: the blend then joins like with like. The edge is weighted by m(1 - m), largest where the mask
-    is half on; a mask with no soft edge leaves the colours alone."""
-    edge = mask * (1 - mask)
-    total = float(edge.sum())
-    if total <= 1e-6:
-        return refined
-    shift = ((original - refined) * edge[..., None]).sum(axis=(0, 1)) / total
-    return np.clip(refined + shift, 0, 255)
-
-
-def blend(original: np.ndarray, refined: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """uint8 ``original * (1 - mask) + refined * mask``, and the original's own pixels where mask is 0."""
-    mixed = original.astype(np.float32) * (1 - mask[..., None]) + refined * mask[..., None]
-    mixed = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
-    return np.where(mask[..., None] > 0, mixed, original)
-
-
 class FaceDetailer:
     """The pass for one request: the image-to-image sibling of ``pipe`` with the request's prompts."""
 
@@ -111,7 +94,7 @@ class FaceDetailer:
         settings: DetailSettings,
         control: Control | None = None,
     ):
-        from ...diffusion.siblings import sibling_pipeline
+        from pipelines.siblings import sibling_pipeline
 
         self.img2img = sibling_pipeline(pipe, "image2image", None if control is None else control.controlnet)
         self.control = control
@@ -159,32 +142,27 @@ class FaceDetailer:
     def refine_face(
         self, pixels: np.ndarray, face: Face, generator: torch.Generator, on_step: StepCallback | None
     ) -> np.ndarray:
-        left, top, side = crop_square(face, (pixels.shape[1], pixels.shape[0]), self.settings.padding)
-        original = pixels[top : top + side, left : left + side]
-        square = (self.native, self.native)
-        crop = Image.fromarray(original).resize(square, Image.Resampling.LANCZOS)
-        extra = {}
-        if self.control is not None:  # the control image is the photo's size: its square steers this crop
-            steer = self.control.image.crop((left, top, left + side, top + side)).resize(square)
-            extra = self.control.arguments(steer, "control_image")
-        with torch.no_grad():
-            redrawn = self.img2img(
-                self.prompt,
-                negative_prompt=self.negative_prompt,
-                image=crop,
-                strength=self.settings.strength,
-                num_inference_steps=self.steps,
-                guidance_scale=self.guidance,
-                generator=generator,
-                callback_on_step_end=None if on_step is None else _each_step(on_step),
-                **extra,
-            ).images[0]
-        refined = np.asarray(redrawn.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float32)
-        mask = face_mask(face.landmarks - np.array([left, top]), (side, side), FEATHER_SHARE * face.size)
-        refined = colour_matched(refined, original.astype(np.float32), mask)
-        out = pixels.copy()
-        out[top : top + side, left : left + side] = blend(original, refined, mask)
-        return out
+        from pipelines.face_detail import redraw_square
+
+        square = crop_square(face, (pixels.shape[1], pixels.shape[0]), self.settings.padding)
+        side = square[2]
+        mask = face_mask(face.landmarks - np.array(square[:2]), (side, side), FEATHER_SHARE * face.size)
+        control = {} if self.control is None else self.control.arguments(self.control.image, "control_image")
+        return redraw_square(
+            self.img2img,
+            pixels,
+            square,
+            mask,
+            self.native,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            strength=self.settings.strength,
+            num_inference_steps=self.steps,
+            guidance_scale=self.guidance,
+            generator=generator,
+            callback_on_step_end=None if on_step is None else _each_step(on_step),
+            **control,
+        )
 
 
 def _each_step(on_step: StepCallback):

@@ -22,11 +22,11 @@ from PIL import Image
 from safetensors.numpy import load_file, save_file
 
 from pipelines.schedulers import PORTRAIT_SOLVERS
+from pipelines.siblings import sibling_pipeline
 
 from ...atomic import staged_file, staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
-from ...diffusion.siblings import sibling_pipeline
 from ...diffusion.tiny import TINY_NOTICE
 from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
