@@ -118,7 +118,7 @@ def test_a_large_photo_gives_the_crop_of_its_small_version(tmp_path, analyzer, s
     assert np.abs(box - small_box).max() < 0.1 * (small_box[2] - small_box[0])  # reported in the photo's own pixels
     assert abs(report.roll_degrees - small_report.roll_degrees) < 1.5
     # 7-8 grey levels apart (dlib's landmarks shift a little with scale); decoded in full it was 8.7
-    assert np.abs(np.asarray(crop, dtype=float) - np.asarray(small_crop, dtype=float)).mean() < 12
+    assert np.abs(np.asarray(crop.image, dtype=float) - np.asarray(small_crop.image, dtype=float)).mean() < 12
 
 
 def with_alpha_ramp(person: Image.Image) -> Image.Image:
