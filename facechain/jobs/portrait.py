@@ -85,6 +85,8 @@ def run_generate(params: dict, workspace: Workspace, settings: Settings, progres
         "detail_faces",
         "control_type",
         "control_scale",
+        "control_start",
+        "control_end",
     }
     photos = {"template_upload": "template", "control_upload": "control_from"}  # workspace photos, by item name
     unknown = set(params) - allowed - set(photos) - {"model", "out", "template", "controlnet"}

@@ -119,6 +119,7 @@ def generation_params(
     control_type: str = "canny",
     control_scale: float = 1.0,
     control_photo: str | None = None,
+    control_window: tuple[float, float] = (0.0, 1.0),
 ) -> dict:
     """The generation job a user asked for, checked before it is queued (uploads are stored after the check)."""
     if not model_name:
@@ -143,6 +144,8 @@ def generation_params(
         "detail_faces": (detail_faces or "subject").strip(),
         "control_type": control_type or "canny",
         "control_scale": float(control_scale),
+        "control_start": float(control_window[0]),
+        "control_end": float(control_window[1]),
         **structure_params(context, template, template_photo, controlnet, control_photo),
     }
     check = {key: value for key, value in params.items() if key not in ("model", "out")}
@@ -247,6 +250,9 @@ def build(context, token) -> None:
                 )
                 control_type = gr.Radio(list(CONTROL_TYPES), value="canny", label="Control image from the photo")
                 control_scale = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Control strength")
+                with gr.Row():
+                    control_start = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Control from (share of steps)")
+                    control_end = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control until")
                 control_photo = gr.Image(type="filepath", label="Control photo (without a template)", height=160)
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
@@ -282,12 +288,14 @@ def build(context, token) -> None:
         control_kind="canny",
         control_weight=1.0,
         control_upload=None,
+        control_from=0.0,
+        control_until=1.0,
         progress=gr.Progress(),
     ):
         choices = (
             *(model_name, style_name, words, how_many, seed_value, person, style_w, least_likeness),
             *(refine, refine_strength, refine_faces, template_name, template_upload),
-            *(controlnet_name, control_kind, control_weight, control_upload),
+            *(controlnet_name, control_kind, control_weight, control_upload, (control_from, control_until)),
         )
         yield from generate_portraits(context, token_value, *choices, progress=progress)
 
@@ -307,7 +315,7 @@ def build(context, token) -> None:
         [
             *(model, style, prompt, count, seed, person_weight, style_weight, token, min_likeness),
             *(detail, detail_strength, detail_faces, template, template_photo),
-            *(controlnet, control_type, control_scale, control_photo),
+            *(controlnet, control_type, control_scale, control_photo, control_start, control_end),
         ],
         [gallery, summary, results],
         api_name="generate",
