@@ -1,9 +1,9 @@
 """Cost of the face detail pass per face, and its peak memory, against generating the image itself.
 
 Both arms run in one process on a full-size Stable Diffusion 1.5 architecture (UNet 859.5M, VAE 83.7M,
-CLIP text encoder 123.1M parameters, from the published configs) with random weights: time and memory do
-not depend on weight values, and no weights can be downloaded here. Same prompt, negative prompt,
-solver (DPM-Solver++), steps and guidance in both arms:
+CLIP text encoder 123.1M parameters, from the published configs in facechain/diffusion/architectures.py)
+with random weights: time and memory do not depend on weight values, and no weights can be downloaded
+here. Same prompt, negative prompt, solver (DPM-Solver++), steps and guidance in both arms:
 
 - generate: text-to-image of one image at the model's native side;
 - detail:   one face of that image through ``FaceDetailer.refine_face`` (crop, image-to-image at the native
@@ -30,36 +30,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from facechain.diffusion.architectures import CLIP_L_TEXT, SD15_UNET, SD15_VAE  # noqa: E402
 from facechain.faces import Face  # noqa: E402
 from facechain.portrait.generation.detail import DetailSettings, FaceDetailer  # noqa: E402
 from facechain.portrait.generation.request import DETAIL_STRENGTH  # noqa: E402
-
-SD15_UNET = {
-    "block_out_channels": (320, 640, 1280, 1280),
-    "layers_per_block": 2,
-    "cross_attention_dim": 768,
-    "attention_head_dim": 8,
-    "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-    "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-    "sample_size": 64,
-}
-SD15_VAE = {
-    "block_out_channels": (128, 256, 512, 512),
-    "layers_per_block": 2,
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-    "latent_channels": 4,
-    "sample_size": 512,
-}
-SD15_TEXT = {
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "max_position_embeddings": 77,
-    "hidden_act": "quick_gelu",
-    "projection_dim": 768,
-}
 
 
 def full_size_pipeline():
@@ -75,7 +49,7 @@ def full_size_pipeline():
     scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
     pipe = PortraitPipeline(
         vae=AutoencoderKL(**SD15_VAE),
-        text_encoder=CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), **SD15_TEXT)),
+        text_encoder=CLIPTextModel(CLIPTextConfig(**CLIP_L_TEXT)),
         tokenizer=tokenizer,
         unet=UNet2DConditionModel(**SD15_UNET),
         scheduler=PORTRAIT_SOLVERS["dpm++"].build(scheduler.config),

@@ -22,6 +22,7 @@ import torch
 
 from ...checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ...config import Settings
+from ...diffusion.architectures import TEXT_LORA_TARGETS, UNET_LORA_TARGETS
 from ...diffusion.base_model import resolve_base_model
 from ...diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
 from ...folder_lock import locked_folder
@@ -48,8 +49,6 @@ from .masked_loss import denoising_loss, loss_weights
 from .model_card import write_model_card
 from .prior import class_images, generate_class_images
 
-UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
-TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
 log = logging.getLogger(__name__)
 OUT_OF_MEMORY_ADVICE = (
@@ -498,11 +497,15 @@ def load_models(model_dir: Path, config: TrainConfig):
     alpha = config.alpha or config.rank
     torch.manual_seed(config.seed)  # the LoRA initialisation: same seed, same starting weights
     unet.add_adapter(
-        LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=UNET_TARGETS)
+        LoraConfig(
+            r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=list(UNET_LORA_TARGETS)
+        )
     )
     if config.train_text_encoder:
         text_encoder.add_adapter(
-            LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=TEXT_TARGETS)
+            LoraConfig(
+                r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=list(TEXT_LORA_TARGETS)
+            )
         )
     if config.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
