@@ -67,7 +67,16 @@ def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False)
     found = locally_available(name, settings)
     if found is not None:
         return found
-    if Path(name).expanduser().exists():
+    local = Path(name).expanduser()
+    if local.is_file() and local.suffix == ".safetensors":
+        from .families import checkpoint_family
+
+        raise BadArguments(
+            f"{name} is a single-file {checkpoint_family(local).title} checkpoint; facechain loads diffusers model "
+            "folders: convert it once with diffusers (e.g. StableDiffusionPipeline.from_single_file(PATH)"
+            ".save_pretrained(FOLDER)) and give the folder"
+        )
+    if local.exists():
         raise BadArguments(
             f"{name} is not a diffusers model folder (no model_index.json, no unet/): give the folder "
             f"that holds model_index.json"

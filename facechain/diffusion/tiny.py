@@ -20,6 +20,8 @@ from .tokenizer import clip_tokenizer
 TINY_MARKER = "facechain_tiny.json"
 TINY_NOTICE = "TINY OFFLINE MODEL (random weights): a demo of the workflow, not of image quality"
 TINY_RESOLUTION = 64
+TINY_WIDTH = 32
+"""The tiny text encoder's width, and so the tiny UNet's cross-attention width."""
 
 
 def tiny_text_encoder(tokenizer, max_positions: int = 77):
@@ -31,7 +33,7 @@ def tiny_text_encoder(tokenizer, max_positions: int = 77):
     return CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),
-            hidden_size=32,
+            hidden_size=TINY_WIDTH,
             intermediate_size=64,
             num_hidden_layers=2,
             num_attention_heads=4,
@@ -58,7 +60,7 @@ def build_tiny_pipeline(seed: int = 0):
             block_out_channels=(32, 64),
             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-            cross_attention_dim=32,
+            cross_attention_dim=TINY_WIDTH,
             attention_head_dim=8,
         )
         vae = AutoencoderKL(

@@ -10,7 +10,7 @@ photo (the template in template mode):
   Annotators weights are on the machine (a message says what is missing otherwise).
 
 A ControlNet belongs to one base-model family: its cross-attention width must equal the UNet's, else it is
-refused by name (768 is SD 1.x, 1024 SD 2.x, 2048 SDXL).
+refused by name (``diffusion.families``: 768 is SD 1.x, 1024 SD 2.x, 2048 SDXL).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ...diffusion.base_model import cached_snapshot, downloaded_snapshot
+from ...diffusion.families import width_title
 from ...errors import EnvironmentProblem
 from ...images import PhotoError, load_photo
 from .request import GenerationError, GenerationRequest
@@ -31,8 +32,6 @@ CONTROLNET_FILES = ["config.json", "*.safetensors"]
 
 CANNY_SIGMA = 1.0
 CANNY_QUANTILES = (0.80, 0.90)
-
-FAMILY_BY_WIDTH = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL"}
 
 
 class ControlNetUnavailable(EnvironmentProblem):
@@ -162,4 +161,4 @@ def load_controlnet(source: str, unet):
 
 
 def family(width: int) -> str:
-    return f"{FAMILY_BY_WIDTH.get(width, 'a model')} with cross-attention width {width}"
+    return f"{width_title(width)} with cross-attention width {width}"

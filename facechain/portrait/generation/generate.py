@@ -27,6 +27,7 @@ from pipelines.siblings import sibling_pipeline
 from ...atomic import staged_file, staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
+from ...diffusion.families import check_lora_family, pipeline_family
 from ...diffusion.tiny import TINY_NOTICE
 from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
@@ -134,11 +135,13 @@ def load_adapter(pipe, kind: str, lora: Path) -> str:
 def configure(pipe, model: TrainedModel, style: Style, request: GenerationRequest) -> None:
     """Load what is missing, then use exactly this request's adapters with its weights and its solver;
     other people's adapters are dropped, style adapters stay loaded for the next request."""
+    family = pipeline_family(pipe)
     person = load_adapter(pipe, "person", model.lora)
     weights = {person: request.person_weight if request.person_weight is not None else style.person_weight}
     style_source = request.style_lora or style.lora
     if style_source:
         style_file = find_lora(style_source, None if request.style_lora else style.lora_file)
+        check_lora_family(style_file, family, "the style LoRA")
         weights[load_adapter(pipe, "style", style_file)] = (
             request.style_weight if request.style_weight is not None else style.style_weight
         )
@@ -148,7 +151,9 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
                 "the lcm scheduler needs an LCM-LoRA: pass --lcm-lora (a path or a hub id such as "
                 "latent-consistency/lcm-lora-sdv1-5)"
             )
-        weights[load_adapter(pipe, "lcm", find_lora(request.lcm_lora))] = 1.0
+        lcm_file = find_lora(request.lcm_lora)
+        check_lora_family(lcm_file, family, "the LCM-LoRA")
+        weights[load_adapter(pipe, "lcm", lcm_file)] = 1.0
     stale = [name for name in loaded_adapters(pipe) if name.startswith("person-") and name not in weights]
     if stale:
         pipe.delete_adapters(stale)

@@ -24,6 +24,7 @@ from ...checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ...config import Settings
 from ...diffusion.architectures import TEXT_LORA_TARGETS, UNET_LORA_TARGETS
 from ...diffusion.base_model import resolve_base_model
+from ...diffusion.families import FAMILIES, folder_family
 from ...diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
 from ...folder_lock import locked_folder
 from ...model_loading import model_loading
@@ -51,6 +52,10 @@ from .prior import class_images, generate_class_images
 
 EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
 log = logging.getLogger(__name__)
+
+TRAINABLE_FAMILIES = ("sd15",)
+"""The families ``train`` runs on so far; SDXL and FLUX.1 need their own prompt encoding (two text
+encoders and size conditioning; CLIP + T5) and, for FLUX.1, the flow-matching objective."""
 OUT_OF_MEMORY_ADVICE = (
     "try --batch-size 1 with --gradient-accumulation, --gradient-checkpointing, "
     "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution"
@@ -168,7 +173,14 @@ class Trainer:
             raise DatasetError("prior preservation needs a class prompt: pass --class-prompt (e.g. 'a photo of a man')")
         self.model_dir = resolve_base_model(config.base_model, settings, tiny=config.tiny)
         self.tiny = is_tiny(self.model_dir)
-        self.resolution = config.resolution or (TINY_RESOLUTION if self.tiny else 512)
+        family = folder_family(self.model_dir)
+        if family.name not in TRAINABLE_FAMILIES:
+            raise TrainingError(
+                f"{config.base_model} is of the {family.title} family; facechain trains "
+                f"{' and '.join(FAMILIES[name].title for name in TRAINABLE_FAMILIES)} LoRAs so far: "
+                "choose such a base model (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5)"
+            )
+        self.resolution = config.resolution or (TINY_RESOLUTION if self.tiny else family.resolution)
         self.total_steps = config.steps or max(1, math.ceil(config.epochs * len(self.examples) / config.batch_size))
         self.checkpoint_every = config.checkpoint_interval(self.total_steps)
         self.checkpoint_root = config.out / CHECKPOINTS

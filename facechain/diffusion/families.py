@@ -1,0 +1,185 @@
+"""The model families the product knows, and which family a model, a checkpoint or a LoRA belongs to.
+
+A family owns what differs between base models: the diffusers pipeline, the denoiser's architecture and
+LoRA targets (``architectures``), kohya's names (``kohya_names``), the default resolution, the training
+objective, and the cross-attention width that ties LoRAs and ControlNets to it. Adding a family is one
+entry in ``FAMILIES`` (and its architecture).
+
+The family is read from the model itself, never from its name:
+- a diffusers folder: ``model_index.json``'s pipeline class, else the denoiser's config;
+- a single-file checkpoint (A1111/ComfyUI ``.safetensors``): the names of its tensors, from the header
+  alone (SD 1.x has ``cond_stage_model.transformer``, SD 2.x ``cond_stage_model.model`` (OpenCLIP), SDXL
+  ``conditioner.embedders``, FLUX.1 ``double_blocks``);
+- a LoRA (diffusers', PEFT's or kohya's layout): FLUX.1 by its block names, SD 1.x / 2.x / SDXL by the
+  input width of a cross-attention key projection (768 / 1024 / 2048: the text embedding it reads),
+  SDXL also by its second text encoder's keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BadArguments
+from .architectures import Architecture, architecture
+from .tiny import TINY_WIDTH
+
+
+@dataclass(frozen=True)
+class Family:
+    """name: the registry key (``--tiny``/CLI spelling); title: how messages name it; pipeline: the diffusers
+    text-to-image class; resolution: its native side; objective: what the denoiser is trained to predict
+    ("epsilon" noise, or "flow" the rectified-flow velocity); cross_attention: the text-embedding width its
+    cross-attention reads (None: joint attention, no cross-attention)."""
+
+    name: str
+    title: str
+    pipeline: str
+    resolution: int
+    objective: str
+    cross_attention: int | None
+
+    @property
+    def architecture(self) -> Architecture:
+        return architecture(self.name)
+
+
+FAMILIES = {
+    family.name: family
+    for family in (
+        Family("sd15", "SD 1.x", "StableDiffusionPipeline", 512, "epsilon", 768),
+        Family("sdxl", "SDXL", "StableDiffusionXLPipeline", 1024, "epsilon", 2048),
+        Family("flux1", "FLUX.1", "FluxPipeline", 1024, "flow", None),
+    )
+}
+UNSUPPORTED_WIDTHS = {1024: "SD 2.x"}
+"""Families recognised so that they can be refused by name: SD 2.x's cross-attention reads OpenCLIP-H's
+1024-wide embeddings."""
+
+
+class UnknownFamily(BadArguments):
+    """A model, checkpoint or LoRA whose family is not one the product knows; the message says what it is."""
+
+
+def width_title(width: int) -> str:
+    """How messages name the family whose cross-attention reads ``width``-wide text embeddings."""
+    for family in FAMILIES.values():
+        if family.cross_attention == width:
+            return family.title
+    return UNSUPPORTED_WIDTHS.get(width, "an unknown family")
+
+
+def family_by_width(width: int) -> Family:
+    """The family whose cross-attention reads ``width``-wide text embeddings; the tiny offline model's
+    width is SD 1.x's layout at 32 wide (``tiny.py``)."""
+    for family in FAMILIES.values():
+        if family.cross_attention == width:
+            return family
+    if width == TINY_WIDTH:
+        return FAMILIES["sd15"]
+    raise UnknownFamily(f"{width_title(width)} (cross-attention width {width}), a family facechain does not support")
+
+
+def pipeline_family(pipe) -> Family:
+    """The family of a loaded pipeline, from its denoiser."""
+    unet = getattr(pipe, "unet", None)
+    if unet is not None:
+        return family_by_width(int(unet.config.cross_attention_dim))
+    if type(getattr(pipe, "transformer", None)).__name__ == FAMILIES["flux1"].architecture.denoiser.class_name:
+        return FAMILIES["flux1"]
+    raise UnknownFamily(f"{type(pipe).__name__} is not a pipeline of a family facechain knows")
+
+
+def family_named(name: str) -> Family:
+    if name not in FAMILIES:
+        raise UnknownFamily(f"unknown model family {name!r}: choose one of {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def folder_family(folder: Path) -> Family:
+    """The family of a diffusers model folder."""
+    folder = Path(folder)
+    index = folder / "model_index.json"
+    if index.is_file():
+        pipeline = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
+        for family in FAMILIES.values():
+            if pipeline == family.pipeline:
+                return family
+    unet = folder / "unet" / "config.json"
+    if unet.is_file():
+        return family_by_width(int(json.loads(unet.read_text(encoding="utf-8"))["cross_attention_dim"]))
+    transformer = folder / "transformer" / "config.json"
+    if transformer.is_file():
+        name = json.loads(transformer.read_text(encoding="utf-8")).get("_class_name")
+        if name == FAMILIES["flux1"].architecture.denoiser.class_name:
+            return FAMILIES["flux1"]
+    raise UnknownFamily(f"{folder}: not a model folder of a family facechain knows ({', '.join(FAMILIES)})")
+
+
+CHECKPOINT_MARKERS = (
+    ("double_blocks.", "flux1"),
+    ("conditioner.embedders.", "sdxl"),
+    ("cond_stage_model.model.", None),  # OpenCLIP text tower: SD 2.x
+    ("cond_stage_model.transformer.", "sd15"),
+)
+"""(tensor-name fragment, family) in the order they decide a single-file checkpoint; None: SD 2.x."""
+
+
+def safetensors_header(path: Path) -> dict:
+    """The JSON header of a safetensors file (names, dtypes, shapes): read without loading any tensor."""
+    with open(path, "rb") as file:
+        size = int.from_bytes(file.read(8), "little")
+        if not 2 <= size <= 100_000_000:
+            raise UnknownFamily(f"{path}: not a safetensors file (header size {size})")
+        try:
+            header = json.loads(file.read(size))
+        except ValueError:
+            raise UnknownFamily(f"{path}: not a safetensors file (unreadable header)") from None
+    header.pop("__metadata__", None)
+    return header
+
+
+def checkpoint_family(path: Path) -> Family:
+    """The family of a single-file checkpoint, from its tensor names."""
+    names = safetensors_header(Path(path))
+    for marker, family in CHECKPOINT_MARKERS:
+        if any(marker in name for name in names):
+            if family is None:
+                raise UnknownFamily(f"{Path(path).name} is an SD 2.x checkpoint, a family facechain does not support")
+            return FAMILIES[family]
+    raise UnknownFamily(f"{Path(path).name}: no tensor names of a Stable Diffusion or FLUX.1 checkpoint")
+
+
+FLUX_LORA = re.compile(r"^(transformer\.|lora_unet_(double|single)_blocks_)|single_transformer_blocks")
+"""diffusers' FLUX.1 LoRA keys sit under ``transformer.``; kohya's name Black Forest Labs' double and single
+blocks (SD UNets have ``transformer_blocks`` inside their attentions, hence the anchors)."""
+CROSS_ATTENTION_KEY = re.compile(r"attn2[._]to_k[._].*(lora[._]down|lora_A)")
+SECOND_TEXT_ENCODER = re.compile(r"^(text_encoder_2\.|lora_te2_)")
+
+
+def lora_family(path: Path) -> Family | None:
+    """The family a LoRA file was made for; None when its keys do not tell (a text-encoder-only LoRA)."""
+    header = safetensors_header(Path(path))
+    if any(FLUX_LORA.search(name) for name in header):
+        return FAMILIES["flux1"]
+    for name, entry in header.items():
+        if CROSS_ATTENTION_KEY.search(name):
+            return family_by_width(int(entry["shape"][-1]))
+    if any(SECOND_TEXT_ENCODER.search(name) for name in header):
+        return FAMILIES["sdxl"]
+    return None
+
+
+def check_lora_family(path: Path, family: Family, what: str) -> None:
+    """Refuse, by name, a LoRA made for another family than ``family``."""
+    try:
+        theirs = lora_family(path)
+    except UnknownFamily as error:
+        raise UnknownFamily(f"{what} {Path(path).name}: made for {error}") from None
+    if theirs is not None and theirs.name != family.name:
+        raise UnknownFamily(
+            f"{what} {Path(path).name} is made for {theirs.title} and this model is {family.title}: "
+            f"use a LoRA made for {family.title}"
+        )
