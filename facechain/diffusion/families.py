@@ -29,14 +29,16 @@ from .tiny import TINY_WIDTH
 
 @dataclass(frozen=True)
 class Family:
-    """name: the registry key (``--tiny``/CLI spelling); title: how messages name it; pipeline: the diffusers
-    text-to-image class; resolution: its native side; objective: what the denoiser is trained to predict
-    ("epsilon" noise, or "flow" the rectified-flow velocity); cross_attention: the text-embedding width its
-    cross-attention reads (None: joint attention, no cross-attention)."""
+    """name: the registry key (the CLI's spelling); title: how messages name it; pipeline: the diffusers
+    text-to-image class; auto_key: its key in diffusers' AutoPipeline tables; resolution: its native side;
+    objective: what the denoiser is trained to predict ("epsilon" noise, or "flow" the rectified-flow
+    velocity); cross_attention: the text-embedding width its cross-attention reads (None: joint attention,
+    no cross-attention)."""
 
     name: str
     title: str
     pipeline: str
+    auto_key: str
     resolution: int
     objective: str
     cross_attention: int | None
@@ -49,9 +51,9 @@ class Family:
 FAMILIES = {
     family.name: family
     for family in (
-        Family("sd15", "SD 1.x", "StableDiffusionPipeline", 512, "epsilon", 768),
-        Family("sdxl", "SDXL", "StableDiffusionXLPipeline", 1024, "epsilon", 2048),
-        Family("flux1", "FLUX.1", "FluxPipeline", 1024, "flow", None),
+        Family("sd15", "SD 1.x", "StableDiffusionPipeline", "stable-diffusion", 512, "epsilon", 768),
+        Family("sdxl", "SDXL", "StableDiffusionXLPipeline", "stable-diffusion-xl", 1024, "epsilon", 2048),
+        Family("flux1", "FLUX.1", "FluxPipeline", "flux", 1024, "flow", None),
     )
 }
 UNSUPPORTED_WIDTHS = {1024: "SD 2.x"}
@@ -63,14 +65,6 @@ class UnknownFamily(BadArguments):
     """A model, checkpoint or LoRA whose family is not one the product knows; the message says what it is."""
 
 
-def width_title(width: int) -> str:
-    """How messages name the family whose cross-attention reads ``width``-wide text embeddings."""
-    for family in FAMILIES.values():
-        if family.cross_attention == width:
-            return family.title
-    return UNSUPPORTED_WIDTHS.get(width, "an unknown family")
-
-
 def family_by_width(width: int) -> Family:
     """The family whose cross-attention reads ``width``-wide text embeddings; the tiny offline model's
     width is SD 1.x's layout at 32 wide (``tiny.py``)."""
@@ -79,17 +73,34 @@ def family_by_width(width: int) -> Family:
             return family
     if width == TINY_WIDTH:
         return FAMILIES["sd15"]
-    raise UnknownFamily(f"{width_title(width)} (cross-attention width {width}), a family facechain does not support")
+    name = UNSUPPORTED_WIDTHS.get(width, "an unknown family")
+    raise UnknownFamily(f"{name} (cross-attention width {width}), a family facechain does not support")
+
+
+def width_title(width: int) -> str:
+    """How messages name the family whose cross-attention reads ``width``-wide text embeddings."""
+    try:
+        return family_by_width(width).title
+    except UnknownFamily:
+        return UNSUPPORTED_WIDTHS.get(width, "an unknown family")
 
 
 def pipeline_family(pipe) -> Family:
-    """The family of a loaded pipeline, from its denoiser."""
-    unet = getattr(pipe, "unet", None)
-    if unet is not None:
-        return family_by_width(int(unet.config.cross_attention_dim))
-    if type(getattr(pipe, "transformer", None)).__name__ == FAMILIES["flux1"].architecture.denoiser.class_name:
-        return FAMILIES["flux1"]
-    raise UnknownFamily(f"{type(pipe).__name__} is not a pipeline of a family facechain knows")
+    """The family of a loaded pipeline, by its class in diffusers' AutoPipeline tables (our subclasses
+    count as their parents); an SD pipeline whose cross-attention reads another width (SD 2.x) is refused."""
+    from pipelines.siblings import family_key
+
+    try:
+        key = family_key(pipe)
+    except TypeError as error:
+        raise UnknownFamily(str(error)) from None
+    for family in FAMILIES.values():
+        if family.auto_key == key:
+            width = getattr(getattr(pipe, "unet", None), "config", {}).get("cross_attention_dim")
+            if width in UNSUPPORTED_WIDTHS:
+                family_by_width(width)  # raises, naming it
+            return family
+    raise UnknownFamily(f"{type(pipe).__name__} ({key}) is not a pipeline of a family facechain knows")
 
 
 def family_named(name: str) -> Family:

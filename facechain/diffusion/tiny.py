@@ -24,61 +24,60 @@ TINY_WIDTH = 32
 """The tiny text encoder's width, and so the tiny UNet's cross-attention width."""
 
 
-def tiny_text_encoder(tokenizer, max_positions: int = 77):
+def tiny_text_encoder(tokenizer, max_positions: int = 77, projection: bool = False):
     """A CLIP text encoder 32 wide and 2 layers deep over ``tokenizer``'s vocabulary, randomly initialised
     from torch's current seed: the text side of the tiny model and of the SuDe toy model (which reads 12
-    tokens)."""
-    from transformers import CLIPTextConfig, CLIPTextModel
+    tokens); with ``projection``, SDXL's second encoder's kind (a pooled projection 32 wide)."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    return CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=TINY_WIDTH,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=max_positions,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+    config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=TINY_WIDTH,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **({"projection_dim": TINY_WIDTH} if projection else {}),
+    )
+    return CLIPTextModelWithProjection(config) if projection else CLIPTextModel(config)
+
+
+TINY_UNET = {
+    "sample_size": TINY_RESOLUTION // 8,
+    "in_channels": 4,
+    "out_channels": 4,
+    "layers_per_block": 1,
+    "block_out_channels": (32, 64),
+    "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D"),
+    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D"),
+    "attention_head_dim": 8,
+}
+"""The tiny UNet's layout, SD 1.5's at 1/10 the width and half the depth; SDXL's adds size conditioning."""
+
+
+def tiny_vae():
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(32, 32, 32, 32),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=TINY_RESOLUTION,
     )
 
 
-def build_tiny_pipeline(seed: int = 0):
-    """A StableDiffusionPipeline of tiny, seeded random components at 64x64 pixels (8x8 latents)."""
-    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+def tiny_scheduler():
+    from diffusers import DDPMScheduler
 
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        unet = UNet2DConditionModel(
-            sample_size=TINY_RESOLUTION // 8,
-            in_channels=4,
-            out_channels=4,
-            layers_per_block=1,
-            block_out_channels=(32, 64),
-            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-            cross_attention_dim=TINY_WIDTH,
-            attention_head_dim=8,
-        )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            block_out_channels=(32, 32, 32, 32),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=1,
-            norm_num_groups=8,
-            sample_size=TINY_RESOLUTION,
-        )
-        tokenizer = clip_tokenizer()
-        text_encoder = tiny_text_encoder(tokenizer)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    scheduler = DDPMScheduler(
+    return DDPMScheduler(
         num_train_timesteps=1000,
         beta_start=0.00085,
         beta_end=0.012,
@@ -86,15 +85,73 @@ def build_tiny_pipeline(seed: int = 0):
         clip_sample=False,
         steps_offset=1,
     )
+
+
+def seeded(seed: int, build):
+    """``build()`` under torch's global seed ``seed``, the caller's random state left as it was."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return build()
+    finally:
+        torch.random.set_rng_state(generator_state)
+
+
+def build_tiny_pipeline(seed: int = 0):
+    """A StableDiffusionPipeline of tiny, seeded random components at 64x64 pixels (8x8 latents)."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+    def components():
+        unet = UNet2DConditionModel(**TINY_UNET, cross_attention_dim=TINY_WIDTH)
+        vae = tiny_vae()
+        tokenizer = clip_tokenizer()
+        return unet, vae, tokenizer, tiny_text_encoder(tokenizer)
+
+    unet, vae, tokenizer, text_encoder = seeded(seed, components)
     return StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         unet=unet,
-        scheduler=scheduler,
+        scheduler=tiny_scheduler(),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
+    )
+
+
+TINY_TIME_EMBEDDING = 8
+"""Width of each of SDXL's six size/crop numbers' embedding in the tiny SDXL UNet (256 in SDXL)."""
+
+
+def build_tiny_sdxl_pipeline(seed: int = 0):
+    """A StableDiffusionXLPipeline of tiny, seeded random components at 64x64 pixels: SDXL's layout (two
+    text encoders whose penultimate states are concatenated, the second's pooled projection and the six
+    size/crop numbers as added conditioning), so SDXL code paths run offline. Workflow only, like the
+    SD 1.5 tiny model."""
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
+
+    def components():
+        unet = UNet2DConditionModel(
+            **TINY_UNET,
+            cross_attention_dim=2 * TINY_WIDTH,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=TINY_TIME_EMBEDDING,
+            projection_class_embeddings_input_dim=6 * TINY_TIME_EMBEDDING + TINY_WIDTH,
+        )
+        tokenizer = clip_tokenizer()
+        vae, encoder = tiny_vae(), tiny_text_encoder(tokenizer)
+        return unet, vae, tokenizer, encoder, tiny_text_encoder(tokenizer, projection=True)
+
+    unet, vae, tokenizer, text_encoder, text_encoder_2 = seeded(seed, components)
+    return StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=tiny_scheduler(),
     )
 
 

@@ -1,0 +1,96 @@
+"""The generation paths that are family-neutral by construction, run on a tiny SDXL pipeline built from
+configs (diffusion/tiny.py): its family is read from the folder and from the loaded pipeline, the face
+detail pass gets SDXL's image-to-image pipeline on the same modules and changes only the masked pixels,
+and a ControlNet made from the SDXL UNet steers SDXL's ControlNet pipeline; a ControlNet of SD 1.x's width
+is refused by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facechain.diffusion.families import folder_family, pipeline_family
+from facechain.diffusion.tiny import build_tiny_sdxl_pipeline
+from facechain.examples import astronaut
+from facechain.faces.masks import face_mask
+from facechain.portrait.generation.control import Control, load_controlnet
+from facechain.portrait.generation.detail import FEATHER_SHARE, DetailSettings, FaceDetailer, crop_square
+from facechain.portrait.generation.request import GenerationError
+from pipelines.siblings import sibling_pipeline
+from tests.test_detail import FixedFace
+
+
+@pytest.fixture(scope="module")
+def xl():
+    pipe = build_tiny_sdxl_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def test_the_family_is_read_from_the_folder_and_the_pipeline(xl, tmp_path):
+    xl.save_pretrained(tmp_path / "tiny-xl", safe_serialization=True)
+    assert folder_family(tmp_path / "tiny-xl").name == "sdxl"
+    assert pipeline_family(xl).name == "sdxl"
+    assert type(sibling_pipeline(xl, "image2image")).__name__ == "StableDiffusionXLImg2ImgPipeline"
+
+
+def test_the_detail_pass_runs_on_sdxl_and_changes_only_the_face(xl, analyzer):
+    photo = astronaut().resize((64, 64))
+    detailer = FaceDetailer(xl, FixedFace(analyzer), "sks, a woman", "", 4, 5.0, DetailSettings(0.5, 0.6, "subject"))
+    assert detailer.img2img.unet is xl.unet and detailer.img2img.text_encoder_2 is xl.text_encoder_2
+    plan = detailer.plan(photo)
+    out = detailer.refine(photo, plan, torch.Generator().manual_seed(0))
+    changed = np.any(np.asarray(out) != np.asarray(photo), axis=-1)
+    face = plan[0][0]
+    left, top, side = crop_square(face, photo.size, 0.6)
+    inside = np.zeros(changed.shape, dtype=bool)
+    mask = face_mask(face.landmarks - np.array([left, top]), (side, side), FEATHER_SHARE * face.size)
+    inside[top : top + side, left : left + side] = mask > 0
+    assert changed.any() and not (changed & ~inside).any()
+
+
+def sdxl_controlnet(xl, folder):
+    """``ControlNetModel.from_unet`` on the tiny SDXL UNet, zero convolutions given random weights."""
+    from diffusers import ControlNetModel
+
+    controlnet = ControlNetModel.from_unet(xl.unet, conditioning_embedding_out_channels=(16, 32, 64, 128))
+    torch.manual_seed(0)
+    for block in [
+        *controlnet.controlnet_down_blocks,
+        controlnet.controlnet_mid_block,
+        controlnet.controlnet_cond_embedding.conv_out,
+    ]:
+        torch.nn.init.normal_(block.weight, std=0.2)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def test_a_controlnet_steers_sdxl_and_one_of_another_width_is_refused(xl, tmp_path):
+    from diffusers import ControlNetModel
+
+    folder = sdxl_controlnet(xl, tmp_path / "xl-canny")
+    controlnet = load_controlnet(str(folder), xl.unet)
+    steered = sibling_pipeline(xl, "text2image", controlnet)
+    assert type(steered).__name__ == "StableDiffusionXLControlNetPipeline" and steered.unet is xl.unet
+
+    def draw(control: Image.Image) -> np.ndarray:
+        arguments = Control(controlnet, control, 1.0, 0.0, 1.0).arguments(control, "image")
+        result = steered(
+            "sks", num_inference_steps=2, height=64, width=64, generator=torch.Generator().manual_seed(1), **arguments
+        )
+        return np.asarray(result.images[0])
+
+    edges = Image.fromarray(np.tile(np.eye(64, dtype=np.uint8)[..., None] * 255, (1, 1, 3)))
+    assert not np.array_equal(draw(edges), draw(edges.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    ControlNetModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        conditioning_embedding_out_channels=(16, 32),
+    ).save_pretrained(tmp_path / "sd15-like", safe_serialization=True)
+    with pytest.raises(GenerationError, match=r"another base-model family \(SD 1.x with cross-attention width 32\)"):
+        load_controlnet(str(tmp_path / "sd15-like"), xl.unet)
