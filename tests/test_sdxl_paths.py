@@ -20,6 +20,7 @@ from facechain.portrait.generation.detail import FEATHER_SHARE, DetailSettings, 
 from facechain.portrait.generation.request import GenerationError
 from pipelines.siblings import sibling_pipeline
 from tests.test_detail import FixedFace
+from tests.test_template_control import controlnet_of_width, steering_controlnet
 
 
 @pytest.fixture(scope="module")
@@ -51,26 +52,8 @@ def test_the_detail_pass_runs_on_sdxl_and_changes_only_the_face(xl, analyzer):
     assert changed.any() and not (changed & ~inside).any()
 
 
-def sdxl_controlnet(xl, folder):
-    """``ControlNetModel.from_unet`` on the tiny SDXL UNet, zero convolutions given random weights."""
-    from diffusers import ControlNetModel
-
-    controlnet = ControlNetModel.from_unet(xl.unet, conditioning_embedding_out_channels=(16, 32, 64, 128))
-    torch.manual_seed(0)
-    for block in [
-        *controlnet.controlnet_down_blocks,
-        controlnet.controlnet_mid_block,
-        controlnet.controlnet_cond_embedding.conv_out,
-    ]:
-        torch.nn.init.normal_(block.weight, std=0.2)
-    controlnet.save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
 def test_a_controlnet_steers_sdxl_and_one_of_another_width_is_refused(xl, tmp_path):
-    from diffusers import ControlNetModel
-
-    folder = sdxl_controlnet(xl, tmp_path / "xl-canny")
+    folder = steering_controlnet(xl.unet, tmp_path / "xl-canny")
     controlnet = load_controlnet(str(folder), xl.unet)
     steered = sibling_pipeline(xl, "text2image", controlnet)
     assert type(steered).__name__ == "StableDiffusionXLControlNetPipeline" and steered.unet is xl.unet
@@ -84,13 +67,5 @@ def test_a_controlnet_steers_sdxl_and_one_of_another_width_is_refused(xl, tmp_pa
 
     edges = Image.fromarray(np.tile(np.eye(64, dtype=np.uint8)[..., None] * 255, (1, 1, 3)))
     assert not np.array_equal(draw(edges), draw(edges.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
-    ControlNetModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        conditioning_embedding_out_channels=(16, 32),
-    ).save_pretrained(tmp_path / "sd15-like", safe_serialization=True)
     with pytest.raises(GenerationError, match=r"another base-model family \(SD 1.x with cross-attention width 32\)"):
-        load_controlnet(str(tmp_path / "sd15-like"), xl.unet)
+        load_controlnet(str(controlnet_of_width(32, tmp_path / "sd15-like")), xl.unet)

@@ -6,6 +6,7 @@ ControlNets that cannot be used are refused by name."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,14 +99,11 @@ def test_bad_templates_fail_clearly(model, settings, analyzer, tmp_path):  # noq
         GenerationRequest(model=model, template="astronaut", detail=False)
 
 
-@pytest.fixture(scope="module")
-def tiny_controlnet(tmp_path_factory, settings):  # noqa: F811
-    """``ControlNetModel.from_unet`` on the tiny UNet, its zero convolutions (the control image's way in
-    and the residuals' way out) given seeded random weights: zero ones, as a fresh ControlNet has, add
-    nothing."""
-    from diffusers import ControlNetModel, UNet2DConditionModel
+def steering_controlnet(unet, folder: Path) -> Path:
+    """``ControlNetModel.from_unet`` on ``unet``, its zero convolutions (the control image's way in and the
+    residuals' way out) given seeded random weights: zero ones, as a fresh ControlNet has, add nothing."""
+    from diffusers import ControlNetModel
 
-    unet = UNet2DConditionModel.from_pretrained(ensure_tiny_model(settings.home / "tiny-sd") / "unet")
     controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32, 64, 128))
     torch.manual_seed(0)
     zero = [
@@ -115,9 +113,31 @@ def tiny_controlnet(tmp_path_factory, settings):  # noqa: F811
     ]
     for block in zero:
         torch.nn.init.normal_(block.weight, std=0.2)
-    folder = tmp_path_factory.mktemp("controlnet") / "tiny-canny"
     controlnet.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def controlnet_of_width(width: int, folder: Path) -> Path:
+    """A tiny ControlNet whose cross-attention reads ``width``-wide text embeddings (another family's)."""
+    from diffusers import ControlNetModel
+
+    ControlNetModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=width,
+        attention_head_dim=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        conditioning_embedding_out_channels=(16, 32),
+    ).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_controlnet(tmp_path_factory, settings):  # noqa: F811
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(ensure_tiny_model(settings.home / "tiny-sd") / "unet")
+    return steering_controlnet(unet, tmp_path_factory.mktemp("controlnet") / "tiny-canny")
 
 
 def control_files(tmp_path):
@@ -176,18 +196,8 @@ def test_a_controlnet_in_template_mode_steers_only_the_face(model, settings, ana
 
 
 def test_controlnets_that_cannot_be_used_are_refused_by_name(model, settings, tmp_path, monkeypatch):  # noqa: F811
-    from diffusers import ControlNetModel
-
     control_files(tmp_path)
-    other = ControlNetModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=64,
-        attention_head_dim=8,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        conditioning_embedding_out_channels=(16, 32),
-    )
-    other.save_pretrained(tmp_path / "other-family", safe_serialization=True)
+    controlnet_of_width(64, tmp_path / "other-family")
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cases = {
