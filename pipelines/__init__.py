@@ -1,5 +1,6 @@
 """diffusers ``DiffusionPipeline`` subclasses, usable on their own (``from pipelines import ...``):
-``PortraitPipeline`` (base model + person LoRA + style LoRA as named adapters) and
+``PortraitPipeline`` / ``PortraitXLPipeline`` (SD 1.x / SDXL base model + person LoRA + style LoRA as named
+adapters) and
 ``HumanMACPipeline`` (K motion futures by masked motion completion).
 
 This package and ``models`` import nothing from ``facechain``; ``facechain`` builds on them. The
@@ -10,7 +11,12 @@ pipelines load torch and diffusers on first use, so ``pipelines.schedulers`` and
 from .lora_files import LORA_WEIGHTS, LoraFileError, check_lora_file
 from .schedulers import MOTION_SOLVERS, PORTRAIT_SOLVERS, Solver
 
-_PIPELINES = {"HumanMACPipeline": "humanmac", "MotionOutput": "humanmac", "PortraitPipeline": "portrait"}
+_PIPELINES = {
+    "HumanMACPipeline": "humanmac",
+    "MotionOutput": "humanmac",
+    "PortraitPipeline": "portrait",
+    "PortraitXLPipeline": "portrait",
+}
 
 __all__ = [
     "HumanMACPipeline",
@@ -20,6 +26,7 @@ __all__ = [
     "MotionOutput",
     "PORTRAIT_SOLVERS",
     "PortraitPipeline",
+    "PortraitXLPipeline",
     "Solver",
     "check_lora_file",
 ]

@@ -1,5 +1,5 @@
-"""PortraitPipeline: Stable Diffusion with a person's LoRA "digital twin" and an optional style LoRA,
-each a named PEFT adapter with its own weight, in diffusers' own vocabulary.
+"""PortraitPipeline (SD 1.x) and PortraitXLPipeline (SDXL): a base model with a person's LoRA "digital
+twin" and an optional style LoRA, each a named PEFT adapter with its own weight, in diffusers' own vocabulary.
 
 Adapters stay separate from the base weights (no merge), so changing a style or a weight is a call
 to ``set_adapters``, not a reload of the base model; the base model is never altered. What differs
@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffusers import StableDiffusionPipeline
+from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
 from .lora_files import HUB_ID, LORA_WEIGHTS, check_lora_file
 
 
-class PortraitPipeline(StableDiffusionPipeline):
-    """``StableDiffusionPipeline`` whose LoRA adapters load only from checked safetensors."""
+class PortraitAdapters:
+    """What a portrait pipeline of any family adds to diffusers' own: LoRAs only from checked safetensors,
+    ``set_adapters`` meaning "exactly these", and the face detail pass for a given square and mask. Mixed
+    in before the family's diffusers pipeline class."""
 
     def load_lora_weights(self, pretrained_model_name_or_path_or_dict, adapter_name: str | None = None, **kwargs):
         """diffusers' ``load_lora_weights`` for safetensors only.
@@ -90,3 +92,11 @@ class PortraitPipeline(StableDiffusionPipeline):
         return Image.fromarray(
             redraw_square(img2img, pixels, square, np.asarray(mask, dtype=np.float32), native, **call)
         )
+
+
+class PortraitPipeline(PortraitAdapters, StableDiffusionPipeline):
+    """``StableDiffusionPipeline`` (SD 1.x) with ``PortraitAdapters``."""
+
+
+class PortraitXLPipeline(PortraitAdapters, StableDiffusionXLPipeline):
+    """``StableDiffusionXLPipeline`` with ``PortraitAdapters``: the same calls on SDXL base models."""

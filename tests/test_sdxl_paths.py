@@ -6,20 +6,26 @@ is refused by name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from facechain.diffusion.families import folder_family, pipeline_family
+from facechain.diffusion.architectures import UNET_LORA_TARGETS
+from facechain.diffusion.families import UnknownFamily, folder_family, pipeline_family
 from facechain.diffusion.tiny import build_tiny_sdxl_pipeline
 from facechain.examples import astronaut
 from facechain.faces.masks import face_mask
 from facechain.portrait.generation.control import Control, load_controlnet
 from facechain.portrait.generation.detail import FEATHER_SHARE, DetailSettings, FaceDetailer, crop_square
-from facechain.portrait.generation.request import GenerationError
+from facechain.portrait.generation.generate import PipelineCache, generate
+from facechain.portrait.generation.request import GenerationError, GenerationRequest
+from facechain.portrait.model_folder import REFERENCE_FILE, write_training_record
 from pipelines.siblings import sibling_pipeline
 from tests.test_detail import FixedFace
+from tests.test_generate import model, settings  # noqa: F401  (module fixtures: the tiny SD 1.5 model)
 from tests.test_template_control import controlnet_of_width, steering_controlnet
 
 
@@ -69,3 +75,49 @@ def test_a_controlnet_steers_sdxl_and_one_of_another_width_is_refused(xl, tmp_pa
     assert not np.array_equal(draw(edges), draw(edges.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
     with pytest.raises(GenerationError, match=r"another base-model family \(SD 1.x with cross-attention width 32\)"):
         load_controlnet(str(controlnet_of_width(32, tmp_path / "sd15-like")), xl.unet)
+
+
+@pytest.fixture(scope="module")
+def xl_model(tmp_path_factory) -> Path:
+    """A model folder on the tiny SDXL base model, its person LoRA a seeded random rank-4 LoRA saved by
+    diffusers' SDXL ``save_lora_weights`` (training SDXL LoRAs comes later)."""
+    from diffusers import StableDiffusionXLPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    root = tmp_path_factory.mktemp("xl-model")
+    base = build_tiny_sdxl_pipeline()
+    base.save_pretrained(root / "base", safe_serialization=True)
+    torch.manual_seed(3)
+    base.unet.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, init_lora_weights="gaussian", target_modules=list(UNET_LORA_TARGETS))
+    )
+    for name, parameter in base.unet.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(parameter, std=0.5)
+    folder = root / "model"
+    StableDiffusionXLPipeline.save_lora_weights(folder, unet_lora_layers=get_peft_model_state_dict(base.unet))
+    astronaut().save(folder / REFERENCE_FILE)
+    record = {"base_model": str(root / "base"), "trigger": "sks", "class_prompt": "a woman", "resolution": 64}
+    write_training_record(folder, {**record, "steps": 1, "config": {}})
+    return folder
+
+
+def test_generation_runs_on_an_sdxl_model_with_the_detail_pass(xl_model, analyzer, settings):  # noqa: F811
+    cache = PipelineCache()
+    common = {"model": xl_model, "count": 2, "steps": 3, "seed": 4}
+    result = generate(GenerationRequest(**common), settings, FixedFace(analyzer), cache=cache)
+    assert type(cache.pipe).__name__ == "PortraitXLPipeline"
+    assert [p.image.size for p in result.portraits] == [(64, 64)] * 2
+    assert all(p.faces[0].refined for p in result.portraits)
+    off = generate(GenerationRequest(**common, person_weight=0.0, detail=False), settings, cache=cache)
+    on = generate(GenerationRequest(**common, person_weight=1.0, detail=False), settings, cache=cache)
+    assert not np.array_equal(np.asarray(off.portraits[0].image), np.asarray(on.portraits[0].image))  # the LoRA acts
+
+
+def test_an_sd15_style_lora_is_refused_on_an_sdxl_model(xl_model, model, settings):  # noqa: F811
+    request = GenerationRequest(
+        model=xl_model, count=1, steps=2, detail=False, style_lora=str(model / "pytorch_lora_weights.safetensors")
+    )
+    with pytest.raises(UnknownFamily, match="is made for SD 1.x and this model is SDXL"):
+        generate(request, settings, cache=PipelineCache())

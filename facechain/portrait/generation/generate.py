@@ -27,7 +27,7 @@ from pipelines.siblings import sibling_pipeline
 from ...atomic import staged_file, staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
-from ...diffusion.families import check_lora_family, pipeline_family
+from ...diffusion.families import check_lora_family, folder_family, pipeline_family
 from ...diffusion.tiny import TINY_NOTICE
 from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
@@ -88,14 +88,16 @@ class PipelineCache:
         self.controlnet = None
 
     def get(self, model_dir: Path):
-        from pipelines import PortraitPipeline
+        import pipelines
 
         if self.key != model_dir:
             log.info("loading the base model %s", model_dir)
+            family = folder_family(model_dir)
+            if family.name not in PORTRAIT_PIPELINES:
+                raise GenerationError(f"{model_dir} is a {family.title} model, on which facechain cannot generate yet")
+            class_name, options = PORTRAIT_PIPELINES[family.name]
             with model_loading():
-                self.pipe = PortraitPipeline.from_pretrained(
-                    model_dir, safety_checker=None, requires_safety_checker=False
-                )
+                self.pipe = getattr(pipelines, class_name).from_pretrained(model_dir, **options)
             self.pipe.set_progress_bar_config(disable=True)
             self.key = model_dir
         return self.pipe
@@ -108,6 +110,14 @@ class PipelineCache:
             self.controlnet_key = source
         return self.controlnet
 
+
+PORTRAIT_PIPELINES = {
+    "sd15": ("PortraitPipeline", {"safety_checker": None, "requires_safety_checker": False}),
+    "sdxl": ("PortraitXLPipeline", {}),
+}
+"""The portrait pipeline class (and loading options) of each family generation runs on; FLUX.1 is not
+among them yet. SD 1.x loads without its safety checker, as it always has here (a separate model that local
+folders often lack)."""
 
 DEFAULT_CACHE = PipelineCache()
 
