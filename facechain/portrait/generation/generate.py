@@ -84,7 +84,7 @@ class PipelineCache:
         self.lock = threading.Lock()
         self.key: Path | None = None
         self.pipe = None
-        self.controlnet_key: str | None = None
+        self.controlnet_key: tuple[Path, str] | None = None
         self.controlnet = None
 
     def get(self, model_dir: Path):
@@ -103,11 +103,12 @@ class PipelineCache:
         return self.pipe
 
     def get_controlnet(self, source: str):
-        """The ControlNet ``source`` names, checked against the loaded base model (one kept at a time)."""
-        if self.controlnet_key != source:
+        """The ControlNet ``source`` names, checked against the loaded base model (one kept at a time, and
+        checked again when the base model changes)."""
+        if self.controlnet_key != (self.key, source):
             self.controlnet, self.controlnet_key = None, None  # the old one is freed before the new one loads
             self.controlnet = load_controlnet(source, self.pipe.unet)
-            self.controlnet_key = source
+            self.controlnet_key = (self.key, source)
         return self.controlnet
 
 
@@ -195,6 +196,8 @@ def render(
     ``count`` times; with ``analyzer`` and ``request.detail``, each one's chosen faces then get the face
     detail pass. Not yet judged."""
     settings = settings or Settings.from_env()
+    if request.template and analyzer is None:
+        raise ValueError("template mode puts the face where the face engine finds one: pass an analyzer")
     model = TrainedModel.open(Path(request.model))
     find_lora(model.lora)  # a damaged LoRA is refused before the base model loads
     style = load_styles(settings).get(request.style)
