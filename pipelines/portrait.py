@@ -86,12 +86,16 @@ class PortraitAdapters:
         from .face_detail import redraw_square
         from .siblings import sibling_pipeline
 
+        left, top, side = square
+        if left < 0 or top < 0 or side < 1 or left + side > image.width or top + side > image.height:
+            raise ValueError(f"the square {square} does not lie inside the {image.width}x{image.height} image")
+        mask = np.asarray(mask, dtype=np.float32)
+        if mask.shape != (side, side):
+            raise ValueError(f"the mask is {mask.shape}; the square needs ({side}, {side})")
         img2img = sibling_pipeline(self, "image2image", controlnet)
         native = self.unet.config.sample_size * self.vae_scale_factor
         pixels = np.asarray(image.convert("RGB"))
-        return Image.fromarray(
-            redraw_square(img2img, pixels, square, np.asarray(mask, dtype=np.float32), native, **call)
-        )
+        return Image.fromarray(redraw_square(img2img, pixels, square, mask, native, **call))
 
 
 class PortraitPipeline(PortraitAdapters, StableDiffusionPipeline):

@@ -96,6 +96,10 @@ def test_the_pipeline_alone_redraws_a_square_through_any_mask(loaded, group):
     """``PortraitPipeline.refine_square`` with a mask from no face engine at all: a disc."""
     ys, xs = np.mgrid[0:200, 0:200]
     disc = (np.hypot(xs - 100, ys - 100) < 60).astype(np.float32)
+    with pytest.raises(ValueError, match="does not lie inside"):
+        loaded.refine_square(group, (1200, 100, 200), disc, prompt="sks")
+    with pytest.raises(ValueError, match="the square needs .200, 200."):
+        loaded.refine_square(group, (300, 100, 200), disc[:100], prompt="sks")
     out = loaded.refine_square(
         group,
         (300, 100, 200),
@@ -144,6 +148,25 @@ def test_bad_face_choices_are_refused_before_anything_loads(model):  # noqa: F81
         GenerationRequest(model=model, detail_strength=0)
 
 
+def test_a_short_schedule_still_gives_the_pass_one_step():
+    """8 LCM steps at strength 0.1 would be int(0.8) = 0 image-to-image steps (diffusers then fails):
+    the pass asks for a 10-step schedule and runs its last step."""
+    from facechain.portrait.generation.request import detail_schedule, image_to_image_steps
+
+    assert (detail_schedule(8, 0.1), image_to_image_steps(8, 0.1)) == (10, 1)
+    assert (detail_schedule(2, 0.4), image_to_image_steps(2, 0.4)) == (3, 1)
+    assert (detail_schedule(30, 0.4), image_to_image_steps(30, 0.4)) == (30, 12)  # the usual case: unchanged
+    assert (detail_schedule(4, 0.5), image_to_image_steps(4, 0.5)) == (4, 2)
+
+
+def test_the_mask_fades_out_before_the_square_ends():
+    """A close-up whose face oval is wider than the square: the mask reaches 0 on the square's own edge."""
+    from facechain.portrait.generation.detail import edge_fade
+
+    fade = edge_fade(100, 10)
+    assert fade[0].max() == 0 and fade[:, 0].max() == 0 and fade[50, 50] == 1 and fade[5, 50] == 0.5
+
+
 class FixedFace:
     """A stand-in face engine that finds one face ``side`` px wide from (16, 16): by default the middle
     half of a 64 px tiny-model image (the tiny model draws noise, in which no real engine finds a face)."""
@@ -175,6 +198,7 @@ def test_generation_refines_then_ranks_and_records_the_faces(model, settings, an
         assert portrait.faces[0].refined and portrait.faces[0].box == [16.0, 16.0, 48.0, 48.0]
     assert all(p.faces is None for p in plain.portraits)
     assert steps[-1][0] == steps[-1][1] == 2 * 4 + 2 * 2  # sampling, then 2 steps (0.5 x 4) per face
+    assert {total for _, total, _ in steps} == {12}  # the face's steps expected from the start: no jump back
     assert "face detail" in steps[-1][2]
     out = write_generation(detailed, tmp_path / "out")
     results = json.loads((out / "results.json").read_text())

@@ -52,6 +52,9 @@ def test_folders_by_their_pipeline_or_denoiser(tmp_path, settings):  # noqa: F81
     assert folder_family(transformer).name == "flux1"
     with pytest.raises(UnknownFamily, match="SD 2.x .cross-attention width 1024."):
         folder_family(model_folder(tmp_path, "sd2", unet={"cross_attention_dim": 1024}))
+    sd21 = model_folder(tmp_path, "sd21", "StableDiffusionPipeline", unet={"cross_attention_dim": 1024})
+    with pytest.raises(UnknownFamily, match="SD 2.x"):  # SD 2.x ships as a StableDiffusionPipeline too
+        folder_family(sd21)
     with pytest.raises(UnknownFamily, match="not a model folder of a family facechain knows"):
         folder_family(model_folder(tmp_path, "other", "KandinskyPipeline"))
 

@@ -112,15 +112,18 @@ def family_named(name: str) -> Family:
 def folder_family(folder: Path) -> Family:
     """The family of a diffusers model folder."""
     folder = Path(folder)
+    unet = folder / "unet" / "config.json"
+    width = int(json.loads(unet.read_text(encoding="utf-8"))["cross_attention_dim"]) if unet.is_file() else None
     index = folder / "model_index.json"
     if index.is_file():
         pipeline = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
         for family in FAMILIES.values():
             if pipeline == family.pipeline:
+                if width in UNSUPPORTED_WIDTHS:  # SD 2.x ships as a StableDiffusionPipeline too
+                    family_by_width(width)  # raises, naming it
                 return family
-    unet = folder / "unet" / "config.json"
-    if unet.is_file():
-        return family_by_width(int(json.loads(unet.read_text(encoding="utf-8"))["cross_attention_dim"]))
+    if width is not None:
+        return family_by_width(width)
     transformer = folder / "transformer" / "config.json"
     if transformer.is_file():
         name = json.loads(transformer.read_text(encoding="utf-8")).get("_class_name")

@@ -105,5 +105,8 @@ def run_generate(params: dict, workspace: Workspace, settings: Settings, progres
     request = GenerationRequest(model=model, **options)
     out_name = safe_name(params.get("out") or f"{model.name}-{time.strftime('%Y%m%d-%H%M%S')}", "portraits")
     result = generate(request, settings, progress=progress)
+    for key, option in photos.items():  # results.json names the workspace item, not its server path
+        if params.get(key):
+            result.settings[option] = f"templates/{safe_name(params[key], 'photo')}"
     write_generation(result, workspace.item("outputs", out_name))
     return {"output": out_name, "portraits": len(result.portraits)}

@@ -74,6 +74,11 @@ def store_reference(context, workspace, upload: str, kind: str) -> str:
     name = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     with staged_folder(workspace.item("templates", name)) as staging:
         photo.image.save(staging / REFERENCE_PHOTO)
+    try:
+        context.workspaces.check_room(workspace, 0)  # the PNG can be larger than the upload was
+    except Exception:
+        workspace.delete("templates", name)
+        raise
     return name
 
 
@@ -190,7 +195,14 @@ def output_view(workspace, name: str | None):
 def generate_portraits(context, token: str, *choices, progress=None):
     """Handler of Generate: queue the job, follow it, yield (gallery, summary, results.json)."""
     workspace = context.workspace(token)
-    queued = submit(context, workspace, "generate", generation_params(context, workspace, *choices))
+    params = generation_params(context, workspace, *choices)
+    try:
+        queued = submit(context, workspace, "generate", params)
+    except Exception:  # refused (too many jobs ...): the photos stored for it go too
+        for key in ("template_upload", "control_upload"):
+            if params.get(key):
+                workspace.delete("templates", params[key])
+        raise
     for job in follow(context, queued, progress, "sampling step"):
         if not job.done:
             yield gr.skip(), waiting_text(context, job), gr.skip()
@@ -253,7 +265,9 @@ def build(context, token) -> None:
                 with gr.Row():
                     control_start = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Control from (share of steps)")
                     control_end = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control until")
-                control_photo = gr.Image(type="filepath", label="Control photo (without a template)", height=160)
+                control_photo = gr.Image(
+                    type="filepath", label="Control photo (else the structure comes from the template)", height=160
+                )
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown()

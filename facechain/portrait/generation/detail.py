@@ -33,7 +33,7 @@ from PIL import Image
 from ...faces import Face, FaceAnalyzer
 from ...faces.masks import face_mask
 from .control import Control
-from .request import DETAIL_STRENGTH, chosen_faces
+from .request import DETAIL_STRENGTH, chosen_faces, detail_schedule, image_to_image_steps
 
 MIN_DETAIL_FACE = 16
 """Face box side, in pixels of the image, below which a face is left alone: its crop would be
@@ -80,6 +80,15 @@ def crop_square(face: Face, size: tuple[int, int], padding: float) -> tuple[int,
     return left, top, side
 
 
+def edge_fade(side: int, width: float) -> np.ndarray:
+    """(side, side) weights rising from 0 on the square's outermost pixels to 1 at ``width`` px inside: a
+    face oval larger than the square (a close-up wider than the image's short side) then fades out before
+    the square ends instead of stopping at a straight seam."""
+    inward = np.minimum(np.arange(side), np.arange(side)[::-1]).astype(np.float32)
+    ramp = np.clip(inward / max(width, 1.0), 0.0, 1.0)
+    return np.minimum.outer(ramp, ramp)
+
+
 class FaceDetailer:
     """The pass for one request: the image-to-image sibling of ``pipe`` with the request's prompts."""
 
@@ -123,7 +132,7 @@ class FaceDetailer:
     @property
     def steps_per_face(self) -> int:
         """Sampling steps of one face: image-to-image runs the last ``strength`` of the schedule."""
-        return max(1, min(int(self.steps * self.settings.strength), self.steps))
+        return image_to_image_steps(self.steps, self.settings.strength)
 
     def refine(
         self,
@@ -146,7 +155,8 @@ class FaceDetailer:
 
         square = crop_square(face, (pixels.shape[1], pixels.shape[0]), self.settings.padding)
         side = square[2]
-        mask = face_mask(face.landmarks - np.array(square[:2]), (side, side), FEATHER_SHARE * face.size)
+        feather = FEATHER_SHARE * face.size
+        mask = face_mask(face.landmarks - np.array(square[:2]), (side, side), feather) * edge_fade(side, feather)
         control = {} if self.control is None else self.control.arguments(self.control.image, "control_image")
         return redraw_square(
             self.img2img,
@@ -157,7 +167,7 @@ class FaceDetailer:
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
             strength=self.settings.strength,
-            num_inference_steps=self.steps,
+            num_inference_steps=detail_schedule(self.steps, self.settings.strength),
             guidance_scale=self.guidance,
             generator=generator,
             callback_on_step_end=None if on_step is None else _each_step(on_step),

@@ -39,7 +39,7 @@ from .likeness import LikenessScale, boundary_cosine, likeness_scale
 from .lora_files import find_lora
 from .prompts import build_prompts
 from .ranking import Judgement, judge_portrait, photo_embeddings, rank_order, reference_embedding
-from .request import GenerationError, GenerationRequest
+from .request import GenerationError, GenerationRequest, chosen_faces, image_to_image_steps
 from .styles import Style, load_styles
 from .templates import checked_template_plan, template_image
 
@@ -172,14 +172,15 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
     pipe.scheduler = PORTRAIT_SOLVERS[request.scheduler].build(pipe.scheduler.config)
 
 
-def sampling_progress(progress: Progress | None, done: int, batch: int, steps: int, count: int):
-    """diffusers' ``callback_on_step_end`` reporting ``progress(sampling steps done, steps of all images)``,
-    so a long image moves the bar and a cancel (a progress call that raises) stops it within one step."""
+def sampling_progress(progress: Progress | None, done: int, batch: int, steps: int, count: int, after: int = 0):
+    """diffusers' ``callback_on_step_end`` reporting ``progress(sampling steps done, steps of all images +
+    after)``, so a long image moves the bar and a cancel (a progress call that raises) stops it within one
+    step; ``after``: the steps expected after sampling (the detail pass), so the bar does not fill early."""
     if progress is None:
         return None
 
     def on_step_end(pipe, step: int, timestep, tensors: dict) -> dict:
-        progress(done * steps + (step + 1) * batch, count * steps, f"image {done + batch}/{count}")
+        progress(done * steps + (step + 1) * batch, count * steps + after, f"image {done + batch}/{count}")
         return tensors
 
     return on_step_end
@@ -316,10 +317,21 @@ def sample(
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 generator=[torch.Generator().manual_seed(s) for s in batch],
-                callback_on_step_end=sampling_progress(progress, start, len(batch), steps, len(seeds)),
+                callback_on_step_end=sampling_progress(
+                    progress, start, len(batch), steps, len(seeds), expected_detail_steps(request, len(seeds))
+                ),
                 **extra,
             ).images
     return images
+
+
+def expected_detail_steps(request: GenerationRequest, count: int) -> int:
+    """The detail pass's steps as expected before any face is found: one face per image unless the request
+    names more (the plan then sets the true total)."""
+    if not request.detail:
+        return 0
+    chosen = chosen_faces(request.detail_faces)
+    return count * (1 if chosen is None else len(chosen)) * image_to_image_steps(request.sampling[0], request.strength)
 
 
 def detail_settings(request: GenerationRequest) -> DetailSettings:

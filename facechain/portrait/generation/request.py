@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,19 @@ MAX_PROMPT = 1000
 
 class GenerationError(BadArguments):
     """A generation request that cannot run, with what to change."""
+
+
+def detail_schedule(steps: int, strength: float) -> int:
+    """The schedule length the detail pass asks image-to-image for: the request's steps, lengthened when
+    ``int(steps * strength)`` would run no step at all (8 LCM steps at strength 0.1: a 10-step schedule)."""
+    return max(steps, math.ceil(1 / strength - 1e-9))
+
+
+def image_to_image_steps(steps: int, strength: float) -> int:
+    """The sampling steps diffusers' image-to-image runs on the detail pass's schedule: the last
+    ``int(schedule * strength)`` of it, at least one."""
+    schedule = detail_schedule(steps, strength)
+    return min(int(schedule * strength), schedule)
 
 
 def chosen_faces(choice: str) -> set[int] | None:

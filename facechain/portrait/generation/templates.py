@@ -90,8 +90,18 @@ def template_image(source: str | Path) -> Image.Image:
         raise GenerationError(f"template {path.name}: {error}") from None
 
 
-def checked_template_plan(name: str, plan: list) -> None:
+def template_title(source: str) -> str:
+    """How messages name a template: a shipped one by name, a file by its name only (never its folder, which
+    for an app user's upload is a server path), an app upload as "your template photo"."""
+    if source in SHIPPED_TEMPLATES:
+        return source
+    name = Path(source).name
+    return "your template photo" if name == REFERENCE_PHOTO else name
+
+
+def checked_template_plan(source: str, plan: list) -> None:
     """Refuse a template the pass would leave as it is: no face, or none chosen that can be refined."""
+    name = template_title(source)
     if not any(face is not None for face, _ in plan):
         if not plan:
             raise GenerationError(
@@ -100,5 +110,5 @@ def checked_template_plan(name: str, plan: list) -> None:
         reasons = "; ".join(f"face {record.number}: {record.reason}" for _, record in plan)
         raise GenerationError(
             f"template {name} has {plural(len(plan), 'face')} and none to put the person into ({reasons}); "
-            "pick another face with --detail-faces (1 = the largest) or use a photo with larger faces"
+            "choose another face to refine (1 = the largest) or a photo with larger faces"
         )
