@@ -95,12 +95,13 @@ def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset,
 
 
 @pytest.mark.slow
-def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path):
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path, family):
     def config(out, **extra):
         return TrainConfig(
             dataset=dataset,
             out=out,
-            tiny=True,
+            tiny=family,
             steps=12,
             learning_rate=5e-3,
             checkpoint_every=4,

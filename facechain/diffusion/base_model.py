@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import BadArguments, EnvironmentProblem
-from .tiny import ensure_tiny_model
+from .tiny import ensure_tiny_model, tiny_folder
 
 PIPELINE_FILES = [
     "model_index.json",
@@ -59,10 +59,12 @@ def downloaded_snapshot(repo_id: str, patterns: list[str]) -> tuple[Path | None,
         return None, f"{type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''}"
 
 
-def resolve_base_model(name: str | None, settings: Settings, tiny: bool = False) -> Path:
-    """A local folder in diffusers' layout holding the base model."""
+def resolve_base_model(name: str | None, settings: Settings, tiny: bool | str = False) -> Path:
+    """A local folder in diffusers' layout holding the base model; ``tiny``: the tiny offline model (of
+    that family when it names one)."""
     if tiny:
-        return ensure_tiny_model(settings.home / "tiny-sd")
+        family = tiny if isinstance(tiny, str) else "sd15"
+        return ensure_tiny_model(tiny_folder(settings.home, family), family)
     name = name or settings.base_model
     found = locally_available(name, settings)
     if found is not None:

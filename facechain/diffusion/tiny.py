@@ -155,14 +155,23 @@ def build_tiny_sdxl_pipeline(seed: int = 0):
     )
 
 
-def ensure_tiny_model(folder: str | Path) -> Path:
-    """The tiny model saved in diffusers' folder layout at ``folder`` (built once), so it loads
-    through the same ``from_pretrained`` path as a real base model."""
+TINY_BUILDERS = {"sd15": build_tiny_pipeline, "sdxl": build_tiny_sdxl_pipeline}
+"""The families with a tiny offline model (FLUX.1 needs a T5 tokenizer, which no package ships)."""
+
+
+def tiny_folder(home: Path, family: str = "sd15") -> Path:
+    """Where the tiny model of ``family`` is kept under facechain's home (SD 1.5's keeps its old name)."""
+    return Path(home) / ("tiny-sd" if family == "sd15" else f"tiny-{family}")
+
+
+def ensure_tiny_model(folder: str | Path, family: str = "sd15") -> Path:
+    """The tiny model of ``family`` saved in diffusers' folder layout at ``folder`` (built once), so it
+    loads through the same ``from_pretrained`` path as a real base model."""
     folder = Path(folder)
     with model_loading():
         if not (folder / TINY_MARKER).exists():  # checked under the lock: another thread may have built it
             with staged_folder(folder) as staging:
-                build_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
+                TINY_BUILDERS[family]().save_pretrained(staging, safe_serialization=True)
                 (staging / TINY_MARKER).write_text(json.dumps({"notice": TINY_NOTICE, "resolution": TINY_RESOLUTION}))
     return folder
 

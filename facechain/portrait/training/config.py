@@ -16,6 +16,9 @@ MAX_CHECKPOINT_INTERVAL = 100
 most a fifth of a short run (a 50-step demo checkpoints every 10 steps) and at most 100 steps of a long
 one; a LoRA checkpoint (weights + AdamW state) is a few MB, so keeping two costs nothing."""
 
+TINY_FAMILIES = ("sd15", "sdxl")
+"""The families with a tiny offline model (``diffusion.tiny.TINY_BUILDERS``; no torch import here)."""
+
 MAX_FACE_LOSS_WEIGHT = 100
 """At 100 the background's loss weight (1/W) is 1%: past that it is as good as left out."""
 
@@ -38,8 +41,16 @@ class TrainConfig:
     base_model: str | None = option(
         None, "hub id or local diffusers folder (default: FACECHAIN_BASE_MODEL, else SD 1.5)"
     )
-    tiny: bool = option(False, "use the tiny offline model: a demo of the workflow, not of quality")
-    resolution: int | None = option(None, "training resolution, a multiple of 8 (default: 512; 64 with --tiny)")
+    tiny: str | None = option(
+        None,
+        "use the tiny offline model of a family, sd15 (alone: --tiny) or sdxl: a demo of the workflow, not of quality",
+        nargs="?",
+        const="sd15",
+        choices=TINY_FAMILIES,
+    )
+    resolution: int | None = option(
+        None, "training resolution, a multiple of 8 (default: the family's, 512 for SD 1.x; 64 with --tiny)"
+    )
     steps: int | None = option(None, "optimizer steps (default: --epochs over the photos)")
     epochs: int = option(200, "passes over the photos when --steps is not given")
     batch_size: int = option(1, "images per micro-batch")
@@ -87,6 +98,11 @@ class TrainConfig:
         self.dataset, self.out = Path(self.dataset), Path(self.out)
         self.class_data_dir = Path(self.class_data_dir) if self.class_data_dir else None
         self.export = tuple(self.export)
+        if self.tiny is True:  # the Python API's and the app's --tiny: SD 1.5's tiny model
+            self.tiny = "sd15"
+        if self.tiny not in (None, False, *TINY_FAMILIES):
+            raise TrainingError(f"--tiny takes one of {', '.join(TINY_FAMILIES)}, not {self.tiny!r}")
+        self.tiny = self.tiny or None
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise TrainingError(f"--mixed-precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
         for name in ("batch_size", "gradient_accumulation", "rank", "epochs", "log_every"):

@@ -36,9 +36,10 @@ def load_trainable(modules: dict, tensors: dict[str, torch.Tensor]) -> None:
         module.load_state_dict(own, strict=False)
 
 
-def save_lora(accelerator, wrapped: dict, out: Path) -> Path:
-    """``out/pytorch_lora_weights.safetensors`` with each adapter's config as metadata (rank, alpha)."""
-    from diffusers import StableDiffusionPipeline
+def save_lora(accelerator, wrapped: dict, out: Path, pipeline: str = "StableDiffusionPipeline") -> Path:
+    """``out/pytorch_lora_weights.safetensors`` with each adapter's config as metadata (rank, alpha), written
+    by the family's diffusers ``pipeline`` class (its key layout is what that pipeline loads)."""
+    import diffusers
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft.utils import get_peft_model_state_dict
 
@@ -51,7 +52,7 @@ def save_lora(accelerator, wrapped: dict, out: Path) -> Path:
         f"{name}_lora_adapter_metadata": module.peft_config["default"].to_dict() for name, module in modules.items()
     }
     with staged_file(out / LORA_FILE) as staging:
-        StableDiffusionPipeline.save_lora_weights(
+        getattr(diffusers, pipeline).save_lora_weights(
             staging.parent, weight_name=staging.name, **layers, **metadata, safe_serialization=True
         )
     return out / LORA_FILE

@@ -42,6 +42,7 @@ from ..model_folder import (
     restart_log,
     write_training_record,
 )
+from .conditioning import Conditioning
 from .config import TrainConfig, TrainingError, TrainingOutOfMemory
 from .data import DatasetError, Example, batch_indices, load_pixels, read_examples
 from .kohya import export_kohya
@@ -53,9 +54,9 @@ from .prior import class_images, generate_class_images
 EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
 log = logging.getLogger(__name__)
 
-TRAINABLE_FAMILIES = ("sd15",)
-"""The families ``train`` runs on so far; SDXL and FLUX.1 need their own prompt encoding (two text
-encoders and size conditioning; CLIP + T5) and, for FLUX.1, the flow-matching objective."""
+TRAINABLE_FAMILIES = ("sd15", "sdxl")
+"""The families ``train`` runs on so far; FLUX.1 needs its own prompt encoding (CLIP + T5) and the
+flow-matching objective."""
 OUT_OF_MEMORY_ADVICE = (
     "try --batch-size 1 with --gradient-accumulation, --gradient-checkpointing, "
     "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution"
@@ -142,6 +143,7 @@ class Trainer:
         self.meta = {
             "base_model": str(self.model_dir) if self.tiny else (config.base_model or settings.base_model),
             "tiny": self.tiny,
+            "family": self.family.name,
             "config": json.loads(json.dumps(asdict(config), default=str)),
         }
 
@@ -180,6 +182,14 @@ class Trainer:
                 f"{' and '.join(FAMILIES[name].title for name in TRAINABLE_FAMILIES)} LoRAs so far: "
                 "choose such a base model (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5)"
             )
+        if family.name != "sd15" and config.train_text_encoder:
+            raise TrainingError(f"--train-text-encoder is offered for SD 1.x models only so far ({family.title} here)")
+        if family.name != "sd15" and self.tiny and "kohya" in config.export:
+            raise TrainingError(
+                f"the tiny {family.title} model's blocks are not {family.title}'s, so kohya names do not fit it: "
+                "drop --export kohya"
+            )
+        self.family = family
         self.resolution = config.resolution or (TINY_RESOLUTION if self.tiny else family.resolution)
         self.total_steps = config.steps or max(1, math.ceil(config.epochs * len(self.examples) / config.batch_size))
         self.checkpoint_every = config.checkpoint_interval(self.total_steps)
@@ -196,7 +206,9 @@ class Trainer:
         config = self.config
         self.frozen_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
         self.tokenizer, self.text_encoder, self.vae, unet, self.noise_scheduler = load_models(self.model_dir, config)
-        for module in (self.vae, *([] if config.train_text_encoder else [self.text_encoder])):
+        self.second_encoder = second_text_encoder(self.model_dir) if self.family.name == "sdxl" else None
+        frozen_encoders = [] if config.train_text_encoder else [self.text_encoder]
+        for module in (self.vae, *frozen_encoders, *([self.second_encoder[1]] if self.second_encoder else [])):
             module.to(
                 self.accelerator.device, **({} if self.frozen_dtype == torch.float32 else {"dtype": self.frozen_dtype})
             )
@@ -245,23 +257,41 @@ class Trainer:
         self.lr_scheduler.load_state_dict(state["lr_scheduler"])
         return step
 
-    def token_ids(self, prompts: list[str]) -> torch.Tensor:
-        return self.tokenizer(
+    def token_ids(self, prompts: list[str], tokenizer=None) -> torch.Tensor:
+        tokenizer = tokenizer or self.tokenizer
+        return tokenizer(
             prompts,
             padding="max_length",
-            max_length=self.tokenizer.model_max_length,
+            max_length=tokenizer.model_max_length,
             truncation=True,
             return_tensors="pt",
         ).input_ids.to(self.accelerator.device)
 
-    def encode(self, prompts: list[str]) -> torch.Tensor:
-        """Prompt states; with a frozen text encoder each prompt is encoded once and reused."""
+    def encode(self, prompts: list[str]) -> Conditioning:
+        """Prompt conditioning; with frozen text encoders each prompt is encoded once and reused."""
         if self.config.train_text_encoder:
-            return self.wrapped["text_encoder"](self.token_ids(prompts))[0]
+            return Conditioning(self.wrapped["text_encoder"](self.token_ids(prompts))[0])
         for prompt in set(prompts) - self.frozen_prompts.keys():
             with torch.no_grad():
-                self.frozen_prompts[prompt] = self.text_encoder(self.token_ids([prompt]))[0].float()
-        return torch.cat([self.frozen_prompts[prompt] for prompt in prompts])
+                self.frozen_prompts[prompt] = self.encode_frozen(prompt)
+        return Conditioning.joined([self.frozen_prompts[prompt] for prompt in prompts])
+
+    def encode_frozen(self, prompt: str) -> Conditioning:
+        """One prompt through the frozen encoders: SD 1.x's last hidden states; SDXL's two encoders'
+        penultimate hidden states side by side and the second's pooled projection (as diffusers' SDXL
+        pipeline encodes)."""
+        if self.second_encoder is None:
+            return Conditioning(self.text_encoder(self.token_ids([prompt]))[0].float())
+        tokenizer_2, encoder_2 = self.second_encoder
+        first = self.text_encoder(self.token_ids([prompt]), output_hidden_states=True)
+        second = encoder_2(self.token_ids([prompt], tokenizer_2), output_hidden_states=True)
+        states = torch.cat([first.hidden_states[-2], second.hidden_states[-2]], dim=-1)
+        return Conditioning(states.float(), second.text_embeds.float())
+
+    def predict(self, noisy: torch.Tensor, timesteps: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
+        return self.wrapped["unet"](
+            noisy, timesteps, **conditioning.unet_arguments(self.resolution, len(noisy))
+        ).sample.float()
 
     def denoising_loss(self, items: list[Example], generator: torch.Generator, evaluate_at: int | None = None):
         """Per-sample diffusion loss of ``items`` (and the prediction, noisy latents, timesteps), weighted
@@ -286,8 +316,7 @@ class Trainer:
         )
         noise, timesteps = noise.to(latents.device), timesteps.to(latents.device)
         noisy = scheduler.add_noise(latents, noise, timesteps)
-        states = self.encode([item.caption for item in items])
-        prediction = self.wrapped["unet"](noisy, timesteps, encoder_hidden_states=states).sample.float()
+        prediction = self.predict(noisy, timesteps, self.encode([item.caption for item in items]))
         target = (
             noise
             if scheduler.config.prediction_type == "epsilon"
@@ -328,9 +357,12 @@ class Trainer:
             from sude import category_and_empty_predictions, sude_loss
 
             with torch.no_grad():
-                category_states, empty_states = self.encode([self.class_prompt]), self.encode([""])
+                category_prompt, empty_prompt = self.encode([self.class_prompt]), self.encode([""])
+            both = Conditioning.joined([category_prompt.repeat(len(noisy)), empty_prompt.repeat(len(noisy))])
+            extra = both.unet_arguments(self.resolution, 2 * len(noisy))
+            extra.pop("encoder_hidden_states")
             category, empty = category_and_empty_predictions(
-                self.wrapped["unet"], noisy, timesteps, category_states, empty_states
+                self.wrapped["unet"], noisy, timesteps, category_prompt.states, empty_prompt.states, **extra
             )
             sude = sude_loss(noisy, timesteps, self.noise_scheduler, prediction, category, empty)
             loss = loss + config.sude_weight * sude.loss.mean()
@@ -426,12 +458,32 @@ class Trainer:
         accelerator.end_training()
         return TrainResult(config.out, config.out / LORA_FILE, self.step, self.meta["base_model"], self.tiny, self.log)
 
+    def validation_pipeline(self):
+        """The family's diffusers pipeline on the trained modules, with a DPM-Solver++ scheduler."""
+        import diffusers
+
+        unwrap = self.accelerator.unwrap_model
+        components = {
+            "vae": self.vae,
+            "text_encoder": unwrap(self.wrapped.get("text_encoder", self.text_encoder)),
+            "tokenizer": self.tokenizer,
+            "unet": unwrap(self.wrapped["unet"]),
+            "scheduler": diffusers.DPMSolverMultistepScheduler.from_config(self.noise_scheduler.config),
+        }
+        if self.second_encoder is not None:
+            components.update(tokenizer_2=self.second_encoder[0], text_encoder_2=self.second_encoder[1])
+        else:
+            components.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        pipe = getattr(diffusers, self.family.pipeline)(**components)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
     def write_outputs(self) -> None:
         """The LoRA (and kohya export), validation grid, training.json and model card."""
         config, accelerator = self.config, self.accelerator
-        lora_file = save_lora(accelerator, self.wrapped, config.out)
+        lora_file = save_lora(accelerator, self.wrapped, config.out, self.family.pipeline)
         if "kohya" in config.export:
-            export_kohya(lora_file)
+            export_kohya(lora_file, family=self.family.name)
         info = {
             **self.meta,
             "steps": self.step,
@@ -443,18 +495,10 @@ class Trainer:
         }
         if config.validation_images:
             if not accelerator.native_amp:  # no autocast here (fp16 on a CPU) to mix half and full precision
-                for module in (self.vae, self.text_encoder):
+                for module in (self.vae, self.text_encoder, *([self.second_encoder[1]] if self.second_encoder else [])):
                     module.to(torch.float32)
             validation_images(
-                config,
-                info["validation_prompt"],
-                self.resolution,
-                accelerator.autocast,
-                self.tokenizer,
-                self.noise_scheduler,
-                self.vae,
-                accelerator.unwrap_model(self.wrapped.get("text_encoder", self.text_encoder)),
-                accelerator.unwrap_model(self.wrapped["unet"]),
+                config, info["validation_prompt"], self.resolution, accelerator.autocast, self.validation_pipeline()
             ).save(config.out / VALIDATION_GRID)
         if "reference_crop" in self.identity:  # generation ranks portraits against this face
             shutil.copyfile(self.identity["reference_crop"], config.out / REFERENCE_FILE)
@@ -462,24 +506,9 @@ class Trainer:
         write_model_card(config.out, info, self.log)
 
 
-def validation_images(
-    config: TrainConfig, prompt: str, resolution: int, autocast, tokenizer, noise_scheduler, vae, text_encoder, unet
-):
-    """A grid of ``config.validation_images`` images from the trained model (fixed seeds), under the
-    run's autocast so half-precision frozen parts and full-precision LoRA parts mix."""
-    from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
-
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DPMSolverMultistepScheduler.from_config(noise_scheduler.config),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.set_progress_bar_config(disable=True)
+def validation_images(config: TrainConfig, prompt: str, resolution: int, autocast, pipe):
+    """A grid of ``config.validation_images`` images from the trained model's ``pipe`` (fixed seeds), under
+    the run's autocast so half-precision frozen parts and full-precision LoRA parts mix."""
     count = config.validation_images
     with torch.no_grad(), autocast():
         images = pipe(
@@ -490,6 +519,17 @@ def validation_images(
             generator=[torch.Generator().manual_seed(config.seed + i) for i in range(count)],
         ).images
     return image_grid(images, columns=min(4, count))
+
+
+def second_text_encoder(model_dir: Path):
+    """SDXL's second tokenizer and text encoder (OpenCLIP bigG with its pooled projection), frozen."""
+    from transformers import CLIPTextModelWithProjection, CLIPTokenizer
+
+    with model_loading():
+        tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer_2")
+        encoder = CLIPTextModelWithProjection.from_pretrained(model_dir, subfolder="text_encoder_2")
+    encoder.requires_grad_(False)
+    return tokenizer, encoder
 
 
 def load_models(model_dir: Path, config: TrainConfig):
