@@ -10,6 +10,16 @@ Class", CVPR 2024); nothing here imports ``facechain``::
     loss = diffusion_loss + sude_weight * sude_loss(noisy, t, scheduler, pred, cat, empty).loss.mean()
 """
 
+from .flow import flow_posterior_terms, flow_sude_loss, gaussian_posterior
 from .loss import SuDeOutput, category_and_empty_predictions, posterior_terms, predicted_original, sude_loss
 
-__all__ = ["SuDeOutput", "category_and_empty_predictions", "posterior_terms", "predicted_original", "sude_loss"]
+__all__ = [
+    "SuDeOutput",
+    "category_and_empty_predictions",
+    "flow_posterior_terms",
+    "flow_sude_loss",
+    "gaussian_posterior",
+    "posterior_terms",
+    "predicted_original",
+    "sude_loss",
+]

@@ -93,8 +93,19 @@ def sude_loss(
     def mean(prediction):
         return coef1 * predicted_original(scheduler, noisy, timesteps, prediction) + coef2 * noisy
 
-    mu_subject, mu_category, mu_empty = mean(subject), mean(category), mean(empty)
-    dims = tuple(range(1, noisy.ndim))
+    return truncated_sude(mean(subject), mean(category), mean(empty), variance, coef1)
+
+
+def truncated_sude(
+    mu_subject: torch.Tensor,
+    mu_category: torch.Tensor,
+    mu_empty: torch.Tensor,
+    variance: torch.Tensor,
+    coef1: torch.Tensor,
+) -> SuDeOutput:
+    """The SuDe loss from the three posterior means of one reverse step (any Gaussian path: DDPM here,
+    rectified flow in ``sude.flow``): per sample, truncated and scaled by 1 / coef1."""
+    dims = tuple(range(1, mu_subject.ndim))
     twice_variance = 2.0 * variance.flatten()
     value = ((mu_subject - mu_category).pow(2).mean(dims) - (mu_subject - mu_empty).pow(2).mean(dims)) / twice_variance
     reference = -(mu_category - mu_empty).pow(2).mean(dims) / twice_variance
