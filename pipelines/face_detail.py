@@ -18,6 +18,11 @@ Square = tuple[int, int, int]
 """(left, top, side) in pixels, inside the image."""
 
 
+def native_side(pipe) -> int:
+    """The side, in pixels, the loaded model was trained at (its UNet's latent side times the VAE's factor)."""
+    return pipe.unet.config.sample_size * pipe.vae_scale_factor
+
+
 def colour_matched(refined: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``refined`` shifted, per channel, so that its mean over the mask's soft edge equals the original's
     there: the blend then joins like with like. The edge is weighted by m(1 - m), largest where the mask

@@ -83,7 +83,7 @@ class PortraitAdapters:
         import numpy as np
         from PIL import Image
 
-        from .face_detail import redraw_square
+        from .face_detail import native_side, redraw_square
         from .siblings import sibling_pipeline
 
         left, top, side = square
@@ -93,9 +93,8 @@ class PortraitAdapters:
         if mask.shape != (side, side):
             raise ValueError(f"the mask is {mask.shape}; the square needs ({side}, {side})")
         img2img = sibling_pipeline(self, "image2image", controlnet)
-        native = self.unet.config.sample_size * self.vae_scale_factor
         pixels = np.asarray(image.convert("RGB"))
-        return Image.fromarray(redraw_square(img2img, pixels, square, mask, native, **call))
+        return Image.fromarray(redraw_square(img2img, pixels, square, mask, native_side(self), **call))
 
 
 class PortraitPipeline(PortraitAdapters, StableDiffusionPipeline):

@@ -14,8 +14,7 @@ import torch
 from PIL import Image
 
 from facechain.faces import Face
-from facechain.faces.masks import face_mask
-from facechain.portrait.generation.detail import FEATHER_SHARE, DetailSettings, FaceDetailer, crop_square
+from facechain.portrait.generation.detail import DetailSettings, FaceDetailer, crop_square, square_mask
 from facechain.portrait.generation.generate import PipelineCache, generate, render, write_generation
 from facechain.portrait.generation.request import GenerationError, GenerationRequest
 from pipelines.face_detail import blend, colour_matched
@@ -40,16 +39,18 @@ def detailer(pipe, analyzer, faces: str = "subject", strength: float = 0.5) -> F
     return FaceDetailer(pipe, analyzer, "sks, a woman", "blurry", 4, 5.0, DetailSettings(strength, 0.6, faces))
 
 
-def union_of_masks(image: Image.Image, plan, padding: float = 0.6) -> np.ndarray:
-    """Where the pass may write: each refined face's feathered mask, placed at its crop."""
+def union_of_masks(image: Image.Image, faces, padding: float = 0.6) -> np.ndarray:
+    """Where the pass may write: each of ``faces``' masks (``square_mask``), placed at its crop."""
     union = np.zeros((image.height, image.width), dtype=np.float32)
-    for face, _ in plan:
-        if face is not None:
-            left, top, side = crop_square(face, image.size, padding)
-            mask = face_mask(face.landmarks - np.array([left, top]), (side, side), FEATHER_SHARE * face.size)
-            window = union[top : top + side, left : left + side]
-            np.maximum(window, mask, out=window)
+    for face in faces:
+        left, top, side = square = crop_square(face, image.size, padding)
+        window = union[top : top + side, left : left + side]
+        np.maximum(window, square_mask(face, square), out=window)
     return union
+
+
+def refined_faces(plan) -> list:
+    return [face for face, _ in plan if face is not None]
 
 
 @pytest.mark.parametrize("choice", ["subject", "all"])
@@ -62,9 +63,9 @@ def test_only_pixels_inside_the_feathered_masks_change(loaded, analyzer, group, 
     assert all(record.reason == "not chosen" for _, record in plan if not record.refined)
     out = pass_.refine(group, plan, torch.Generator().manual_seed(3))
     changed = np.any(np.asarray(out) != np.asarray(group), axis=-1)
-    allowed = union_of_masks(group, plan) > 0
+    allowed = union_of_masks(group, refined_faces(plan)) > 0
     assert changed.any() and not (changed & ~allowed).any()  # outside the masks: the input, exactly
-    core = union_of_masks(group, plan) > 0.99
+    core = union_of_masks(group, refined_faces(plan)) > 0.99
     assert changed[core].mean() > 0.9  # inside: redrawn
     for _, record in plan:  # each chosen face changed, each other face is untouched
         left, top, right, bottom = (int(v) for v in record.box)
@@ -190,7 +191,7 @@ def test_generation_refines_then_ranks_and_records_the_faces(model, settings, an
     )
     by_seed = {p.seed: p for p in plain.portraits}
     face = engine.detect(np.zeros((64, 64, 3), np.uint8))[0]
-    inside = face_mask(face.landmarks, (64, 64), FEATHER_SHARE * face.size) > 0  # its crop is the whole image
+    inside = union_of_masks(Image.new("RGB", (64, 64)), [face]) > 0  # its crop is the whole image
     for portrait in detailed.portraits:
         before, after = np.asarray(by_seed[portrait.seed].image), np.asarray(portrait.image)
         changed = np.any(before != after, axis=-1)

@@ -17,14 +17,13 @@ from facechain.diffusion.architectures import UNET_LORA_TARGETS
 from facechain.diffusion.families import UnknownFamily, folder_family, pipeline_family
 from facechain.diffusion.tiny import build_tiny_sdxl_pipeline
 from facechain.examples import astronaut
-from facechain.faces.masks import face_mask
 from facechain.portrait.generation.control import Control, load_controlnet
-from facechain.portrait.generation.detail import FEATHER_SHARE, DetailSettings, FaceDetailer, crop_square
+from facechain.portrait.generation.detail import DetailSettings, FaceDetailer
 from facechain.portrait.generation.generate import PipelineCache, generate
 from facechain.portrait.generation.request import GenerationError, GenerationRequest
 from facechain.portrait.model_folder import REFERENCE_FILE, write_training_record
 from pipelines.siblings import sibling_pipeline
-from tests.test_detail import FixedFace
+from tests.test_detail import FixedFace, refined_faces, union_of_masks
 from tests.test_generate import model, settings  # noqa: F401  (module fixtures: the tiny SD 1.5 model)
 from tests.test_template_control import controlnet_of_width, steering_controlnet
 
@@ -50,11 +49,7 @@ def test_the_detail_pass_runs_on_sdxl_and_changes_only_the_face(xl, analyzer):
     plan = detailer.plan(photo)
     out = detailer.refine(photo, plan, torch.Generator().manual_seed(0))
     changed = np.any(np.asarray(out) != np.asarray(photo), axis=-1)
-    face = plan[0][0]
-    left, top, side = crop_square(face, photo.size, 0.6)
-    inside = np.zeros(changed.shape, dtype=bool)
-    mask = face_mask(face.landmarks - np.array([left, top]), (side, side), FEATHER_SHARE * face.size)
-    inside[top : top + side, left : left + side] = mask > 0
+    inside = union_of_masks(photo, refined_faces(plan)) > 0
     assert changed.any() and not (changed & ~inside).any()
 
 

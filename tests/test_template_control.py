@@ -16,24 +16,17 @@ from PIL import Image
 from facechain.cli import main
 from facechain.diffusion.tiny import ensure_tiny_model
 from facechain.examples import astronaut, save_with_orientation
-from facechain.faces.masks import face_mask
 from facechain.portrait.generation.control import ControlNetUnavailable, canny_edges, openpose_skeleton
-from facechain.portrait.generation.detail import FEATHER_SHARE, crop_square
 from facechain.portrait.generation.generate import PipelineCache, generate
 from facechain.portrait.generation.request import GenerationError, GenerationRequest
 from facechain.portrait.generation.templates import SHIPPED_TEMPLATES, template_image
-from tests.test_detail import FixedFace
+from tests.test_detail import FixedFace, union_of_masks
 from tests.test_generate import model, settings  # noqa: F401  (module fixtures: the tiny trained model)
 
 
-def face_area(image: Image.Image, analyzer, padding: float = 0.6) -> np.ndarray:
-    """Where the pass may write in ``image``: its largest face's feathered mask."""
-    face = analyzer.detect(np.asarray(image))[0]
-    left, top, side = crop_square(face, image.size, padding)
-    area = np.zeros((image.height, image.width), dtype=bool)
-    mask = face_mask(face.landmarks - np.array([left, top]), (side, side), FEATHER_SHARE * face.size)
-    area[top : top + side, left : left + side] = mask > 0
-    return area
+def face_area(image: Image.Image, analyzer) -> np.ndarray:
+    """Where the pass may write in ``image``: its largest face's mask."""
+    return union_of_masks(image, analyzer.detect(np.asarray(image))[:1]) > 0
 
 
 def changed(a: Image.Image, b: Image.Image) -> np.ndarray:

@@ -77,6 +77,13 @@ def family_by_width(width: int) -> Family:
     raise UnknownFamily(f"{name} (cross-attention width {width}), a family facechain does not support")
 
 
+def refuse_unsupported_width(width: int | None) -> None:
+    """Refuse, naming it, a model whose cross-attention width is a family facechain does not support (an
+    SD 2.x model under SD 1.x's pipeline class)."""
+    if width in UNSUPPORTED_WIDTHS:
+        family_by_width(width)  # raises, naming it
+
+
 def width_title(width: int) -> str:
     """How messages name the family whose cross-attention reads ``width``-wide text embeddings."""
     try:
@@ -96,17 +103,9 @@ def pipeline_family(pipe) -> Family:
         raise UnknownFamily(str(error)) from None
     for family in FAMILIES.values():
         if family.auto_key == key:
-            width = getattr(getattr(pipe, "unet", None), "config", {}).get("cross_attention_dim")
-            if width in UNSUPPORTED_WIDTHS:
-                family_by_width(width)  # raises, naming it
+            refuse_unsupported_width(getattr(getattr(pipe, "unet", None), "config", {}).get("cross_attention_dim"))
             return family
     raise UnknownFamily(f"{type(pipe).__name__} ({key}) is not a pipeline of a family facechain knows")
-
-
-def family_named(name: str) -> Family:
-    if name not in FAMILIES:
-        raise UnknownFamily(f"unknown model family {name!r}: choose one of {', '.join(FAMILIES)}")
-    return FAMILIES[name]
 
 
 def folder_family(folder: Path) -> Family:
@@ -119,8 +118,7 @@ def folder_family(folder: Path) -> Family:
         pipeline = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
         for family in FAMILIES.values():
             if pipeline == family.pipeline:
-                if width in UNSUPPORTED_WIDTHS:  # SD 2.x ships as a StableDiffusionPipeline too
-                    family_by_width(width)  # raises, naming it
+                refuse_unsupported_width(width)  # SD 2.x ships as a StableDiffusionPipeline too
                 return family
     if width is not None:
         return family_by_width(width)

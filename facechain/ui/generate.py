@@ -134,6 +134,7 @@ def generation_params(
         raise gr.Error(f"No trained model named '{model.name}' in this workspace.")
     if not 1 <= int(count) <= APP_MAX_COUNT:
         raise gr.Error(f"Make between 1 and {APP_MAX_COUNT} portraits at a time.")
+    structure = structure_params(context, template, template_photo, controlnet, control_photo)
     params = {
         "model": model.name,
         "out": f"{model.name}-{time.strftime('%Y%m%d-%H%M%S')}",  # named now: a rerun after a restart writes the same
@@ -144,14 +145,14 @@ def generation_params(
         "person_weight": float(person),
         "style_weight": float(style_w),
         **({"min_likeness": float(min_likeness), "max_tries": APP_MAX_TRIES} if min_likeness else {}),  # 0/empty: off
-        "detail": bool(detail) or bool(template_photo) or (template not in (None, "", NO_TEMPLATE)),
+        "detail": bool(detail) or bool(template_photo) or "template" in structure,
         "detail_strength": float(detail_strength) if detail_strength else None,  # 0: the mode's default
         "detail_faces": (detail_faces or "subject").strip(),
         "control_type": control_type or "canny",
         "control_scale": float(control_scale),
         "control_start": float(control_window[0]),
         "control_end": float(control_window[1]),
-        **structure_params(context, template, template_photo, controlnet, control_photo),
+        **structure,
     }
     check = {key: value for key, value in params.items() if key not in ("model", "out")}
     if template_photo:

@@ -89,6 +89,14 @@ def edge_fade(side: int, width: float) -> np.ndarray:
     return np.minimum.outer(ramp, ramp)
 
 
+def square_mask(face: Face, square: tuple[int, int, int]) -> np.ndarray:
+    """How much of each pixel of ``square`` (left, top, side) the pass may change for ``face``: its
+    feathered oval (``faces.masks``), faded out at the square's edge."""
+    left, top, side = square
+    feather = FEATHER_SHARE * face.size
+    return face_mask(face.landmarks - np.array([left, top]), (side, side), feather) * edge_fade(side, feather)
+
+
 class FaceDetailer:
     """The pass for one request: the image-to-image sibling of ``pipe`` with the request's prompts."""
 
@@ -103,6 +111,7 @@ class FaceDetailer:
         settings: DetailSettings,
         control: Control | None = None,
     ):
+        from pipelines.face_detail import native_side
         from pipelines.siblings import sibling_pipeline
 
         self.img2img = sibling_pipeline(pipe, "image2image", None if control is None else control.controlnet)
@@ -112,7 +121,7 @@ class FaceDetailer:
         self.steps, self.guidance = steps, guidance
         self.settings = settings
         self.choice = chosen_faces(settings.faces)
-        self.native = pipe.unet.config.sample_size * pipe.vae_scale_factor
+        self.native = native_side(pipe)
 
     def plan(self, image: Image.Image) -> list[tuple[Face | None, FaceRecord]]:
         """Every face in ``image``, largest first, with whether the pass will refine it and why not."""
@@ -154,9 +163,7 @@ class FaceDetailer:
         from pipelines.face_detail import redraw_square
 
         square = crop_square(face, (pixels.shape[1], pixels.shape[0]), self.settings.padding)
-        side = square[2]
-        feather = FEATHER_SHARE * face.size
-        mask = face_mask(face.landmarks - np.array(square[:2]), (side, side), feather) * edge_fade(side, feather)
+        mask = square_mask(face, square)
         control = {} if self.control is None else self.control.arguments(self.control.image, "control_image")
         return redraw_square(
             self.img2img,

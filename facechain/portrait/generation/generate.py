@@ -224,7 +224,8 @@ def render(
                 request.control_end,
             )
         if template is None:
-            images = sample(pipe, control, positive, negative, seeds, resolution, request, progress, notes)
+            after = expected_detail_steps(request, len(seeds)) if analyzer is not None else 0
+            images = sample(pipe, control, positive, negative, seeds, resolution, request, progress, notes, after)
         else:
             images = [template] * request.count
             if control is not None:
@@ -295,9 +296,11 @@ def sample(
     request: GenerationRequest,
     progress: Progress | None,
     notes: list[str],
+    after: int = 0,
 ) -> list[Image.Image]:
     """Text-to-image of one image per seed, in batches; through the family's ControlNet pipeline (built
-    on ``pipe``'s modules) when ``control`` is given."""
+    on ``pipe``'s modules) when ``control`` is given. ``after``: the steps expected after sampling, for
+    the progress total."""
     steps, guidance = request.sampling
     extra = {}
     if control is not None:
@@ -317,9 +320,7 @@ def sample(
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 generator=[torch.Generator().manual_seed(s) for s in batch],
-                callback_on_step_end=sampling_progress(
-                    progress, start, len(batch), steps, len(seeds), expected_detail_steps(request, len(seeds))
-                ),
+                callback_on_step_end=sampling_progress(progress, start, len(batch), steps, len(seeds), after),
                 **extra,
             ).images
     return images

@@ -208,7 +208,7 @@ class Trainer:
         self.tokenizer, self.text_encoder, self.vae, unet, self.noise_scheduler = load_models(self.model_dir, config)
         self.second_encoder = second_text_encoder(self.model_dir) if self.family.name == "sdxl" else None
         frozen_encoders = [] if config.train_text_encoder else [self.text_encoder]
-        for module in (self.vae, *frozen_encoders, *([self.second_encoder[1]] if self.second_encoder else [])):
+        for module in (self.vae, *frozen_encoders, *self.second_encoders):
             module.to(
                 self.accelerator.device, **({} if self.frozen_dtype == torch.float32 else {"dtype": self.frozen_dtype})
             )
@@ -256,6 +256,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_scheduler.load_state_dict(state["lr_scheduler"])
         return step
+
+    @property
+    def second_encoders(self) -> list:
+        """SDXL's second text encoder, in a list (empty for SD 1.x): it is frozen and moves with the VAE."""
+        return [] if self.second_encoder is None else [self.second_encoder[1]]
 
     def token_ids(self, prompts: list[str], tokenizer=None) -> torch.Tensor:
         tokenizer = tokenizer or self.tokenizer
@@ -495,7 +500,7 @@ class Trainer:
         }
         if config.validation_images:
             if not accelerator.native_amp:  # no autocast here (fp16 on a CPU) to mix half and full precision
-                for module in (self.vae, self.text_encoder, *([self.second_encoder[1]] if self.second_encoder else [])):
+                for module in (self.vae, self.text_encoder, *self.second_encoders):
                     module.to(torch.float32)
             validation_images(
                 config, info["validation_prompt"], self.resolution, accelerator.autocast, self.validation_pipeline()
