@@ -1,6 +1,6 @@
 """diffusers ``DiffusionPipeline`` subclasses, usable on their own (``from pipelines import ...``):
-``PortraitPipeline`` / ``PortraitXLPipeline`` (SD 1.x / SDXL base model + person LoRA + style LoRA as named
-adapters) and
+``PortraitPipeline`` / ``PortraitXLPipeline`` / ``PortraitFluxPipeline`` (SD 1.x / SDXL / FLUX.1 base model
++ person LoRA + style LoRA as named adapters) and
 ``HumanMACPipeline`` (K motion futures by masked motion completion).
 
 This package and ``models`` import nothing from ``facechain``; ``facechain`` builds on them. The
@@ -14,6 +14,7 @@ from .schedulers import MOTION_SOLVERS, PORTRAIT_SOLVERS, Solver
 _PIPELINES = {
     "HumanMACPipeline": "humanmac",
     "MotionOutput": "humanmac",
+    "PortraitFluxPipeline": "portrait",
     "PortraitPipeline": "portrait",
     "PortraitXLPipeline": "portrait",
 }
@@ -25,6 +26,7 @@ __all__ = [
     "MOTION_SOLVERS",
     "MotionOutput",
     "PORTRAIT_SOLVERS",
+    "PortraitFluxPipeline",
     "PortraitPipeline",
     "PortraitXLPipeline",
     "Solver",

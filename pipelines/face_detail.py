@@ -19,8 +19,10 @@ Square = tuple[int, int, int]
 
 
 def native_side(pipe) -> int:
-    """The side, in pixels, the loaded model was trained at (its UNet's latent side times the VAE's factor)."""
-    return pipe.unet.config.sample_size * pipe.vae_scale_factor
+    """The side, in pixels, the loaded model was trained at: its UNet's latent side times the VAE's factor;
+    FLUX.1's transformer has no side, so its VAE's (1024 in FLUX.1)."""
+    unet = getattr(pipe, "unet", None)
+    return unet.config.sample_size * pipe.vae_scale_factor if unet is not None else pipe.vae.config.sample_size
 
 
 def colour_matched(refined: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:

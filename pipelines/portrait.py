@@ -1,5 +1,6 @@
-"""PortraitPipeline (SD 1.x) and PortraitXLPipeline (SDXL): a base model with a person's LoRA "digital
-twin" and an optional style LoRA, each a named PEFT adapter with its own weight, in diffusers' own vocabulary.
+"""PortraitPipeline (SD 1.x), PortraitXLPipeline (SDXL) and PortraitFluxPipeline (FLUX.1): a base model
+with a person's LoRA "digital twin" and an optional style LoRA, each a named PEFT adapter with its own
+weight, in diffusers' own vocabulary.
 
 Adapters stay separate from the base weights (no merge), so changing a style or a weight is a call
 to ``set_adapters``, not a reload of the base model; the base model is never altered. What differs
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+from diffusers import FluxPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 
 from .lora_files import HUB_ID, LORA_WEIGHTS, check_lora_file
 
@@ -103,3 +104,8 @@ class PortraitPipeline(PortraitAdapters, StableDiffusionPipeline):
 
 class PortraitXLPipeline(PortraitAdapters, StableDiffusionXLPipeline):
     """``StableDiffusionXLPipeline`` with ``PortraitAdapters``: the same calls on SDXL base models."""
+
+
+class PortraitFluxPipeline(PortraitAdapters, FluxPipeline):
+    """``FluxPipeline`` with ``PortraitAdapters``: the same calls on FLUX.1 base models (no negative prompt
+    unless ``true_cfg_scale`` > 1; ``guidance_scale`` is what FLUX.1-dev's guidance embedding reads)."""

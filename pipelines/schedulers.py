@@ -1,12 +1,16 @@
 """The sampling solvers each pipeline offers, by name, with their default settings; importable
 without torch or diffusers (the CLI builds its choices and --help from these names).
 
-Portraits (Stable Diffusion): DPM-Solver++ with Karras sigmas by default, Euler ancestral, and LCM for
-use with an LCM-LoRA (few steps, low guidance). Motion (HumanMAC's cosine schedule): every solver uses
-"leading" timestep spacing. The cosine schedule's last training step has alpha_bar = 2.4e-9 (its beta
-is clipped at 0.999), so a solver that starts sampling there divides its clean-motion estimate by 5e-5
-and diverges (measured: DPM-Solver++, UniPC and Euler with their default spacing give errors of
-~1500 m); "leading" spacing starts at t = 950 instead.
+Portraits: for Stable Diffusion (DDPM-trained: SD 1.x, SDXL), DPM-Solver++ with Karras sigmas by
+default, Euler ancestral, and LCM for use with an LCM-LoRA (few steps, low guidance); for FLUX.1
+(rectified flow), the flow-matching Euler solver with FLUX.1-dev's defaults in diffusers' FluxPipeline (28
+steps, guidance 3.5, which FLUX.1-dev reads through its guidance embedding, not as classifier-free
+guidance). A solver samples only models of its training objective.
+
+Motion (HumanMAC's cosine schedule): every solver uses "leading" timestep spacing. The cosine schedule's last
+training step has alpha_bar = 2.4e-9 (its beta is clipped at 0.999), so a solver that starts sampling there
+divides its clean-motion estimate by 5e-5 and diverges (measured: DPM-Solver++, UniPC and Euler with their
+default spacing give errors of ~1500 m); "leading" spacing starts at t = 950 instead.
 
 Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[name].build(pipe.scheduler.config)``.
 """
@@ -25,12 +29,14 @@ class Solver:
         options: keyword arguments for its ``from_config`` (they override the base schedule's config).
         steps: default number of inference steps (None: the caller's default).
         guidance: default classifier-free guidance scale (None: no guidance, as for motion).
+        objective: what the models it samples were trained on: "epsilon" (DDPM) or "flow" (rectified flow).
     """
 
     scheduler: str
     options: dict = field(default_factory=dict)
     steps: int | None = None
     guidance: float | None = None
+    objective: str = "epsilon"
 
     def build(self, config):
         """This solver on the noise schedule ``config`` (a scheduler's ``config``)."""
@@ -48,7 +54,10 @@ PORTRAIT_SOLVERS = {
     ),
     "euler-a": Solver("EulerAncestralDiscreteScheduler", steps=30, guidance=7.0),
     "lcm": Solver("LCMScheduler", steps=8, guidance=2.0),
+    "flowmatch": Solver("FlowMatchEulerDiscreteScheduler", steps=28, guidance=3.5, objective="flow"),
 }
+DEFAULT_PORTRAIT_SOLVERS = {"epsilon": "dpm++", "flow": "flowmatch"}
+"""The solver ``auto`` picks for a model, by its family's training objective."""
 
 LEADING = {"timestep_spacing": "leading"}
 MOTION_SOLVERS = {

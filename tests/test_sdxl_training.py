@@ -5,6 +5,7 @@ what SDXL training does not offer yet is refused by name. (Exact resume: tests/t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,11 +41,8 @@ def test_an_sdxl_lora_trains_with_sude_and_lowers_the_loss(xl_run):
     assert (result.out / "validation.png").is_file()
 
 
-def test_the_lora_loads_with_diffusers_own_sdxl_pipeline_and_acts(xl_run, settings):  # noqa: F811
-    from diffusers import StableDiffusionXLPipeline
-
-    result, _ = xl_run
-    pipe = StableDiffusionXLPipeline.from_pretrained(tiny_folder(settings.home, "sdxl"))
+def assert_the_lora_acts_in(pipe, lora: Path) -> None:
+    """``lora`` loads with ``pipe`` (a plain diffusers pipeline of its family) and changes its image."""
     pipe.set_progress_bar_config(disable=True)
 
     def image() -> np.ndarray:
@@ -54,18 +52,31 @@ def test_the_lora_loads_with_diffusers_own_sdxl_pipeline_and_acts(xl_run, settin
         return np.asarray(out.images[0])
 
     plain = image()
-    pipe.load_lora_weights(result.out / LORA_FILE)
+    pipe.load_lora_weights(lora)
     assert not np.array_equal(image(), plain)
 
 
-def test_generation_runs_on_the_trained_sdxl_model(xl_run, settings, analyzer):  # noqa: F811
-    result, _ = xl_run
+def generated_on(model: Path, settings, analyzer, pipeline: str):  # noqa: F811
+    """One portrait of ``model`` with the detail pass: its portrait pipeline is ``pipeline``, the face refined."""
     cache = PipelineCache()
     made = generate(
-        GenerationRequest(model=result.out, count=1, steps=3, seed=1), settings, FixedFace(analyzer), cache=cache
+        GenerationRequest(model=model, count=1, steps=3, seed=1), settings, FixedFace(analyzer), cache=cache
     )
-    assert type(cache.pipe).__name__ == "PortraitXLPipeline"
+    assert type(cache.pipe).__name__ == pipeline
     assert made.portraits[0].image.size == (64, 64) and made.portraits[0].faces[0].refined
+    return made, cache
+
+
+def test_the_lora_loads_with_diffusers_own_sdxl_pipeline_and_acts(xl_run, settings):  # noqa: F811
+    from diffusers import StableDiffusionXLPipeline
+
+    result, _ = xl_run
+    pipe = StableDiffusionXLPipeline.from_pretrained(tiny_folder(settings.home, "sdxl"))
+    assert_the_lora_acts_in(pipe, result.out / LORA_FILE)
+
+
+def test_generation_runs_on_the_trained_sdxl_model(xl_run, settings, analyzer):  # noqa: F811
+    generated_on(xl_run[0].out, settings, analyzer, "PortraitXLPipeline")
 
 
 def test_what_sdxl_training_does_not_offer_yet_is_refused(xl_run, settings, tmp_path):  # noqa: F811
@@ -75,5 +86,5 @@ def test_what_sdxl_training_does_not_offer_yet_is_refused(xl_run, settings, tmp_
         train(TrainConfig(**common, out=tmp_path / "a", train_text_encoder=True), settings)
     with pytest.raises(TrainingError, match="kohya names do not fit it"):
         train(TrainConfig(**common, out=tmp_path / "b", export=("kohya",)), settings)
-    with pytest.raises(TrainingError, match="--tiny takes one of sd15, sdxl"):
-        TrainConfig(dataset=dataset, out=tmp_path / "c", tiny="flux1")
+    with pytest.raises(TrainingError, match="--tiny takes one of sd15, sdxl, flux1, not 'sd3'"):
+        TrainConfig(dataset=dataset, out=tmp_path / "c", tiny="sd3")

@@ -95,7 +95,7 @@ def test_training_lowers_the_loss_and_the_lora_changes_diffusers_output(dataset,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+@pytest.mark.parametrize("family", ["sd15", "sdxl", "flux1"])
 def test_resumed_run_ends_with_the_same_weights(dataset, settings, tmp_path, family):
     def config(out, **extra):
         return TrainConfig(

@@ -15,7 +15,7 @@ import torch
 
 from ..atomic import staged_folder
 from ..model_loading import model_loading
-from .tokenizer import clip_tokenizer
+from .tokenizer import clip_tokenizer, tiny_t5_tokenizer
 
 TINY_MARKER = "facechain_tiny.json"
 TINY_NOTICE = "TINY OFFLINE MODEL (random weights): a demo of the workflow, not of image quality"
@@ -58,7 +58,8 @@ TINY_UNET = {
 """The tiny UNet's layout, SD 1.5's at 1/10 the width and half the depth; SDXL's adds size conditioning."""
 
 
-def tiny_vae():
+def tiny_vae(**changes):
+    """The tiny models' VAE (SD's layout at 32 wide); ``changes`` set other config values (FLUX.1's)."""
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
@@ -71,6 +72,7 @@ def tiny_vae():
         layers_per_block=1,
         norm_num_groups=8,
         sample_size=TINY_RESOLUTION,
+        **changes,
     )
 
 
@@ -155,8 +157,64 @@ def build_tiny_sdxl_pipeline(seed: int = 0):
     )
 
 
-TINY_BUILDERS = {"sd15": build_tiny_pipeline, "sdxl": build_tiny_sdxl_pipeline}
-"""The families with a tiny offline model (FLUX.1 needs a T5 tokenizer, which no package ships)."""
+TINY_FLUX_TRANSFORMER = {
+    "patch_size": 1,
+    "in_channels": 16,
+    "num_layers": 1,
+    "num_single_layers": 1,
+    "attention_head_dim": 16,
+    "num_attention_heads": 2,
+    "joint_attention_dim": TINY_WIDTH,
+    "pooled_projection_dim": TINY_WIDTH,
+    "guidance_embeds": True,
+    "axes_dims_rope": (4, 6, 6),
+}
+"""FLUX.1-dev's transformer at toy size: one joint and one single block, guidance embedding on (dev's
+kind), a 4-channel latent packed 2x2 into 16 channels (FLUX.1's: 16 into 64), rotary axes summing to the
+head width as in FLUX.1 (16 + 56 + 56 = 128)."""
+
+
+def build_tiny_flux_pipeline(seed: int = 0):
+    """A FluxPipeline of tiny, seeded random components at 64x64 pixels: FLUX.1's layout (CLIP's pooled
+    embedding and T5's hidden states, a transformer on packed latents with rotary positions, guidance
+    embedding, flow-matching scheduler, a VAE without quant convs and with a latent shift), so FLUX.1 code
+    paths run offline. The T5 tokenizer's pieces are made from CLIP's merges (``tokenizer.t5_vocabulary``).
+    Workflow only, like the other tiny models."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import T5Config, T5EncoderModel
+
+    def components():
+        transformer = FluxTransformer2DModel(**TINY_FLUX_TRANSFORMER)
+        vae = tiny_vae(use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.1159, scaling_factor=0.3611)
+        tokenizer, tokenizer_2 = clip_tokenizer(), tiny_t5_tokenizer()
+        t5 = T5Config(
+            vocab_size=len(tokenizer_2),
+            d_model=TINY_WIDTH,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_heads=4,
+            feed_forward_proj="gated-gelu",
+            pad_token_id=tokenizer_2.pad_token_id,
+            eos_token_id=tokenizer_2.eos_token_id,
+        )
+        t5_encoder = T5EncoderModel(t5).eval()  # as from_pretrained gives it: T5 has dropout
+        return transformer, vae, tokenizer, tiny_text_encoder(tokenizer), tokenizer_2, t5_encoder
+
+    transformer, vae, tokenizer, text_encoder, tokenizer_2, text_encoder_2 = seeded(seed, components)
+    return FluxPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        text_encoder_2=text_encoder_2,
+        tokenizer_2=tokenizer_2,
+        transformer=transformer,
+    )
+
+
+TINY_BUILDERS = {"sd15": build_tiny_pipeline, "sdxl": build_tiny_sdxl_pipeline, "flux1": build_tiny_flux_pipeline}
+"""The families with a tiny offline model."""
 
 
 def tiny_folder(home: Path, family: str = "sd15") -> Path:

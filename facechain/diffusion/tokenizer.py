@@ -11,6 +11,7 @@ made the main install command incomplete and ``pip check`` unclean."""
 from __future__ import annotations
 
 import gzip
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,3 +43,39 @@ def clip_tokenizer():
     return CLIPTokenizer(
         vocab={token: index for index, token in enumerate(vocabulary)}, merges=merges, model_max_length=77
     )
+
+
+T5_PIECES = 32000
+"""Pieces in T5's SentencePiece vocabulary (FLUX.1's second tokenizer); 100 sentinels follow them."""
+WORD_START = "▁"
+"""SentencePiece's mark of a piece that begins a word."""
+
+
+def t5_vocabulary() -> list[tuple[str, float]]:
+    """A T5-shaped Unigram vocabulary built from CLIP's merges: <pad>, </s>, <unk> at ids 0-2 as in T5, then
+    32,000 pieces. Each CLIP entry (in merge order, the most frequent first) gives the piece that starts a
+    word and the one that continues it; entries made of byte stand-ins (non-ASCII) are left out, so such
+    characters read as <unk>, as in T5, which has no byte fallback. Scores fall as -log(rank), so the
+    Viterbi segmentation prefers whole words. T5's own pieces are not in any package; this one exists
+    for the tiny offline FLUX.1 model only, whose random weights give the ids no meaning."""
+    lines = gzip.open(BPE_FILE, "rt", encoding="utf-8").read().split("\n")
+    entries = [chr(code) for code in range(ord("!"), ord("~") + 1)]
+    entries += ["".join(line.split()).removesuffix("</w>") for line in lines[1 : MERGES + 1]]
+    pieces: dict[str, None] = {}
+    for entry in entries:
+        if entry.isascii() and entry.isprintable():
+            pieces.setdefault(WORD_START + entry)
+            pieces.setdefault(entry)
+    chosen = list(pieces)[: T5_PIECES - 3]
+    return [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [
+        (piece, -math.log(rank + 2)) for rank, piece in enumerate(chosen)
+    ]
+
+
+@lru_cache(maxsize=1)
+def tiny_t5_tokenizer():
+    """transformers' T5 tokenizer over ``t5_vocabulary()``: T5's special tokens, ids and 100 sentinels,
+    512 tokens long as FLUX.1-dev reads them."""
+    from transformers import T5TokenizerFast
+
+    return T5TokenizerFast(vocab=t5_vocabulary(), model_max_length=512)

@@ -115,10 +115,10 @@ class PipelineCache:
 PORTRAIT_PIPELINES = {
     "sd15": ("PortraitPipeline", {"safety_checker": None, "requires_safety_checker": False}),
     "sdxl": ("PortraitXLPipeline", {}),
+    "flux1": ("PortraitFluxPipeline", {}),
 }
-"""The portrait pipeline class (and loading options) of each family generation runs on; FLUX.1 is not
-among them yet. SD 1.x loads without its safety checker, as it always has here (a separate model that local
-folders often lack)."""
+"""The portrait pipeline class (and loading options) of each family. SD 1.x loads without its safety
+checker, as it always has here (a separate model that local folders often lack)."""
 
 DEFAULT_CACHE = PipelineCache()
 
@@ -205,6 +205,12 @@ def render(
     template = template_image(request.template) if request.template else None
     control_source = control_image(request, template)
     base_dir = resolve_base_model(model.base_model, settings, tiny=model.tiny and not Path(model.base_model).exists())
+    family = folder_family(base_dir)
+    request = request.for_family(family)
+    if control_source is not None and family.cross_attention is None:
+        raise GenerationError(
+            f"ControlNet is offered for SD 1.x and SDXL models so far, not yet for {family.title}: drop --controlnet"
+        )
     positive, negative = build_prompts(model.trigger, model.class_prompt, style, request)
     steps, guidance = request.sampling
     resolution = request.resolution or model.resolution

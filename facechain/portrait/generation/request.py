@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipelines.schedulers import PORTRAIT_SOLVERS
+from pipelines.schedulers import DEFAULT_PORTRAIT_SOLVERS, PORTRAIT_SOLVERS
 
 from ...errors import BadArguments
 from ...validation import check_between, check_resolution, check_seed, option
@@ -77,7 +77,11 @@ class GenerationRequest:
     prompt: str = option("", "your words, added to the style's prompt")
     negative_prompt: str = option("", "added to the negative prompt")
     seed: int | None = option(None, "image i uses seed+i, 0 to 2^32-1 (default: random, recorded)")
-    scheduler: str = option("dpm++", "sampling solver", choices=tuple(PORTRAIT_SOLVERS))
+    scheduler: str = option(
+        "auto",
+        "sampling solver (auto: dpm++ for SD 1.x and SDXL, flowmatch for FLUX.1)",
+        choices=("auto", *PORTRAIT_SOLVERS),
+    )
     steps: int | None = option(None, f"sampling steps (default: the scheduler's: {SOLVER_STEPS})")
     guidance: float | None = option(None, f"guidance scale (default: the scheduler's: {SOLVER_GUIDANCE})")
     person_weight: float | None = option(None, "person LoRA weight, 0-2 (default: the style's)")
@@ -131,8 +135,10 @@ class GenerationRequest:
         """Refuse what cannot run, before any model loads (the CLI, the app and the API alike)."""
         self.model = Path(self.model)
         check_between("count", self.count, 1, MAX_COUNT, error=GenerationError)
-        if self.scheduler not in PORTRAIT_SOLVERS:
-            raise GenerationError(f"unknown scheduler {self.scheduler!r}; choose from {', '.join(PORTRAIT_SOLVERS)}")
+        if self.scheduler != "auto" and self.scheduler not in PORTRAIT_SOLVERS:
+            raise GenerationError(
+                f"unknown scheduler {self.scheduler!r}; choose from auto, {', '.join(PORTRAIT_SOLVERS)}"
+            )
         for name, value, low, high in (
             ("steps", self.steps, 1, MAX_STEPS),
             ("guidance", self.guidance, 0, MAX_GUIDANCE),
@@ -194,9 +200,24 @@ class GenerationRequest:
             return self.detail_strength
         return TEMPLATE_STRENGTH if self.template is not None else DETAIL_STRENGTH
 
+    def for_family(self, family) -> GenerationRequest:
+        """This request for a model of ``family`` (``diffusion.families.Family``): ``auto`` becomes the
+        family's solver; a solver for another training objective is refused by name."""
+        if self.scheduler == "auto":
+            return replace(self, scheduler=DEFAULT_PORTRAIT_SOLVERS[family.objective])
+        if PORTRAIT_SOLVERS[self.scheduler].objective != family.objective:
+            fitting = [name for name, solver in PORTRAIT_SOLVERS.items() if solver.objective == family.objective]
+            raise GenerationError(
+                f"the {self.scheduler} scheduler does not sample {family.title} models: "
+                f"choose {', '.join(fitting)} (or auto)"
+            )
+        return self
+
     @property
     def sampling(self) -> tuple[int, float]:
-        """(steps, guidance): the request's, else the scheduler's defaults."""
+        """(steps, guidance): the request's, else the scheduler's defaults (after ``for_family``)."""
+        if self.scheduler == "auto":
+            raise ValueError("the auto scheduler depends on the model's family: call for_family first")
         solver = PORTRAIT_SOLVERS[self.scheduler]
         return (
             self.steps if self.steps is not None else solver.steps,

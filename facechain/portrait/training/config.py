@@ -16,7 +16,7 @@ MAX_CHECKPOINT_INTERVAL = 100
 most a fifth of a short run (a 50-step demo checkpoints every 10 steps) and at most 100 steps of a long
 one; a LoRA checkpoint (weights + AdamW state) is a few MB, so keeping two costs nothing."""
 
-TINY_FAMILIES = ("sd15", "sdxl")
+TINY_FAMILIES = ("sd15", "sdxl", "flux1")
 """The families with a tiny offline model (``diffusion.tiny.TINY_BUILDERS``; no torch import here)."""
 
 MAX_FACE_LOSS_WEIGHT = 100
@@ -43,7 +43,8 @@ class TrainConfig:
     )
     tiny: str | None = option(
         None,
-        "use the tiny offline model of a family, sd15 (alone: --tiny) or sdxl: a demo of the workflow, not of quality",
+        "use the tiny offline model of a family, sd15 (alone: --tiny), sdxl or flux1: a demo of the workflow, "
+        "not of quality",
         nargs="?",
         const="sd15",
         choices=TINY_FAMILIES,
@@ -64,11 +65,40 @@ class TrainConfig:
     sude_weight: float = option(0.4, "SuDe regularization weight; 0 disables")
     class_prompt: str | None = option(None, "category prompt for SuDe (default: the dataset's class phrase)")
     mixed_precision: str = option(
-        "no", "precision of the frozen parts and the forward pass", choices=("no", "fp16", "bf16")
+        "no",
+        "precision of the forward pass and of the frozen weights (the base model's included, where the device "
+        "has autocast: CUDA, or bf16 on a CPU); the LoRA weights stay float32",
+        choices=("no", "fp16", "bf16"),
     )
     gradient_checkpointing: bool = option(False, "trade compute for memory")
+    cache_latents: bool = option(
+        False,
+        "encode each photo and its mirror image with the VAE once, before training, and keep the VAE off the "
+        "accelerator: less memory and time per step; photos are then used whole (no random crop)",
+    )
+    cache_text: bool = option(
+        False,
+        "encode every prompt once, before training, and keep the text encoders off the accelerator (FLUX.1's "
+        "T5 is 9.5 GB in bf16); not with --train-text-encoder",
+    )
+    optimizer: str = option(
+        "adamw",
+        "adamw, or adamw8bit: bitsandbytes' 8-bit AdamW, a quarter of AdamW's state memory, on a CUDA GPU "
+        "(pip install 'facechain[gpu]')",
+        choices=("adamw", "adamw8bit"),
+    )
+    low_vram: bool = option(
+        False,
+        "the preset for cards of 24 GB and less: --gradient-checkpointing --cache-latents --cache-text "
+        "--mixed-precision bf16 (unless fp16 is chosen), and --optimizer adamw8bit on a CUDA GPU",
+    )
     snr_gamma: float | None = option(None, "min-SNR loss weighting (5.0 is typical; default: off)")
     noise_offset: float = option(0.0, "offset noise strength (0.05-0.1 widens the brightness range)")
+    guidance: float = option(
+        1.0,
+        "FLUX.1-dev only: the value its guidance embedding reads while training (the distilled CFG scale; "
+        "1 trains the LoRA at neutral guidance, sampling then uses its own, 3.5 by default)",
+    )
     face_loss_weight: float | None = option(
         None,
         "weigh the denoising loss by the masks prepare writes: face pixels this many times the rest of the "
@@ -120,6 +150,7 @@ class TrainConfig:
             ("validation_images", 0, 16),
             ("validation_steps", 1, 1000),
             ("face_loss_weight", 1, MAX_FACE_LOSS_WEIGHT),
+            ("guidance", 0, 100),
         ):
             check_between("--" + name.replace("_", "-"), getattr(self, name), low, high, error=TrainingError)
         check_resolution("--resolution", self.resolution, error=TrainingError)
@@ -127,6 +158,14 @@ class TrainConfig:
         unknown = set(self.export) - {"kohya"}
         if unknown:
             raise TrainingError(f"unknown export format(s) {sorted(unknown)}: the choice is kohya")
+        if self.optimizer not in ("adamw", "adamw8bit"):
+            raise TrainingError(f"--optimizer must be adamw or adamw8bit, got {self.optimizer!r}")
+        if self.low_vram:
+            self.gradient_checkpointing = self.cache_latents = True
+            self.cache_text = not self.train_text_encoder
+            self.mixed_precision = "bf16" if self.mixed_precision == "no" else self.mixed_precision
+        if self.cache_text and self.train_text_encoder:
+            raise TrainingError("--cache-text keeps the text encoders frozen: drop it or --train-text-encoder")
         if self.sude_weight < 0:
             raise TrainingError(f"--sude-weight must be >= 0, got {self.sude_weight}")
 

@@ -104,11 +104,21 @@ def random_view(size: tuple[int, int], generator: torch.Generator, crop_scale: f
     return View((left, top, left + crop, top + crop), flip and mirror)
 
 
+def pixels_of(image: Image.Image, view: View, resolution: int) -> torch.Tensor:
+    """(3, resolution, resolution) in [-1, 1]: ``image`` seen through ``view``."""
+    seen = view.of(image, resolution, Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(seen, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
+
+
+CROP_SCALE = 0.9
+"""Random crops cover 90-100% of a prepared photo's side: a little framing variety, the face kept whole."""
+
+
 def load_pixels(
     example: Example,
     resolution: int,
     generator: torch.Generator,
-    crop_scale: float = 0.9,
+    crop_scale: float = CROP_SCALE,
     flip: bool = True,
     masks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -118,8 +128,7 @@ def load_pixels(
     the run's random stream is the same with and without them."""
     image = Image.open(example.image).convert("RGB")
     view = random_view(image.size, generator, crop_scale, flip)
-    seen = view.of(image, resolution, Image.Resampling.BICUBIC)
-    pixels = torch.from_numpy(np.asarray(seen, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
+    pixels = pixels_of(image, view, resolution)
     if not masks:
         return pixels, None
     paths = (example.photo_mask, example.face_mask)

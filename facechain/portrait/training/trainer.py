@@ -1,6 +1,8 @@
 """Train a person's LoRA "digital twin" on a prepared dataset, optionally with SuDe.
 
-diffusers + PEFT LoRA on the UNet attention projections (and optionally the text encoder), run by
+diffusers + PEFT LoRA on the denoiser (the UNet's attention projections; FLUX.1's transformer's attention
+and feed-forward projections) and optionally the text encoder, for the family's objective
+(``objectives``: DDPM for SD 1.x / SDXL, rectified flow for FLUX.1), run by
 accelerate (one process, or several under ``accelerate launch``). The randomness of every micro-step
 comes from (seed, micro-step, process), so resuming from a checkpoint reproduces the uninterrupted
 run exactly. Checkpoints are atomic; the final LoRA is ``pytorch_lora_weights.safetensors``, which
@@ -9,6 +11,7 @@ plain diffusers loads with ``pipe.load_lora_weights(folder)``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -22,9 +25,9 @@ import torch
 
 from ...checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from ...config import Settings
-from ...diffusion.architectures import TEXT_LORA_TARGETS, UNET_LORA_TARGETS
+from ...diffusion.architectures import TEXT_LORA_TARGETS
 from ...diffusion.base_model import resolve_base_model
-from ...diffusion.families import FAMILIES, folder_family
+from ...diffusion.families import FAMILIES, Family, folder_family
 from ...diffusion.tiny import TINY_NOTICE, TINY_RESOLUTION, is_tiny
 from ...folder_lock import locked_folder
 from ...model_loading import model_loading
@@ -42,21 +45,20 @@ from ..model_folder import (
     restart_log,
     write_training_record,
 )
-from .conditioning import Conditioning
+from .conditioning import Conditioning, flux_velocity
 from .config import TrainConfig, TrainingError, TrainingOutOfMemory
-from .data import DatasetError, Example, batch_indices, load_pixels, read_examples
+from .data import CROP_SCALE, DatasetError, Example, batch_indices, load_pixels, read_examples
 from .kohya import export_kohya
+from .latent_cache import LatentCache
 from .lora_state import load_trainable, save_lora, trainable_tensors
 from .masked_loss import denoising_loss, loss_weights
 from .model_card import write_model_card
+from .objectives import objective_for
 from .prior import class_images, generate_class_images
 
 EVAL_TIMESTEPS = (50, 250, 500, 750, 950)
 log = logging.getLogger(__name__)
 
-TRAINABLE_FAMILIES = ("sd15", "sdxl")
-"""The families ``train`` runs on so far; FLUX.1 needs its own prompt encoding (CLIP + T5) and the
-flow-matching objective."""
 OUT_OF_MEMORY_ADVICE = (
     "try --batch-size 1 with --gradient-accumulation, --gradient-checkpointing, "
     "--mixed-precision fp16 (GPU) or bf16, or a smaller --resolution"
@@ -176,14 +178,10 @@ class Trainer:
         self.model_dir = resolve_base_model(config.base_model, settings, tiny=config.tiny)
         self.tiny = is_tiny(self.model_dir)
         family = folder_family(self.model_dir)
-        if family.name not in TRAINABLE_FAMILIES:
-            raise TrainingError(
-                f"{config.base_model} is of the {family.title} family; facechain trains "
-                f"{' and '.join(FAMILIES[name].title for name in TRAINABLE_FAMILIES)} LoRAs so far: "
-                "choose such a base model (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5)"
-            )
         if family.name != "sd15" and config.train_text_encoder:
             raise TrainingError(f"--train-text-encoder is offered for SD 1.x models only so far ({family.title} here)")
+        if family.objective == "flow" and config.snr_gamma:
+            raise TrainingError("--snr-gamma weighs DDPM's noise schedule; FLUX.1's flow matching has none: drop it")
         if family.name != "sd15" and self.tiny and "kohya" in config.export:
             raise TrainingError(
                 f"the tiny {family.title} model's blocks are not {family.title}'s, so kohya names do not fit it: "
@@ -205,15 +203,46 @@ class Trainer:
         returns the trainable modules by name."""
         config = self.config
         self.frozen_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
-        self.tokenizer, self.text_encoder, self.vae, unet, self.noise_scheduler = load_models(self.model_dir, config)
-        self.second_encoder = second_text_encoder(self.model_dir) if self.family.name == "sdxl" else None
+        self.tokenizer, self.text_encoder, self.vae, denoiser, self.noise_scheduler = load_models(
+            self.model_dir, config, self.family
+        )
+        self.objective = objective_for(self.family, self.noise_scheduler)
+        self.second_encoder = second_text_encoder(self.model_dir, self.family)
         frozen_encoders = [] if config.train_text_encoder else [self.text_encoder]
         for module in (self.vae, *frozen_encoders, *self.second_encoders):
             module.to(
                 self.accelerator.device, **({} if self.frozen_dtype == torch.float32 else {"dtype": self.frozen_dtype})
             )
+        if self.frozen_dtype != torch.float32 and self.accelerator.native_amp:
+            from diffusers.training_utils import cast_training_params
+
+            denoiser.to(self.frozen_dtype)  # the base weights: half the memory under autocast
+            cast_training_params(denoiser, dtype=torch.float32)  # the LoRA's stay float32
         self.frozen_prompts: dict[str, torch.Tensor] = {}
-        return {"unet": unet, **({"text_encoder": self.text_encoder} if config.train_text_encoder else {})}
+        self.parked = self.caches()
+        self.denoiser_name = self.family.architecture.denoiser_name
+        trainable = {self.denoiser_name: denoiser}
+        return {**trainable, **({"text_encoder": self.text_encoder} if config.train_text_encoder else {})}
+
+    def caches(self) -> list:
+        """With ``--cache-latents`` / ``--cache-text``, encode the photos / every prompt of the run once and
+        move the VAE / the text encoders off the accelerator; returns the modules so parked (they come back
+        for the validation images)."""
+        config, parked = self.config, []
+        self.latent_cache = None
+        if config.cache_latents:
+            examples = self.examples + self.class_examples
+            self.latent_cache = LatentCache(
+                self.vae, examples, self.resolution, self.accelerator.device, self.frozen_dtype
+            )
+            parked.append(self.vae)
+        if config.cache_text:
+            prompts = {example.caption for example in self.examples + self.class_examples}
+            self.encode(sorted(prompts | ({self.class_prompt, ""} if config.sude_weight > 0 else set())))
+            parked += [self.text_encoder, *self.second_encoders]
+        for module in parked:
+            module.to("cpu")
+        return parked
 
     def set_up_optimization(self, trainable: dict) -> int:
         """Optimizer and LR schedule over the LoRA parameters, restored from the newest checkpoint on
@@ -222,7 +251,7 @@ class Trainer:
 
         config = self.config
         self.parameters = [p for module in trainable.values() for p in module.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.parameters, lr=config.learning_rate)
+        self.optimizer = adamw(config, self.accelerator.device)(self.parameters, lr=config.learning_rate)
         self.lr_scheduler = get_scheduler(
             config.lr_scheduler,
             optimizer=self.optimizer,
@@ -259,7 +288,8 @@ class Trainer:
 
     @property
     def second_encoders(self) -> list:
-        """SDXL's second text encoder, in a list (empty for SD 1.x): it is frozen and moves with the VAE."""
+        """SDXL's second text encoder or FLUX.1's T5, in a list (empty for SD 1.x): it is frozen and moves
+        with the VAE."""
         return [] if self.second_encoder is None else [self.second_encoder[1]]
 
     def token_ids(self, prompts: list[str], tokenizer=None) -> torch.Tensor:
@@ -282,59 +312,63 @@ class Trainer:
         return Conditioning.joined([self.frozen_prompts[prompt] for prompt in prompts])
 
     def encode_frozen(self, prompt: str) -> Conditioning:
-        """One prompt through the frozen encoders: SD 1.x's last hidden states; SDXL's two encoders'
-        penultimate hidden states side by side and the second's pooled projection (as diffusers' SDXL
-        pipeline encodes)."""
+        """One prompt through the frozen encoders, as the family's diffusers pipeline encodes it: SD 1.x's
+        last hidden states; SDXL's two encoders' penultimate hidden states side by side and the second's
+        pooled projection; FLUX.1's T5 last hidden states and CLIP's pooled embedding."""
         if self.second_encoder is None:
             return Conditioning(self.text_encoder(self.token_ids([prompt]))[0].float())
         tokenizer_2, encoder_2 = self.second_encoder
+        if self.family.objective == "flow":
+            states = encoder_2(self.token_ids([prompt], tokenizer_2))[0]
+            return Conditioning(states.float(), self.text_encoder(self.token_ids([prompt])).pooler_output.float())
         first = self.text_encoder(self.token_ids([prompt]), output_hidden_states=True)
         second = encoder_2(self.token_ids([prompt], tokenizer_2), output_hidden_states=True)
         states = torch.cat([first.hidden_states[-2], second.hidden_states[-2]], dim=-1)
         return Conditioning(states.float(), second.text_embeds.float())
 
-    def predict(self, noisy: torch.Tensor, timesteps: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
-        return self.wrapped["unet"](
-            noisy, timesteps, **conditioning.unet_arguments(self.resolution, len(noisy))
-        ).sample.float()
+    def predict(self, noisy: torch.Tensor, times: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
+        """The denoiser's output for latents ``noisy`` (B, C, H, W) at ``times``, in full precision."""
+        denoiser = self.wrapped[self.denoiser_name]
+        if self.family.objective == "flow":
+            guides = self.accelerator.unwrap_model(denoiser).config.guidance_embeds
+            return flux_velocity(denoiser, noisy, times, conditioning, self.config.guidance if guides else None).float()
+        return denoiser(noisy, times, **conditioning.unet_arguments(self.resolution, len(noisy))).sample.float()
 
     def denoising_loss(self, items: list[Example], generator: torch.Generator, evaluate_at: int | None = None):
         """Per-sample diffusion loss of ``items`` (and the prediction, noisy latents, timesteps), weighted
         by the masks with ``--face-loss-weight`` (``masked_loss``). The evaluation loss is never weighted,
         so it compares across runs with any weighting."""
-        config, scheduler, vae = self.config, self.noise_scheduler, self.vae
+        config, objective, vae = self.config, self.objective, self.vae
         training = evaluate_at is None
         weighted = config.face_loss_weight is not None and training
-        pixels, masks = zip(
-            *(load_pixels(item, self.resolution, generator, flip=training, masks=weighted) for item in items)
-        )
-        pixels = torch.stack(pixels).to(self.accelerator.device, dtype=self.frozen_dtype)
-        with torch.no_grad():
-            latents = vae.encode(pixels).latent_dist.sample(generator=generator).float() * vae.config.scaling_factor
+        if self.latent_cache is not None:
+            latents, masks = self.latent_cache.sample(items, generator, flip=training, masks=weighted)
+        else:
+            pixels, masks = zip(
+                *(
+                    load_pixels(item, self.resolution, generator, CROP_SCALE, flip=training, masks=weighted)
+                    for item in items
+                )
+            )
+            pixels = torch.stack(pixels).to(self.accelerator.device, dtype=self.frozen_dtype)
+            with torch.no_grad():
+                latents = vae.encode(pixels).latent_dist.sample(generator=generator).float()
+            masks = torch.stack(masks) if weighted else None
+        latents = (latents - (vae.config.get("shift_factor") or 0.0)) * vae.config.scaling_factor
         noise = torch.randn(latents.shape, generator=generator)
         if config.noise_offset and training:
             noise = noise + config.noise_offset * torch.randn((*latents.shape[:2], 1, 1), generator=generator)
-        timesteps = (
-            torch.full((len(items),), evaluate_at)
-            if evaluate_at is not None
-            else torch.randint(0, scheduler.config.num_train_timesteps, (len(items),), generator=generator)
-        )
+        timesteps = objective.draw(len(items), generator) if training else objective.at(evaluate_at, len(items))
         noise, timesteps = noise.to(latents.device), timesteps.to(latents.device)
-        noisy = scheduler.add_noise(latents, noise, timesteps)
+        noisy = objective.noisy(latents, noise, timesteps)
         prediction = self.predict(noisy, timesteps, self.encode([item.caption for item in items]))
-        target = (
-            noise
-            if scheduler.config.prediction_type == "epsilon"
-            else scheduler.get_velocity(latents, noise, timesteps)
-        )
+        target = objective.target(latents, noise, timesteps)
         weights = (
-            loss_weights(torch.stack(masks).to(target.device), config.face_loss_weight, target.shape[-2:])
-            if weighted
-            else None
+            loss_weights(masks.to(target.device), config.face_loss_weight, target.shape[-2:]) if weighted else None
         )
         per_sample = denoising_loss(prediction, target, weights)
         if config.snr_gamma and training:
-            per_sample = per_sample * min_snr_weights(scheduler, timesteps, config.snr_gamma)
+            per_sample = per_sample * objective.snr_weights(timesteps, config.snr_gamma)
         return per_sample, prediction, noisy, timesteps
 
     def micro_step_loss(self, micro: int, batch: list[int]):
@@ -359,17 +393,13 @@ class Trainer:
             loss = loss + config.prior_loss_weight * prior
             parts["prior_loss"] = float(prior.detach())
         if config.sude_weight > 0:
-            from sude import category_and_empty_predictions, sude_loss
-
-            with torch.no_grad():
+            with torch.no_grad():  # the category and empty prompts' predictions: one call of twice the batch
                 category_prompt, empty_prompt = self.encode([self.class_prompt]), self.encode([""])
-            both = Conditioning.joined([category_prompt.repeat(len(noisy)), empty_prompt.repeat(len(noisy))])
-            extra = both.unet_arguments(self.resolution, 2 * len(noisy))
-            extra.pop("encoder_hidden_states")
-            category, empty = category_and_empty_predictions(
-                self.wrapped["unet"], noisy, timesteps, category_prompt.states, empty_prompt.states, **extra
-            )
-            sude = sude_loss(noisy, timesteps, self.noise_scheduler, prediction, category, empty)
+                both = Conditioning.joined([category_prompt.repeat(len(noisy)), empty_prompt.repeat(len(noisy))])
+                category, empty = self.predict(
+                    torch.cat([noisy, noisy]), torch.cat([timesteps, timesteps]), both
+                ).chunk(2)
+            sude = self.objective.sude(noisy, timesteps, prediction, category, empty)
             loss = loss + config.sude_weight * sude.loss.mean()
             parts.update(sude_loss=float(sude.loss.detach().mean()), sude_mask=float(sude.mask.mean()))
         return loss, parts
@@ -464,16 +494,20 @@ class Trainer:
         return TrainResult(config.out, config.out / LORA_FILE, self.step, self.meta["base_model"], self.tiny, self.log)
 
     def validation_pipeline(self):
-        """The family's diffusers pipeline on the trained modules, with a DPM-Solver++ scheduler."""
+        """The family's diffusers pipeline on the trained modules, with a DPM-Solver++ scheduler for SD
+        (FLUX.1 samples with its own flow-matching Euler scheduler)."""
         import diffusers
 
         unwrap = self.accelerator.unwrap_model
+        scheduler = self.noise_scheduler
+        if self.family.objective != "flow":
+            scheduler = diffusers.DPMSolverMultistepScheduler.from_config(scheduler.config)
         components = {
             "vae": self.vae,
             "text_encoder": unwrap(self.wrapped.get("text_encoder", self.text_encoder)),
             "tokenizer": self.tokenizer,
-            "unet": unwrap(self.wrapped["unet"]),
-            "scheduler": diffusers.DPMSolverMultistepScheduler.from_config(self.noise_scheduler.config),
+            self.denoiser_name: unwrap(self.wrapped[self.denoiser_name]),
+            "scheduler": scheduler,
         }
         if self.second_encoder is not None:
             components.update(tokenizer_2=self.second_encoder[0], text_encoder_2=self.second_encoder[1])
@@ -499,6 +533,8 @@ class Trainer:
             "notice": TINY_NOTICE if self.tiny else None,
         }
         if config.validation_images:
+            for module in self.parked:
+                module.to(accelerator.device)
             if not accelerator.native_amp:  # no autocast here (fp16 on a CPU) to mix half and full precision
                 for module in (self.vae, self.text_encoder, *self.second_encoders):
                     module.to(torch.float32)
@@ -526,36 +562,56 @@ def validation_images(config: TrainConfig, prompt: str, resolution: int, autocas
     return image_grid(images, columns=min(4, count))
 
 
-def second_text_encoder(model_dir: Path):
-    """SDXL's second tokenizer and text encoder (OpenCLIP bigG with its pooled projection), frozen."""
-    from transformers import CLIPTextModelWithProjection, CLIPTokenizer
+SECOND_TEXT_ENCODERS = {
+    "sdxl": ("CLIPTokenizer", "CLIPTextModelWithProjection"),
+    "flux1": ("T5TokenizerFast", "T5EncoderModel"),
+}
+"""The transformers classes of each family's second tokenizer and text encoder: SDXL's OpenCLIP bigG with
+its pooled projection, FLUX.1's T5 encoder."""
 
+
+def second_text_encoder(model_dir: Path, family: Family):
+    """The family's second tokenizer and text encoder, frozen; None for SD 1.x, which has one."""
+    import transformers
+
+    if family.name not in SECOND_TEXT_ENCODERS:
+        return None
+    tokenizer_class, encoder_class = (getattr(transformers, name) for name in SECOND_TEXT_ENCODERS[family.name])
     with model_loading():
-        tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer_2")
-        encoder = CLIPTextModelWithProjection.from_pretrained(model_dir, subfolder="text_encoder_2")
+        tokenizer = tokenizer_class.from_pretrained(model_dir, subfolder="tokenizer_2")
+        encoder = encoder_class.from_pretrained(model_dir, subfolder="text_encoder_2")
     encoder.requires_grad_(False)
     return tokenizer, encoder
 
 
-def load_models(model_dir: Path, config: TrainConfig):
-    """(tokenizer, text encoder, VAE, UNet, DDPM scheduler), frozen, with the LoRA adapters added."""
-    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+def load_models(model_dir: Path, config: TrainConfig, family: Family = FAMILIES["sd15"]):
+    """(tokenizer, text encoder, VAE, denoiser, scheduler), frozen, with the LoRA adapters added: the
+    family's denoiser (UNet or FLUX.1's transformer) and the scheduler its objective trains on (DDPM, or
+    FLUX.1's flow-matching one, which its pipeline also samples with)."""
+    import diffusers
     from peft import LoraConfig
     from transformers import CLIPTextModel, CLIPTokenizer
 
+    denoiser_model = family.architecture.denoiser
+    scheduler_class = "FlowMatchEulerDiscreteScheduler" if family.objective == "flow" else "DDPMScheduler"
     with model_loading():
         tokenizer = CLIPTokenizer.from_pretrained(model_dir, subfolder="tokenizer")
         text_encoder = CLIPTextModel.from_pretrained(model_dir, subfolder="text_encoder")
-        vae = AutoencoderKL.from_pretrained(model_dir, subfolder="vae")
-        unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet")
-        noise_scheduler = DDPMScheduler.from_pretrained(model_dir, subfolder="scheduler")
-    for module in (text_encoder, vae, unet):
+        vae = diffusers.AutoencoderKL.from_pretrained(model_dir, subfolder="vae")
+        denoiser = getattr(diffusers, denoiser_model.class_name).from_pretrained(
+            model_dir, subfolder=family.architecture.denoiser_name
+        )
+        noise_scheduler = getattr(diffusers, scheduler_class).from_pretrained(model_dir, subfolder="scheduler")
+    for module in (text_encoder, vae, denoiser):
         module.requires_grad_(False)
     alpha = config.alpha or config.rank
     torch.manual_seed(config.seed)  # the LoRA initialisation: same seed, same starting weights
-    unet.add_adapter(
+    denoiser.add_adapter(
         LoraConfig(
-            r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=list(UNET_LORA_TARGETS)
+            r=config.rank,
+            lora_alpha=alpha,
+            init_lora_weights="gaussian",
+            target_modules=list(denoiser_model.lora_targets),
         )
     )
     if config.train_text_encoder:
@@ -565,14 +621,28 @@ def load_models(model_dir: Path, config: TrainConfig):
             )
         )
     if config.gradient_checkpointing:
-        unet.enable_gradient_checkpointing()
-    return tokenizer, text_encoder, vae, unet, noise_scheduler
+        denoiser.enable_gradient_checkpointing()
+    return tokenizer, text_encoder, vae, denoiser, noise_scheduler
 
 
-def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Min-SNR-gamma loss weights (Hang et al., ICCV 2023): min(SNR, gamma) / SNR for epsilon
-    prediction, / (SNR + 1) for v-prediction."""
-    abar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps].float()
-    snr = abar / (1.0 - abar)
-    clipped = torch.clamp(snr, max=gamma)
-    return clipped / (snr + 1.0) if scheduler.config.prediction_type == "v_prediction" else clipped / snr
+def adamw(config: TrainConfig, device: torch.device):
+    """The optimizer class of ``--optimizer``: torch's AdamW, or bitsandbytes' 8-bit AdamW (Dettmers et al.,
+    "8-bit Optimizers via Block-wise Quantization", ICLR 2022: both moments in 8 bits, 2 bytes of state per
+    parameter instead of 8), which needs a CUDA device. ``--low-vram`` picks it on CUDA when installed."""
+    wanted = config.optimizer
+    if config.low_vram and device.type == "cuda" and wanted == "adamw":
+        wanted = "adamw8bit" if importlib.util.find_spec("bitsandbytes") else "adamw"
+        if wanted == "adamw":
+            log.warning(
+                "--low-vram: bitsandbytes is not installed, so AdamW keeps 32-bit state; "
+                "pip install 'facechain[gpu]' for 8-bit AdamW"
+            )
+    if wanted == "adamw":
+        return torch.optim.AdamW
+    if device.type != "cuda":
+        raise TrainingError(f"--optimizer adamw8bit runs on a CUDA GPU and this run is on {device.type}: use adamw")
+    try:
+        import bitsandbytes
+    except ImportError:
+        raise TrainingError("--optimizer adamw8bit needs bitsandbytes: pip install 'facechain[gpu]'") from None
+    return bitsandbytes.optim.AdamW8bit
