@@ -87,6 +87,11 @@ class TrainConfig:
         "(pip install 'facechain[gpu]')",
         choices=("adamw", "adamw8bit"),
     )
+    fit_check: bool = option(
+        True,
+        "on a CUDA GPU, refuse up front a run whose estimated memory exceeds the GPU's free memory, naming the "
+        "flags that would fit (--no-fit-check: try anyway)",
+    )
     low_vram: bool = option(
         False,
         "the preset for cards of 24 GB and less: --gradient-checkpointing --cache-latents --cache-text "

@@ -52,6 +52,7 @@ from .kohya import export_kohya
 from .latent_cache import LatentCache
 from .lora_state import load_trainable, save_lora, trainable_tensors
 from .masked_loss import denoising_loss, loss_weights
+from .memory import fit_problem
 from .model_card import write_model_card
 from .objectives import objective_for
 from .prior import class_images, generate_class_images
@@ -190,6 +191,10 @@ class Trainer:
         self.family = family
         self.resolution = config.resolution or (TINY_RESOLUTION if self.tiny else family.resolution)
         self.total_steps = config.steps or max(1, math.ceil(config.epochs * len(self.examples) / config.batch_size))
+        if config.fit_check and not self.tiny and torch.cuda.is_available():
+            problem = fit_problem(self.model_dir, family, config, self.resolution, torch.cuda.mem_get_info()[0])
+            if problem:
+                raise TrainingOutOfMemory(f"{problem} (or --no-fit-check to try anyway)")
         self.checkpoint_every = config.checkpoint_interval(self.total_steps)
         self.checkpoint_root = config.out / CHECKPOINTS
         if not config.resume and latest_checkpoint(self.checkpoint_root) is not None:
