@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,7 +23,6 @@ from facechain.portrait.training.conditioning import Conditioning, flux_velocity
 from facechain.portrait.training.config import TrainingError
 from facechain.portrait.training.objectives import FlowObjective, objective_for
 from sude.flow import flow_sude_loss
-from tests.test_detail import FixedFace
 from tests.test_generate import make_dataset, settings  # noqa: F401  (module fixture)
 from tests.test_sdxl_training import assert_the_lora_acts_in, generated_on
 
@@ -113,13 +113,43 @@ def test_generation_and_the_detail_pass_run_on_the_trained_flux_model(flux_run, 
     assert made.settings["scheduler"] == "flowmatch"  # auto: FLUX.1's own solver
     with pytest.raises(GenerationError, match="dpm\\+\\+ scheduler does not sample FLUX.1 models: choose flowmatch"):
         generate(GenerationRequest(model=result.out, count=1, steps=2, scheduler="dpm++"), settings, cache=cache)
-    with pytest.raises(GenerationError, match="ControlNet is offered for SD 1.x and SDXL models so far, not yet for"):
-        generate(
-            GenerationRequest(model=result.out, count=1, steps=2, controlnet="some/controlnet", template="astronaut"),
-            settings,
-            FixedFace(analyzer),
-            cache=cache,
-        )
+
+
+def steering_flux_controlnet(settings, folder):  # noqa: F811
+    """``FluxControlNetModel.from_transformer`` on the tiny FLUX.1's transformer, its zero-initialised
+    layers (the control image's way in, the residuals' way out) given seeded random weights."""
+    from diffusers import FluxControlNetModel, FluxTransformer2DModel
+
+    transformer = FluxTransformer2DModel.from_pretrained(tiny_folder(settings.home, "flux1") / "transformer")
+    heads = {key: transformer.config[key] for key in ("attention_head_dim", "num_attention_heads")}
+    controlnet = FluxControlNetModel.from_transformer(transformer, num_layers=1, num_single_layers=1, **heads)
+    torch.manual_seed(0)
+    for layer in [
+        *controlnet.controlnet_blocks,
+        *controlnet.controlnet_single_blocks,
+        controlnet.controlnet_x_embedder,
+    ]:
+        torch.nn.init.normal_(layer.weight, std=0.2)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def test_a_flux_controlnet_steers_and_an_sd_one_is_refused(flux_run, settings, tmp_path):  # noqa: F811
+    from tests.test_template_control import control_files, controlnet_of_width
+
+    result, _ = flux_run
+    control_files(tmp_path)
+    controlnet = steering_flux_controlnet(settings, tmp_path / "flux-canny")
+    common = {"model": result.out, "count": 1, "steps": 3, "seed": 4, "detail": False, "controlnet": str(controlnet)}
+
+    def draw(control: str) -> np.ndarray:
+        made = generate(GenerationRequest(**common, control_image=str(tmp_path / control)), settings)
+        return np.asarray(made.portraits[0].image)
+
+    assert not np.array_equal(draw("edges.png"), draw("flipped.png"))  # the control image steers
+    with pytest.raises(GenerationError, match=r"another base-model family \(SD 1.x .*\) than this model \(FLUX.1"):
+        draw_with = {**common, "controlnet": str(controlnet_of_width(32, tmp_path / "sd15-like"))}
+        generate(GenerationRequest(**draw_with, control_image=str(tmp_path / "edges.png")), settings)
 
 
 def test_what_flux_training_does_not_offer_is_refused(flux_run, settings, tmp_path):  # noqa: F811

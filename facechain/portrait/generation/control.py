@@ -15,6 +15,8 @@ refused by name (``diffusion.families``: 768 is SD 1.x, 1024 SD 2.x, 2048 SDXL).
 
 from __future__ import annotations
 
+import inspect
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,12 @@ class Control:
             "control_guidance_start": self.start,
             "control_guidance_end": self.end,
         }
+
+
+def control_image_name(pipe) -> str:
+    """What ``pipe``'s call names the control image: "image" in SD's ControlNet text-to-image, where the
+    image is the control; "control_image" in FLUX.1's and in every image-to-image variant."""
+    return "control_image" if "control_image" in inspect.signature(pipe.__call__).parameters else "image"
 
 
 def canny_edges(photo: Image.Image) -> Image.Image:
@@ -139,26 +147,40 @@ def controlnet_folder(source: str) -> Path:
     return found
 
 
-def load_controlnet(source: str, unet):
-    """The ControlNet ``source`` names, refused by name when it was made for another base-model family."""
-    from diffusers import ControlNetModel
+CONTROLNETS = {
+    "UNet2DConditionModel": ("ControlNetModel", "cross_attention_dim"),
+    "FluxTransformer2DModel": ("FluxControlNetModel", "joint_attention_dim"),
+}
+"""Per denoiser class: the diffusers class of its family's ControlNets, and the config value both must
+share (the width of the text embedding they read: 768 SD 1.x, 2048 SDXL; FLUX.1's T5 4096)."""
+
+
+def load_controlnet(source: str, denoiser):
+    """The ControlNet ``source`` names for a model whose denoiser is ``denoiser`` (a UNet, or FLUX.1's
+    transformer), refused by name when it was made for another base-model family."""
+    import diffusers
 
     from ...model_loading import model_loading
 
     folder = controlnet_folder(source)
-    try:
-        with model_loading():
-            controlnet = ControlNetModel.from_pretrained(folder, use_safetensors=True)
-    except (OSError, ValueError) as error:
-        raise GenerationError(f"ControlNet {source} could not be loaded: {error}") from None
-    theirs, ours = controlnet.config.cross_attention_dim, unet.config.cross_attention_dim
-    if theirs != ours:
+    kind, width_key = CONTROLNETS[type(denoiser).__name__]
+    ours = denoiser.config[width_key]
+    theirs = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if theirs.get("_class_name") != kind or theirs.get(width_key) != ours:
         raise GenerationError(
             f"ControlNet {source} is for another base-model family ({family(theirs)}) than this model "
-            f"({family(ours)}): use a ControlNet made for this model's family"
+            f"({family({'_class_name': kind, width_key: ours})}): use a ControlNet made for this model's family"
         )
-    return controlnet
+    try:
+        with model_loading():
+            return getattr(diffusers, kind).from_pretrained(folder, use_safetensors=True)
+    except (OSError, ValueError) as error:
+        raise GenerationError(f"ControlNet {source} could not be loaded: {error}") from None
 
 
-def family(width: int) -> str:
+def family(config: dict) -> str:
+    """How messages name the family a ControlNet (or model) of this config is for."""
+    if config.get("_class_name") == "FluxControlNetModel":
+        return f"FLUX.1 with text width {config.get('joint_attention_dim')}"
+    width = config.get("cross_attention_dim")
     return f"{width_title(width)} with cross-attention width {width}"

@@ -33,7 +33,7 @@ from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
 from ...progress import Progress
 from ..model_folder import TrainedModel
-from .control import Control, control_image, fitted, load_controlnet
+from .control import Control, control_image, control_image_name, fitted, load_controlnet
 from .detail import DetailSettings, FaceDetailer, FaceRecord
 from .likeness import LikenessScale, boundary_cosine, likeness_scale
 from .lora_files import find_lora
@@ -107,7 +107,7 @@ class PipelineCache:
         checked again when the base model changes)."""
         if self.controlnet_key != (self.key, source):
             self.controlnet, self.controlnet_key = None, None  # the old one is freed before the new one loads
-            self.controlnet = load_controlnet(source, self.pipe.unet)
+            self.controlnet = load_controlnet(source, getattr(self.pipe, "unet", None) or self.pipe.transformer)
             self.controlnet_key = (self.key, source)
         return self.controlnet
 
@@ -205,12 +205,7 @@ def render(
     template = template_image(request.template) if request.template else None
     control_source = control_image(request, template)
     base_dir = resolve_base_model(model.base_model, settings, tiny=model.tiny and not Path(model.base_model).exists())
-    family = folder_family(base_dir)
-    request = request.for_family(family)
-    if control_source is not None and family.cross_attention is None:
-        raise GenerationError(
-            f"ControlNet is offered for SD 1.x and SDXL models so far, not yet for {family.title}: drop --controlnet"
-        )
+    request = request.for_family(folder_family(base_dir))
     positive, negative = build_prompts(model.trigger, model.class_prompt, style, request)
     steps, guidance = request.sampling
     resolution = request.resolution or model.resolution
@@ -313,7 +308,7 @@ def sample(
         pipe = sibling_pipeline(pipe, "text2image", controlnet=control.controlnet)
         image, note = fitted(control.image, (resolution, resolution))
         notes += [note] if note else []
-        extra = control.arguments(image, "image")
+        extra = control.arguments(image, control_image_name(pipe))
     images = []
     for start in range(0, len(seeds), request.batch_size):
         batch = seeds[start : start + request.batch_size]
