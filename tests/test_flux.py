@@ -157,7 +157,7 @@ def test_what_flux_training_does_not_offer_is_refused(flux_run, settings, tmp_pa
     common = {"dataset": dataset, "tiny": "flux1", "steps": 1}
     with pytest.raises(TrainingError, match="FLUX.1's flow matching has none"):
         train(TrainConfig(**common, out=tmp_path / "a", snr_gamma=5.0), settings)
-    with pytest.raises(TrainingError, match="--train-text-encoder is offered for SD 1.x models only so far"):
+    with pytest.raises(TrainingError, match="--train-text-encoder is offered for SD 1.x and SDXL models"):
         train(TrainConfig(**common, out=tmp_path / "b", train_text_encoder=True), settings)
     with pytest.raises(TrainingError, match="kohya names do not fit it"):
         train(TrainConfig(**common, out=tmp_path / "c", export=("kohya",)), settings)

@@ -79,11 +79,30 @@ def test_generation_runs_on_the_trained_sdxl_model(xl_run, settings, analyzer): 
     generated_on(xl_run[0].out, settings, analyzer, "PortraitXLPipeline")
 
 
+def test_sdxl_trains_both_text_encoders_and_diffusers_loads_all_three(xl_run, settings, tmp_path):  # noqa: F811
+    from diffusers import StableDiffusionXLPipeline
+    from safetensors.torch import load_file
+
+    _, dataset = xl_run
+    config = TrainConfig(
+        dataset=dataset, out=tmp_path / "te", tiny="sdxl", steps=3, learning_rate=2e-2, train_text_encoder=True
+    )
+    lora = load_file(train(config, settings).lora_file)
+    assert {key.split(".")[0] for key in lora} == {"unet", "text_encoder", "text_encoder_2"}
+    second = [value for key, value in lora.items() if key.startswith("text_encoder_2.") and key.endswith("up.weight")]
+    assert second and all(value.abs().sum() > 0 for value in second)  # "up" starts at zero: the second one trained
+    pipe = StableDiffusionXLPipeline.from_pretrained(tiny_folder(settings.home, "sdxl"))
+    pipe.load_lora_weights(tmp_path / "te" / LORA_FILE, adapter_name="person")
+    assert {name for name, adapters in pipe.get_list_adapters().items() if "person" in adapters} == {
+        "unet",
+        "text_encoder",
+        "text_encoder_2",
+    }
+
+
 def test_what_sdxl_training_does_not_offer_yet_is_refused(xl_run, settings, tmp_path):  # noqa: F811
     _, dataset = xl_run
     common = {"dataset": dataset, "tiny": "sdxl", "steps": 1}
-    with pytest.raises(TrainingError, match="--train-text-encoder is offered for SD 1.x models only so far"):
-        train(TrainConfig(**common, out=tmp_path / "a", train_text_encoder=True), settings)
     with pytest.raises(TrainingError, match="kohya names do not fit it"):
         train(TrainConfig(**common, out=tmp_path / "b", export=("kohya",)), settings)
     with pytest.raises(TrainingError, match="--tiny takes one of sd15, sdxl, flux1, not 'sd3'"):

@@ -179,8 +179,11 @@ class Trainer:
         self.model_dir = resolve_base_model(config.base_model, settings, tiny=config.tiny)
         self.tiny = is_tiny(self.model_dir)
         family = folder_family(self.model_dir)
-        if family.name != "sd15" and config.train_text_encoder:
-            raise TrainingError(f"--train-text-encoder is offered for SD 1.x models only so far ({family.title} here)")
+        if family.objective == "flow" and config.train_text_encoder:
+            raise TrainingError(
+                f"--train-text-encoder is offered for SD 1.x and SDXL models ({family.title} here: its T5 "
+                "reads the prompt; train the transformer's LoRA alone)"
+            )
         if family.objective == "flow" and config.snr_gamma:
             raise TrainingError("--snr-gamma weighs DDPM's noise schedule; FLUX.1's flow matching has none: drop it")
         if family.name != "sd15" and self.tiny and "kohya" in config.export:
@@ -213,8 +216,14 @@ class Trainer:
         )
         self.objective = objective_for(self.family, self.noise_scheduler)
         self.second_encoder = second_text_encoder(self.model_dir, self.family)
-        frozen_encoders = [] if config.train_text_encoder else [self.text_encoder]
-        for module in (self.vae, *frozen_encoders, *self.second_encoders):
+        text_encoders = {"text_encoder": self.text_encoder}
+        if self.second_encoder is not None:
+            text_encoders["text_encoder_2"] = self.second_encoder[1]
+        if config.train_text_encoder:
+            for encoder in text_encoders.values():
+                encoder.add_adapter(lora_config(config, TEXT_LORA_TARGETS))
+        frozen_encoders = [] if config.train_text_encoder else list(text_encoders.values())
+        for module in (self.vae, *frozen_encoders):
             module.to(
                 self.accelerator.device, **({} if self.frozen_dtype == torch.float32 else {"dtype": self.frozen_dtype})
             )
@@ -226,8 +235,7 @@ class Trainer:
         self.frozen_prompts: dict[str, torch.Tensor] = {}
         self.parked = self.caches()
         self.denoiser_name = self.family.architecture.denoiser_name
-        trainable = {self.denoiser_name: denoiser}
-        return {**trainable, **({"text_encoder": self.text_encoder} if config.train_text_encoder else {})}
+        return {self.denoiser_name: denoiser, **(text_encoders if config.train_text_encoder else {})}
 
     def caches(self) -> list:
         """With ``--cache-latents`` / ``--cache-text``, encode the photos / every prompt of the run once and
@@ -293,8 +301,7 @@ class Trainer:
 
     @property
     def second_encoders(self) -> list:
-        """SDXL's second text encoder or FLUX.1's T5, in a list (empty for SD 1.x): it is frozen and moves
-        with the VAE."""
+        """SDXL's second text encoder or FLUX.1's T5, in a list (empty for SD 1.x)."""
         return [] if self.second_encoder is None else [self.second_encoder[1]]
 
     def token_ids(self, prompts: list[str], tokenizer=None) -> torch.Tensor:
@@ -308,28 +315,30 @@ class Trainer:
         ).input_ids.to(self.accelerator.device)
 
     def encode(self, prompts: list[str]) -> Conditioning:
-        """Prompt conditioning; with frozen text encoders each prompt is encoded once and reused."""
+        """Prompt conditioning: through the trained text encoders, or, frozen, each prompt encoded once
+        and reused."""
         if self.config.train_text_encoder:
-            return Conditioning(self.wrapped["text_encoder"](self.token_ids(prompts))[0])
+            return self.encode_with(self.wrapped["text_encoder"], self.wrapped.get("text_encoder_2"), prompts)
+        second = self.second_encoders[0] if self.second_encoders else None
         for prompt in set(prompts) - self.frozen_prompts.keys():
             with torch.no_grad():
-                self.frozen_prompts[prompt] = self.encode_frozen(prompt)
+                self.frozen_prompts[prompt] = self.encode_with(self.text_encoder, second, [prompt])
         return Conditioning.joined([self.frozen_prompts[prompt] for prompt in prompts])
 
-    def encode_frozen(self, prompt: str) -> Conditioning:
-        """One prompt through the frozen encoders, as the family's diffusers pipeline encodes it: SD 1.x's
-        last hidden states; SDXL's two encoders' penultimate hidden states side by side and the second's
-        pooled projection; FLUX.1's T5 last hidden states and CLIP's pooled embedding."""
-        if self.second_encoder is None:
-            return Conditioning(self.text_encoder(self.token_ids([prompt]))[0].float())
-        tokenizer_2, encoder_2 = self.second_encoder
+    def encode_with(self, first, second, prompts: list[str]) -> Conditioning:
+        """``prompts`` through the text encoders ``first`` and ``second`` (None for SD 1.x), as the family's
+        diffusers pipeline encodes them: SD 1.x's last hidden states; SDXL's two encoders' penultimate
+        hidden states side by side and the second's pooled projection; FLUX.1's T5 last hidden states and
+        CLIP's pooled embedding."""
+        ids = self.token_ids(prompts)
+        if second is None:
+            return Conditioning(first(ids)[0].float())
+        ids_2 = self.token_ids(prompts, self.second_encoder[0])
         if self.family.objective == "flow":
-            states = encoder_2(self.token_ids([prompt], tokenizer_2))[0]
-            return Conditioning(states.float(), self.text_encoder(self.token_ids([prompt])).pooler_output.float())
-        first = self.text_encoder(self.token_ids([prompt]), output_hidden_states=True)
-        second = encoder_2(self.token_ids([prompt], tokenizer_2), output_hidden_states=True)
-        states = torch.cat([first.hidden_states[-2], second.hidden_states[-2]], dim=-1)
-        return Conditioning(states.float(), second.text_embeds.float())
+            return Conditioning(second(ids_2)[0].float(), first(ids).pooler_output.float())
+        one, two = first(ids, output_hidden_states=True), second(ids_2, output_hidden_states=True)
+        states = torch.cat([one.hidden_states[-2], two.hidden_states[-2]], dim=-1)
+        return Conditioning(states.float(), two.text_embeds.float())
 
     def predict(self, noisy: torch.Tensor, times: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
         """The denoiser's output for latents ``noisy`` (B, C, H, W) at ``times``, in full precision."""
@@ -515,7 +524,8 @@ class Trainer:
             "scheduler": scheduler,
         }
         if self.second_encoder is not None:
-            components.update(tokenizer_2=self.second_encoder[0], text_encoder_2=self.second_encoder[1])
+            second = unwrap(self.wrapped.get("text_encoder_2", self.second_encoder[1]))
+            components.update(tokenizer_2=self.second_encoder[0], text_encoder_2=second)
         else:
             components.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         pipe = getattr(diffusers, self.family.pipeline)(**components)
@@ -589,12 +599,23 @@ def second_text_encoder(model_dir: Path, family: Family):
     return tokenizer, encoder
 
 
+def lora_config(config: TrainConfig, targets):
+    """The run's LoRA (rank, alpha, Gaussian initialisation) on the modules named ``targets``."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.rank,
+        lora_alpha=config.alpha or config.rank,
+        init_lora_weights="gaussian",
+        target_modules=list(targets),
+    )
+
+
 def load_models(model_dir: Path, config: TrainConfig, family: Family = FAMILIES["sd15"]):
-    """(tokenizer, text encoder, VAE, denoiser, scheduler), frozen, with the LoRA adapters added: the
+    """(tokenizer, text encoder, VAE, denoiser, scheduler), frozen, with the denoiser's LoRA adapter: the
     family's denoiser (UNet or FLUX.1's transformer) and the scheduler its objective trains on (DDPM, or
     FLUX.1's flow-matching one, which its pipeline also samples with)."""
     import diffusers
-    from peft import LoraConfig
     from transformers import CLIPTextModel, CLIPTokenizer
 
     denoiser_model = family.architecture.denoiser
@@ -609,22 +630,8 @@ def load_models(model_dir: Path, config: TrainConfig, family: Family = FAMILIES[
         noise_scheduler = getattr(diffusers, scheduler_class).from_pretrained(model_dir, subfolder="scheduler")
     for module in (text_encoder, vae, denoiser):
         module.requires_grad_(False)
-    alpha = config.alpha or config.rank
     torch.manual_seed(config.seed)  # the LoRA initialisation: same seed, same starting weights
-    denoiser.add_adapter(
-        LoraConfig(
-            r=config.rank,
-            lora_alpha=alpha,
-            init_lora_weights="gaussian",
-            target_modules=list(denoiser_model.lora_targets),
-        )
-    )
-    if config.train_text_encoder:
-        text_encoder.add_adapter(
-            LoraConfig(
-                r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=list(TEXT_LORA_TARGETS)
-            )
-        )
+    denoiser.add_adapter(lora_config(config, denoiser_model.lora_targets))
     if config.gradient_checkpointing:
         denoiser.enable_gradient_checkpointing()
     return tokenizer, text_encoder, vae, denoiser, noise_scheduler
