@@ -162,7 +162,7 @@ def test_upload_train_generate_through_the_server(tmp_path, example_files, analy
         )
         status, plot, models = client.predict(None, "my twin!", TINY_CHOICE, 6, 0.4, token, api_name="/train")
         assert "**Done:** my-twin, 6 steps" in status and "TINY" in status
-        assert [row[:2] for row in models["data"]] == [["my-twin", 6]]
+        assert [row[:3] for row in models["data"]] == [["my-twin", "SD 1.x", 6]]
         assert [point[0] for point in plot["data"]] == [1, 2, 3, 4, 5, 6]  # one loss point per step
         assert client.predict(token, api_name="/models")["value"] == "my-twin"
         gallery, summary, results = client.predict(
@@ -336,7 +336,7 @@ def test_app_users_choose_among_the_operators_base_models(tmp_path, example_file
             training.training_params(context, workspace, "set", "m", probe, 5, 0.0)
         assert probe not in str(refused.value)
     app = build_app(Settings(home=tmp_path, app_base_models=("a/b", "c/d")), tmp_path / "runs", workers=False)
-    assert radio_choices(app) == ["a/b", "c/d", training.TINY_CHOICE]
+    assert radio_choices(app) == ["a/b", "c/d", *training.TINY_CHOICES]
 
 
 def test_app_users_choose_among_the_operators_controlnets_and_templates(tmp_path, monkeypatch):
@@ -360,3 +360,33 @@ def test_app_users_choose_among_the_operators_controlnets_and_templates(tmp_path
     for choices, message in refusals.items():
         with pytest.raises(Exception, match=message):
             structure_params(context, *choices)
+
+
+def test_the_app_names_each_models_family_and_offers_a_tiny_model_of_each(tmp_path):
+    from facechain.diffusion.tiny import ensure_tiny_model
+    from facechain.portrait.model_folder import write_training_record
+    from facechain.ui import generate, training
+
+    settings = Settings(home=tmp_path / "home")
+    with working_context(settings, tmp_path) as context:
+        _, workspace = context.workspaces.create()
+        (workspace.section("datasets") / "set").mkdir(parents=True)
+        params = training.training_params(context, workspace, "set", "m", "Tiny offline demo model (FLUX.1)", 5, 0.0)
+        assert params["tiny"] == "flux1" and params["base_model"] is None
+        for name, family in (("old", None), ("xl", "sdxl"), ("flux", "flux1")):
+            folder = workspace.item("models", name)
+            folder.mkdir(parents=True)
+            write_training_record(folder, {"steps": 3, "tiny": True, **({"family": family} if family else {})})
+        assert sorted(row[:2] for row in training.models_table(workspace)) == [
+            ["flux", "FLUX.1"],
+            ["old", "SD 1.x"],
+            ["xl", "SDXL"],
+        ]
+        assert sorted(generate.model_choices(workspace)) == [
+            ("flux (FLUX.1)", "flux"),
+            ("old (SD 1.x)", "old"),
+            ("xl (SDXL)", "xl"),
+        ]
+    here = ensure_tiny_model(tmp_path / "xl-folder", "sdxl")
+    status = training.base_model_status({"me/xl": here, "me/elsewhere": None})
+    assert "**me/xl** (SDXL), **me/elsewhere**." in status and "Not on this machine yet: me/elsewhere" in status

@@ -51,7 +51,7 @@ def run_train(params: dict, workspace: Workspace, settings: Settings, progress: 
     config = TrainConfig(
         dataset=workspace.existing("datasets", params["dataset"]),
         out=out,
-        tiny=bool(params.get("tiny")),
+        tiny=params.get("tiny") or None,  # a family; True in jobs queued before there were several
         base_model=params.get("base_model"),
         steps=int(params["steps"]),
         sude_weight=float(params.get("sude_weight", 0.0)),

@@ -83,6 +83,14 @@ def logged_losses(folder: Path) -> list[tuple[int, float]]:
     return [(entry["step"], entry["loss"]) for entry in entries if "loss" in entry]
 
 
+def family_title(info: dict) -> str:
+    """How messages name the family a finished run trained on (``training.json``'s "family"; runs from before
+    it was recorded are SD 1.x's)."""
+    from ..diffusion.families import FAMILIES
+
+    return FAMILIES[info.get("family", "sd15")].title
+
+
 def trained_models(root: Path) -> list[tuple[Path, dict]]:
     """(folder, training record) of every finished run directly under ``root``, newest first."""
     found = [(path, info) for path in Path(root).glob("*") if (info := finished_run(path)) is not None]

@@ -24,7 +24,7 @@ from ..portrait.generation.request import (
 )
 from ..portrait.generation.styles import DEFAULT_STYLE, load_styles
 from ..portrait.generation.templates import REFERENCE_PHOTO, SHIPPED_TEMPLATES
-from ..portrait.model_folder import finished_run, trained_models
+from ..portrait.model_folder import family_title, finished_run, trained_models
 from ..wording import plural
 from .errors import user_errors
 from .jobs import ended, follow, submit, waiting_text
@@ -32,6 +32,13 @@ from .jobs import ended, follow, submit, waiting_text
 TITLE = "Generate"
 APP_MAX_COUNT = min(MAX_COUNT, 8)
 APP_MAX_TRIES = 3
+
+
+def model_choices(workspace) -> list[tuple[str, str]]:
+    """(label, name) of the workspace's models, newest first; the label names the model's family."""
+    return [
+        (f"{path.name} ({family_title(info)})", path.name) for path, info in trained_models(workspace.section("models"))
+    ]
 
 
 def style_cards(context) -> list[tuple[str, str]]:
@@ -280,8 +287,8 @@ def build(context, token) -> None:
 
     @user_errors
     def models(token_value):
-        names = [path.name for path, _ in trained_models(context.workspace(token_value).section("models"))]
-        return gr.update(choices=names, value=names[0] if names else None)
+        choices = model_choices(context.workspace(token_value))
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     @user_errors
     def handler(

@@ -4,32 +4,53 @@ page does not stop the job; opening it again follows it where it is."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import pandas as pd
 
 from ..diffusion.base_model import locally_available
+from ..diffusion.families import UnknownFamily, folder_family
 from ..diffusion.tiny import TINY_NOTICE, tiny_model_problem
 from ..jobs.store import UNFINISHED
-from ..portrait.model_folder import finished_run, logged_losses, trained_models
+from ..portrait.model_folder import family_title, finished_run, logged_losses, trained_models
 from ..portrait.training.config import MAX_FACE_LOSS_WEIGHT
 from .errors import user_errors
 from .jobs import follow, newest_job, submit, waiting_text
 
 TITLE = "Train"
-TINY_CHOICE = "Tiny offline demo model"
+TINY_CHOICES = {
+    "Tiny offline demo model": "sd15",
+    "Tiny offline demo model (SDXL)": "sdxl",
+    "Tiny offline demo model (FLUX.1)": "flux1",
+}
+"""The tiny offline models the Train tab offers, by label: one per family."""
+TINY_CHOICE = next(iter(TINY_CHOICES))
 MAX_STEPS = 3000
 
 
-def base_model_status(available: dict[str, bool], tiny_problem: str | None = None) -> str:
-    """What the app can train on, said at start-up: each offered base model, whether it is on this machine,
-    and whether the tiny offline model can be built here."""
+def folder_family_title(folder: Path | None) -> str | None:
+    """The family of a base model on this machine, as messages name it; None when not here or not known."""
+    if folder is None:
+        return None
+    try:
+        return folder_family(folder).title
+    except (UnknownFamily, OSError, ValueError):
+        return None
+
+
+def base_model_status(available: dict[str, Path | None], tiny_problem: str | None = None) -> str:
+    """What the app can train on, said at start-up: each offered base model with its family when it is
+    on this machine, what is not here yet, and whether the tiny offline models can be built here."""
     tiny = (
-        f"*{TINY_CHOICE}*: {TINY_NOTICE}."
+        f"*Tiny offline demo models* (SD 1.x, SDXL, FLUX.1): {TINY_NOTICE}."
         if tiny_problem is None
         else f"The tiny offline demo model is not offered: {tiny_problem}."
     )
     missing = [model for model, here in available.items() if not here]
-    lines = [f"Base models: {', '.join(f'**{model}**' for model in available)}."]
+    titles = {model: folder_family_title(here) for model, here in available.items()}
+    named = [f"**{model}**" + (f" ({titles[model]})" if titles[model] else "") for model in available]
+    lines = [f"Base models: {', '.join(named)}."]
     if missing:
         lines.append(
             f"Not on this machine yet: {', '.join(missing)}; downloaded on first use when the hub is reachable (the "
@@ -43,9 +64,9 @@ def loss_frame(losses: list[tuple[int, float]]) -> pd.DataFrame:
 
 
 def models_table(workspace) -> list[list]:
-    """The workspace's trained models (finished runs), newest first."""
+    """The workspace's trained models (finished runs), newest first, with their family."""
     return [
-        [path.name, info["steps"], "tiny demo" if info.get("tiny") else info["base_model"]]
+        [path.name, family_title(info), info["steps"], "tiny demo" if info.get("tiny") else info["base_model"]]
         for path, info in trained_models(workspace.section("models"))
     ]
 
@@ -81,7 +102,7 @@ def training_params(
         raise gr.Error(f"A training named '{out.name}' is queued or running already.")
     if face_loss_weight and not 1 <= face_loss_weight <= MAX_FACE_LOSS_WEIGHT:
         raise gr.Error(f"The face loss weight is 0 (off) or between 1 and {MAX_FACE_LOSS_WEIGHT}.")
-    tiny = base == TINY_CHOICE
+    tiny = TINY_CHOICES.get(base)
     if not tiny and base not in context.settings.offered_base_models:
         raise gr.Error("Choose one of the base models this app offers.")  # never echo what was sent
     return {
@@ -140,15 +161,15 @@ def cancel_training(context, workspace) -> str:
 
 def build(context, token) -> None:
     offered = context.settings.offered_base_models  # looked up once; nothing is downloaded
-    available = {model: locally_available(model, context.settings) is not None for model in offered}
+    available = {model: locally_available(model, context.settings) for model in offered}
     tiny_problem = tiny_model_problem()
     gr.Markdown(base_model_status(available, tiny_problem))
     with gr.Row():
         with gr.Column(scale=1):
             dataset = gr.Dropdown(choices=[], label="Training set (left empty: your newest)", allow_custom_value=True)
             name = gr.Textbox(label="Model name", value="me")
-            choices = [*offered, *([TINY_CHOICE] if tiny_problem is None else [])]
-            first_here = next((model for model in offered if available[model]), None)
+            choices = [*offered, *(TINY_CHOICES if tiny_problem is None else [])]
+            first_here = next((model for model in offered if available[model] is not None), None)
             default = first_here or (TINY_CHOICE if tiny_problem is None else offered[0])
             base = gr.Radio(choices, value=default, label="Train on")
             steps = gr.Slider(1, MAX_STEPS, value=400, step=1, label="Steps")
@@ -167,7 +188,7 @@ def build(context, token) -> None:
         with gr.Column(scale=2):
             status = gr.Markdown()
             plot = gr.LinePlot(loss_frame([]), x="step", y="loss", label="Training loss")
-            models = gr.Dataframe(headers=["model", "steps", "base model"], label="Your models")
+            models = gr.Dataframe(headers=["model", "family", "steps", "base model"], label="Your models")
 
     @user_errors
     def handler(
