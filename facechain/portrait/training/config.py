@@ -50,7 +50,7 @@ class TrainConfig:
         choices=TINY_FAMILIES,
     )
     resolution: int | None = option(
-        None, "training resolution, a multiple of 8 (default: the family's, 512 for SD 1.x; 64 with --tiny)"
+        None, "training resolution, a multiple of 8 (default: the family's: 512 SD 1.x, 1024 SDXL and FLUX.1; 64 tiny)"
     )
     steps: int | None = option(None, "optimizer steps (default: --epochs over the photos)")
     epochs: int = option(200, "passes over the photos when --steps is not given")
@@ -61,7 +61,7 @@ class TrainConfig:
     warmup_steps: int = option(0, "steps of linear learning-rate warm-up")
     rank: int = option(4, "LoRA rank")
     alpha: float | None = option(None, "LoRA alpha (default: the rank)")
-    train_text_encoder: bool = option(False, "also train a LoRA on the text encoder")
+    train_text_encoder: bool = option(False, "also train LoRAs on the text encoders (SD 1.x's one, SDXL's two)")
     sude_weight: float = option(0.4, "SuDe regularization weight; 0 disables")
     class_prompt: str | None = option(None, "category prompt for SuDe (default: the dataset's class phrase)")
     mixed_precision: str = option(
