@@ -152,6 +152,21 @@ def test_a_flux_controlnet_steers_and_an_sd_one_is_refused(flux_run, settings, t
         generate(GenerationRequest(**draw_with, control_image=str(tmp_path / "edges.png")), settings)
 
 
+def test_a_style_for_other_families_is_refused_and_one_for_flux_runs(flux_run, settings):  # noqa: F811
+    result, _ = flux_run
+    styles = settings.home / "styles"
+    styles.mkdir(exist_ok=True)
+    for name, families in (("xl-only", ["sd15", "sdxl"]), ("flux-look", ["flux1"])):
+        preset = {"name": name, "title": name, "prompt": "studio light", "families": families}
+        (styles / f"{name}.json").write_text(json.dumps(preset))
+    common = {"model": result.out, "count": 1, "steps": 2, "detail": False}
+    with pytest.raises(
+        GenerationError, match="the style xl-only suits SD 1.x and SDXL models and this model is FLUX.1"
+    ):
+        generate(GenerationRequest(**common, style="xl-only"), settings)
+    assert generate(GenerationRequest(**common, style="flux-look"), settings).style == "flux-look"
+
+
 def test_what_flux_training_does_not_offer_is_refused(flux_run, settings, tmp_path):  # noqa: F811
     _, dataset = flux_run
     common = {"dataset": dataset, "tiny": "flux1", "steps": 1}

@@ -64,3 +64,12 @@ def test_bad_presets_name_the_fault(tmp_path, data, message):
     path.write_text(json.dumps(data))
     with pytest.raises(StyleError, match=message):
         read_style(path)
+
+
+def test_a_preset_may_name_the_families_it_suits(tmp_path):
+    (tmp_path / "xl.json").write_text(json.dumps({"name": "xl", "title": "XL", "prompt": "p", "families": ["sdxl"]}))
+    assert read_style(tmp_path / "xl.json").families == ("sdxl",)
+    for wrong in (["sd3"], "sdxl", []):
+        (tmp_path / "bad.json").write_text(json.dumps({"name": "bad", "title": "B", "prompt": "p", "families": wrong}))
+        with pytest.raises(StyleError, match="families must be a list of sd15, sdxl, flux1"):
+            read_style(tmp_path / "bad.json")

@@ -88,7 +88,8 @@ def run_styles(args: argparse.Namespace) -> int:
     catalogue = load_styles()
     for style in catalogue.styles.values():
         lora = f"  [LoRA {style.lora} x{style.style_weight}]" if style.lora else ""
-        print(f"{style.name:<14} {style.title}{lora}")
+        families = f"  (for {', '.join(style.families)} models)" if style.families else ""
+        print(f"{style.name:<14} {style.title}{lora}{families}")
     for problem in catalogue.problems:
         print(f"skipped: {problem}", file=sys.stderr)
     return 0

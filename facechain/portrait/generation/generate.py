@@ -27,7 +27,7 @@ from pipelines.siblings import sibling_pipeline
 from ...atomic import staged_file, staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
-from ...diffusion.families import check_lora_family, folder_family, pipeline_family
+from ...diffusion.families import FAMILIES, check_lora_family, folder_family, pipeline_family
 from ...diffusion.tiny import TINY_NOTICE
 from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
@@ -92,10 +92,7 @@ class PipelineCache:
 
         if self.key != model_dir:
             log.info("loading the base model %s", model_dir)
-            family = folder_family(model_dir)
-            if family.name not in PORTRAIT_PIPELINES:
-                raise GenerationError(f"{model_dir} is a {family.title} model, on which facechain cannot generate yet")
-            class_name, options = PORTRAIT_PIPELINES[family.name]
+            class_name, options = PORTRAIT_PIPELINES[folder_family(model_dir).name]
             with model_loading():
                 self.pipe = getattr(pipelines, class_name).from_pretrained(model_dir, **options)
             self.pipe.set_progress_bar_config(disable=True)
@@ -147,6 +144,12 @@ def configure(pipe, model: TrainedModel, style: Style, request: GenerationReques
     """Load what is missing, then use exactly this request's adapters with its weights and its solver;
     other people's adapters are dropped, style adapters stay loaded for the next request."""
     family = pipeline_family(pipe)
+    if style.families and family.name not in style.families:
+        suits = " and ".join(FAMILIES[name].title for name in style.families)
+        raise GenerationError(
+            f"the style {style.name} suits {suits} models and this model is {family.title}: "
+            "choose another style (facechain styles lists them with their families)"
+        )
     person = load_adapter(pipe, "person", model.lora)
     weights = {person: request.person_weight if request.person_weight is not None else style.person_weight}
     style_source = request.style_lora or style.lora

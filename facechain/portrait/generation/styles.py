@@ -41,6 +41,9 @@ class Style:
     person_weight: float = 0.9
     thumbnail: Path | None = None
     photographic: bool = True
+    families: tuple[str, ...] = ()
+    """The model families it suits (e.g. ["sdxl", "flux1"]: its LoRA's, or what its prompt is written
+    for); empty: every family."""
 
 
 def read_style(path: Path) -> Style:
@@ -63,6 +66,13 @@ def read_style(path: Path) -> Style:
         raise StyleError(f"style preset {path}: photographic must be true or false")
     if data.get("thumbnail"):
         data["thumbnail"] = path.parent / Path(data["thumbnail"]).name
+    if "families" in data:
+        from ...diffusion.families import FAMILIES  # only for presets that name families: it loads torch
+
+        families = data["families"]
+        if not isinstance(families, list) or not families or not set(map(str, families)) <= FAMILIES.keys():
+            raise StyleError(f"style preset {path}: families must be a list of {', '.join(FAMILIES)}")
+        data["families"] = tuple(families)
     return Style(**data)
 
 
