@@ -118,11 +118,43 @@ def test_a_style_or_lcm_lora_of_another_family_is_refused_by_name(tmp_path, mode
         )
 
 
-def test_training_refuses_single_file_checkpoints_by_family(tmp_path, settings):  # noqa: F811
-    dataset = make_dataset(tmp_path / "ds", "sks")
-    single = tensors(tmp_path / "realistic-xl.safetensors", {"conditioner.embedders.0.transformer.x": (1,)})
-    with pytest.raises(Exception, match="single-file SDXL checkpoint; facechain loads diffusers model folders"):
-        train(TrainConfig(dataset=dataset, out=tmp_path / "m2", base_model=str(single), steps=1), settings)
+def test_a_single_file_checkpoint_is_converted_once_by_its_family(tmp_path, settings, monkeypatch):  # noqa: F811
+    """diffusers' own ``from_single_file`` does the conversion (it needs the original model's configs from
+    the hub, which this machine cannot reach, so it is replaced by the tiny SDXL model here); what is
+    checked is facechain's part: the family picked from the file, its precision, the folder kept and
+    reused until the file changes, and the message when diffusers cannot convert."""
+    import diffusers
+
+    from facechain.diffusion.base_model import BaseModelUnavailable, resolve_base_model
+    from facechain.diffusion.tiny import build_tiny_sdxl_pipeline
+
+    single = tmp_path / "realistic-xl.safetensors"
+    save_file({"conditioner.embedders.0.transformer.x": torch.zeros(2, dtype=torch.float16)}, str(single))
+    calls = []
+
+    def from_single_file(path, torch_dtype):
+        calls.append((Path(path).name, torch_dtype))
+        return build_tiny_sdxl_pipeline()
+
+    monkeypatch.setattr(diffusers.StableDiffusionXLPipeline, "from_single_file", staticmethod(from_single_file))
+    folder = resolve_base_model(str(single), settings)
+    assert folder_family(folder).name == "sdxl" and folder.parent == settings.home / "converted"
+    assert resolve_base_model(str(single), settings) == folder and calls == [
+        ("realistic-xl.safetensors", torch.float16)
+    ]
+    save_file({"conditioner.embedders.0.transformer.x": torch.ones(2, dtype=torch.float16)}, str(single))
+    assert resolve_base_model(str(single), settings) != folder and len(calls) == 2  # a changed file: again
+
+    def unreachable(path, torch_dtype):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the config files")
+
+    monkeypatch.setattr(diffusers.StableDiffusionXLPipeline, "from_single_file", staticmethod(unreachable))
+    save_file({"conditioner.embedders.0.transformer.x": torch.zeros(3, dtype=torch.float16)}, str(single))
+    with pytest.raises(BaseModelUnavailable, match="single-file SDXL checkpoint, and diffusers could not convert it"):
+        train(
+            TrainConfig(dataset=make_dataset(tmp_path / "ds", "sks"), out=tmp_path / "m", base_model=str(single)),
+            settings,
+        )
 
 
 def test_every_family_names_its_architecture_and_pipeline():

@@ -15,11 +15,18 @@ PIPELINE_FILES = [
     "*.json",
     "*.txt",
     "unet/*.safetensors",
+    "transformer/*.safetensors",
     "vae/*.safetensors",
     "text_encoder/*.safetensors",
+    "text_encoder_2/*.safetensors",
     "tokenizer/*",
+    "tokenizer_2/*",
 ]
-"""What training needs from a hub repository: configs, tokenizer and safetensors weights only."""
+"""What training and generation need from a hub repository of any family: configs, tokenizers (SDXL's and
+FLUX.1's second ones included) and safetensors weights only, in the components' folders (not the
+single-file checkpoints some repositories also hold at their root)."""
+CONVERTED = "converted"
+"""Where single-file checkpoints are kept once converted to diffusers folders, under facechain's home."""
 
 
 class BaseModelUnavailable(EnvironmentProblem):
@@ -32,7 +39,8 @@ def locally_available(name: str | None, settings: Settings) -> Path | None:
     name = name or settings.base_model
     local = Path(name).expanduser()
     if local.exists():
-        return local if (local / "model_index.json").is_file() or (local / "unet").is_dir() else None
+        is_folder = any((local / part).exists() for part in ("model_index.json", "unet", "transformer"))
+        return local if is_folder else None
     return cached_snapshot(name, PIPELINE_FILES)
 
 
@@ -71,17 +79,11 @@ def resolve_base_model(name: str | None, settings: Settings, tiny: bool | str = 
         return found
     local = Path(name).expanduser()
     if local.is_file() and local.suffix == ".safetensors":
-        from .families import checkpoint_family
-
-        raise BadArguments(
-            f"{name} is a single-file {checkpoint_family(local).title} checkpoint; facechain loads diffusers model "
-            "folders: convert it once with diffusers (e.g. StableDiffusionPipeline.from_single_file(PATH)"
-            ".save_pretrained(FOLDER)) and give the folder"
-        )
+        return converted_checkpoint(local, settings)
     if local.exists():
         raise BadArguments(
-            f"{name} is not a diffusers model folder (no model_index.json, no unet/): give the folder "
-            f"that holds model_index.json"
+            f"{name} is not a diffusers model folder (no model_index.json, no unet/ or transformer/) nor a "
+            ".safetensors checkpoint: give the folder that holds model_index.json, or the checkpoint file"
         )
     downloaded, error = downloaded_snapshot(name, PIPELINE_FILES)
     if downloaded is not None:
@@ -91,3 +93,38 @@ def resolve_base_model(name: str | None, settings: Settings, tiny: bool | str = 
         f"Give a local diffusers folder with --base-model PATH (or FACECHAIN_BASE_MODEL), point HF_HOME at a cache "
         f"that holds it, or use --tiny for the offline demo model."
     )
+
+
+def converted_checkpoint(path: Path, settings: Settings) -> Path:
+    """The diffusers folder of a single-file checkpoint (an A1111/ComfyUI ``.safetensors`` of any family, e.g. a
+    realistic SDXL fine-tune), converted once by diffusers' ``from_single_file`` into facechain's home and
+    reused while the file is unchanged (the folder is named by the file's name, size and modification
+    time). The conversion reads the family's configs from the Hugging Face hub or its cache (diffusers
+    needs the layout of the original model); weights keep the checkpoint's precision."""
+    import diffusers
+    import torch
+
+    from ..atomic import staged_folder
+    from ..model_loading import model_loading
+    from .families import checkpoint_family, safetensors_header
+
+    family = checkpoint_family(path)
+    stat = path.stat()
+    folder = settings.home / CONVERTED / f"{path.stem}-{family.name}-{stat.st_size}-{stat.st_mtime_ns}"
+    if (folder / "model_index.json").is_file():
+        return folder
+    dtypes = [entry["dtype"] for entry in safetensors_header(path).values()]
+    dtype = {"F16": torch.float16, "BF16": torch.bfloat16}.get(max(set(dtypes), key=dtypes.count), torch.float32)
+    try:
+        with model_loading(), staged_folder(folder) as staging:
+            pipe = getattr(diffusers, family.pipeline).from_single_file(str(path), torch_dtype=dtype)
+            pipe.save_pretrained(staging, safe_serialization=True)
+    except Exception as error:  # configs unreachable, keys of no known layout ...: diffusers raises many kinds
+        raise BaseModelUnavailable(
+            f"{path.name} is a single-file {family.title} checkpoint, and diffusers could not convert it "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}): the conversion needs the "
+            f"{family.title} configs from the Hugging Face hub once (or a cache with them, HF_HOME); or convert "
+            f"it where there is network with {family.pipeline}.from_single_file(PATH).save_pretrained(FOLDER) "
+            "and give the folder"
+        ) from None
+    return folder
