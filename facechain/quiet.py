@@ -9,9 +9,9 @@ Silenced, and why each is harmless here:
   CPU torch, so following the advice would break the installation.
 - diffusers: "No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'". Printed for
   every person LoRA that adapts only the UNet (the default); nothing is missing.
-- diffusers: "There are modules in AutoencoderKL that should be kept in float32". Printed when training
-  casts the frozen VAE to half precision on purpose (``--mixed-precision``); the VAE has no such modules
-  in SD 1.x and the LoRA itself stays in float32.
+- diffusers: "There are modules in <model> that should be kept in float32: []". Printed when training
+  casts frozen parts (the VAE, the base weights) or the memory estimate casts a meta model to half
+  precision on purpose; the list it ends with is empty: no module of the model needs float32.
 - The per-model "Loading weights" and "Writing model shards" bars of transformers and diffusers' "Loading
   pipeline components" bar: nested inside our own bars, they print dozens of lines per run. Download bars
   are not touched.
@@ -27,7 +27,7 @@ KNOWN_MESSAGES = {
     "transformers.utils.import_utils": ("requires torchvision (not installed)",),
     "diffusers.loaders.peft": ("No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'",),
     "diffusers.loaders.lora_base": ("No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'",),
-    "diffusers.models.modeling_utils": ("There are modules in AutoencoderKL that should be kept in float32",),
+    "diffusers.models.modeling_utils": ("that should be kept in float32: []",),
 }
 """Logger name -> the exact text that marks each message dropped from it."""
 

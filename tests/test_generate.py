@@ -274,3 +274,52 @@ def test_min_likeness_samples_new_seeds_until_its_budget_and_says_so(model, sett
         generate(request(moved, count=1, min_likeness=50), settings)
     with pytest.raises(GenerationError, match="max tries must be between 1 and 10"):
         request(model, min_likeness=50, max_tries=0)
+
+
+def test_pipelines_are_placed_on_the_gpu_in_half_precision_when_there_is_one(model, settings, monkeypatch):  # noqa: F811
+    """No GPU here: CUDA's answers are replaced, and the placement is checked with the CPU standing in
+    for the GPU's device; generation then runs on a bfloat16 pipeline."""
+    from facechain.diffusion import placement
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert placement.inference_placement() == ("cuda", torch.bfloat16)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert placement.inference_placement() == ("cuda", torch.float16)
+    monkeypatch.setattr(placement, "inference_placement", lambda: ("cpu", torch.bfloat16))
+    cache = PipelineCache()
+    made = generate(GenerationRequest(model=model, count=1, steps=2, seed=1, detail=False), settings, cache=cache)
+    assert cache.pipe.unet.dtype == torch.bfloat16 and cache.pipe.vae.dtype == torch.bfloat16
+    assert made.portraits[0].image.size == (64, 64)
+
+
+def test_identity_embeddings_are_measured_once_until_a_photo_changes(model, analyzer):  # noqa: F811
+    import os
+
+    from facechain.portrait.generation.generate import identity_embeddings
+
+    class Counting:
+        """``analyzer`` with every method call counted."""
+
+        calls = 0
+
+        def __getattr__(self, name):
+            found = getattr(analyzer, name)
+            if not callable(found):
+                return found
+
+            def counted(*args, **kwargs):
+                Counting.calls += 1
+                return found(*args, **kwargs)
+
+            return counted
+
+    trained, engine = TrainedModel.open(model), Counting()
+    photos = trained.identity_photos
+    first = identity_embeddings(trained, engine)
+    measured = Counting.calls
+    assert len(first) and measured >= len(photos)
+    assert np.array_equal(identity_embeddings(trained, engine), first) and Counting.calls == measured  # read back
+    stat = photos[0].stat()
+    os.utime(photos[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert np.array_equal(identity_embeddings(trained, engine), first) and Counting.calls > measured  # measured again

@@ -69,12 +69,13 @@ def test_every_arm_of_both_families_is_measured_over_its_steps(run):
             assert arm["steps"] == steps, (family, name)  # the clock saw this arm's optimizer steps, no others
             assert 0 < arm["seconds_per_step"] < 60 and arm["peak_mb"] > 100, (family, name)
             assert arm["label"] in table
+            assert (arm.get("estimated_mb", 0) > 0) == (name != "train_reference")  # the trainer's estimate: ours
         for name in GENERATION_ARMS:
             arm = found["arms"][name]
             assert 0 < arm["seconds_per_image"] < 60 and arm["peak_mb"] > 100, (family, name)
             assert arm["label"] in table
         assert "restated" in found["arms"]["train_reference"]["label"]
-        assert found["arms"]["generate_ours"]["loaded_on"] == "cpu"
+        assert found["arms"]["generate_ours"]["loaded_on"] == "cpu float32"
         assert found["max_pixel_difference"] == 0, family  # like for like: the same LoRA, prompts, solver, seeds
 
 

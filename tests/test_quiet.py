@@ -19,7 +19,11 @@ KNOWN = [
     ),
     (
         "diffusers.models.modeling_utils",
-        "There are modules in AutoencoderKL that should be kept in float32: ['x']. Casting directly with `to()` ...",
+        "There are modules in AutoencoderKL that should be kept in float32: []. Casting directly with `to()` ...",
+    ),
+    (
+        "diffusers.models.modeling_utils",
+        "There are modules in FluxTransformer2DModel that should be kept in float32: []. Casting directly ...",
     ),
 ]
 
@@ -32,9 +36,11 @@ def test_known_message_is_dropped_and_a_real_one_passes(caplog, logger_name, mes
         logger.warning(message)
         logger.warning("a real problem")
         logger.warning("No LoRA keys associated to UNet2DConditionModel found")  # not the known one: shown
+        logger.warning("There are modules in X that should be kept in float32: ['norm']")  # some are: shown
     assert [r.getMessage() for r in caplog.records] == [
         "a real problem",
         "No LoRA keys associated to UNet2DConditionModel found",
+        "There are modules in X that should be kept in float32: ['norm']",
     ]
 
 

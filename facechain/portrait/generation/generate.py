@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from pipelines.schedulers import PORTRAIT_SOLVERS
@@ -28,6 +29,7 @@ from ...atomic import staged_file, staged_folder
 from ...config import Settings
 from ...diffusion.base_model import resolve_base_model
 from ...diffusion.families import FAMILIES, check_lora_family, folder_family, pipeline_family
+from ...diffusion.placement import placed_pipeline
 from ...diffusion.tiny import TINY_NOTICE
 from ...faces import FaceAnalyzer, load_analyzer
 from ...model_loading import model_loading
@@ -94,7 +96,7 @@ class PipelineCache:
             log.info("loading the base model %s", model_dir)
             class_name, options = PORTRAIT_PIPELINES[folder_family(model_dir).name]
             with model_loading():
-                self.pipe = getattr(pipelines, class_name).from_pretrained(model_dir, **options)
+                self.pipe = placed_pipeline(getattr(pipelines, class_name), model_dir, **options)
             self.pipe.set_progress_bar_config(disable=True)
             self.key = model_dir
         return self.pipe
@@ -104,7 +106,8 @@ class PipelineCache:
         checked again when the base model changes)."""
         if self.controlnet_key != (self.key, source):
             self.controlnet, self.controlnet_key = None, None  # the old one is freed before the new one loads
-            self.controlnet = load_controlnet(source, getattr(self.pipe, "unet", None) or self.pipe.transformer)
+            controlnet = load_controlnet(source, getattr(self.pipe, "unet", None) or self.pipe.transformer)
+            self.controlnet = controlnet.to(self.pipe.device, self.pipe.dtype)
             self.controlnet_key = (self.key, source)
         return self.controlnet
 
@@ -372,15 +375,20 @@ def refine_all(
 
 def identity_embeddings(model: TrainedModel, analyzer: FaceAnalyzer) -> np.ndarray:
     """The person's training photos' identity embeddings (rows) as ``analyzer`` sees them: measured on the
-    photos while the training set is there (and kept in the model folder, per face engine), else the
-    kept copy; none when neither exists."""
+    photos while the training set is there and kept in the model folder, per face engine, with the photos'
+    names, sizes and times, so the next generation reads them back unless a photo changed (detecting
+    20 photos again took most of a tiny-model generation's time); the kept copy when the training set is
+    gone; none when neither exists."""
     kept = model.identity_embeddings_file(analyzer.name)
     photos = model.identity_photos
     if photos:
+        seen = json.dumps([[str(photo), photo.stat().st_size, photo.stat().st_mtime_ns] for photo in photos])
+        if kept.is_file() and safe_open(str(kept), "np").metadata().get("photos") == seen:
+            return load_file(kept)["embeddings"]
         found = photo_embeddings(photos, analyzer).astype(np.float32)
         if len(found):
             with staged_file(kept) as staging:
-                save_file({"embeddings": found}, staging)
+                save_file({"embeddings": found}, staging, metadata={"photos": seen})
         return found
     if kept.is_file():
         return load_file(kept)["embeddings"]

@@ -8,7 +8,6 @@ from pathlib import Path
 import torch
 
 from ...atomic import staged_file
-from ...model_loading import model_loading
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -20,17 +19,20 @@ def class_images(folder: Path) -> list[Path]:
 
 
 def generate_class_images(model_dir: Path, prompt: str, folder: Path, count: int, resolution: int, seed: int) -> None:
-    """Top ``folder`` up to ``count`` images of ``prompt`` (image i from seed + i, each written whole)."""
-    from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+    """Top ``folder`` up to ``count`` images of ``prompt`` (image i from seed + i, each written whole) with the
+    base model's own pipeline, on the GPU when there is one."""
+    import diffusers
+
+    from ...diffusion.families import folder_family
+    from ..generation.generate import PipelineCache
 
     folder.mkdir(parents=True, exist_ok=True)
     have = len(class_images(folder))
     if have >= count:
         return
-    with model_loading():
-        pipe = StableDiffusionPipeline.from_pretrained(model_dir, safety_checker=None, requires_safety_checker=False)
-    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
-    pipe.set_progress_bar_config(disable=True)
+    pipe = PipelineCache().get(model_dir)  # the family's portrait pipeline, no LoRA loaded
+    if folder_family(model_dir).objective != "flow":  # FLUX.1 samples with its own flow-matching scheduler
+        pipe.scheduler = diffusers.DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
     for index in range(have, count):
         image = pipe(
             prompt,
