@@ -73,7 +73,8 @@ def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
 
         page.get_by_role("tab", name="Generate").click()
         page.get_by_role("button", name="Refresh model list").click()
-        expect(page.get_by_role("combobox", name="Your model")).to_have_value("me", timeout=30_000)
+        model = page.get_by_role("combobox", name="Your model")
+        expect(model).to_have_value("me (SD 1.x)", timeout=30_000)  # the choice's label names the family
         seed = page.get_by_label("Seed (-1: random)")
         seed.fill(str(2**40))  # a user error: shown as its message, not Gradio's empty "Error"
         page.get_by_role("button", name="Generate", exact=True).click()

@@ -27,7 +27,11 @@ class Parser(argparse.ArgumentParser):
 class HelpFormatter(argparse.HelpFormatter):
     """Each option's help, then its default only where the default says something: not for flags,
     not for "none" (the help says what happens then), not when the help already names it; required
-    options say so. Descriptions wrap by line, and lines indented by two spaces (tables) are kept."""
+    options say so. Descriptions wrap by line, and lines indented by two spaces (tables) are kept. No line
+    breaks inside a hyphenated word: an option named in a help text (--gradient-checkpointing) stays whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         lines = []
@@ -35,7 +39,10 @@ class HelpFormatter(argparse.HelpFormatter):
             if not line or line.startswith("  "):
                 lines.append(indent + line)
             else:
-                lines.extend(textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=indent))
+                wrapped = textwrap.wrap(
+                    line, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+                )
+                lines.extend(wrapped)
         return "\n".join(lines)
 
     def _get_help_string(self, action: argparse.Action) -> str:
