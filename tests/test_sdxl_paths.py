@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from facechain.diffusion.architectures import UNET_LORA_TARGETS
-from facechain.diffusion.families import UnknownFamily, folder_family, pipeline_family
+from facechain.diffusion.families import FAMILIES, UnknownFamily, folder_family, pipeline_family
 from facechain.diffusion.tiny import build_tiny_sdxl_pipeline
 from facechain.examples import astronaut
 from facechain.portrait.generation.control import Control, load_controlnet
@@ -55,7 +55,7 @@ def test_the_detail_pass_runs_on_sdxl_and_changes_only_the_face(xl, analyzer):
 
 def test_a_controlnet_steers_sdxl_and_one_of_another_width_is_refused(xl, tmp_path):
     folder = steering_controlnet(xl.unet, tmp_path / "xl-canny")
-    controlnet = load_controlnet(str(folder), xl.unet)
+    controlnet = load_controlnet(str(folder), FAMILIES["sdxl"], xl.unet)
     steered = sibling_pipeline(xl, "text2image", controlnet)
     assert type(steered).__name__ == "StableDiffusionXLControlNetPipeline" and steered.unet is xl.unet
 
@@ -69,7 +69,7 @@ def test_a_controlnet_steers_sdxl_and_one_of_another_width_is_refused(xl, tmp_pa
     edges = Image.fromarray(np.tile(np.eye(64, dtype=np.uint8)[..., None] * 255, (1, 1, 3)))
     assert not np.array_equal(draw(edges), draw(edges.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
     with pytest.raises(GenerationError, match=r"another base-model family \(SD 1.x with cross-attention width 32\)"):
-        load_controlnet(str(controlnet_of_width(32, tmp_path / "sd15-like")), xl.unet)
+        load_controlnet(str(controlnet_of_width(32, tmp_path / "sd15-like")), FAMILIES["sdxl"], xl.unet)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,9 @@
 
 A family owns what differs between base models: the diffusers pipeline, the denoiser's architecture and
 LoRA targets (``architectures``), kohya's names (``kohya_names``), the default resolution, the training
-objective, and the cross-attention width that ties LoRAs and ControlNets to it. Adding a family is one
-entry in ``FAMILIES`` (and its architecture).
+objective, the cross-attention width that ties LoRAs and ControlNets to it, the portrait pipeline, the
+second text encoder and the ControlNet class. Adding a family is one entry in ``FAMILIES`` (and its
+architecture and kohya names).
 
 The family is read from the model itself, never from its name:
 - a diffusers folder: ``model_index.json``'s pipeline class, else the denoiser's config;
@@ -33,7 +34,10 @@ class Family:
     text-to-image class; auto_key: its key in diffusers' AutoPipeline tables; resolution: its native side;
     objective: what the denoiser is trained to predict ("epsilon" noise, or "flow" the rectified-flow
     velocity); cross_attention: the text-embedding width its cross-attention reads (None: joint attention,
-    no cross-attention)."""
+    no cross-attention); portrait_pipeline: the class in ``pipelines`` that generation loads;
+    second_encoder: the transformers classes of its second tokenizer and text encoder (None: one
+    encoder); controlnet: the diffusers class of its ControlNets; text_tokens: the text tokens its
+    denoiser attends to (CLIP's 77; FLUX.1-dev's T5 sequence of 512)."""
 
     name: str
     title: str
@@ -42,6 +46,15 @@ class Family:
     resolution: int
     objective: str
     cross_attention: int | None
+    portrait_pipeline: str
+    second_encoder: tuple[str, str] | None
+    controlnet: str
+    text_tokens: int
+
+    @property
+    def text_width_key(self) -> str:
+        """The denoiser's (and its ControlNets') config key for the text-embedding width it reads."""
+        return "cross_attention_dim" if self.cross_attention else "joint_attention_dim"
 
     @property
     def architecture(self) -> Architecture:
@@ -51,9 +64,45 @@ class Family:
 FAMILIES = {
     family.name: family
     for family in (
-        Family("sd15", "SD 1.x", "StableDiffusionPipeline", "stable-diffusion", 512, "epsilon", 768),
-        Family("sdxl", "SDXL", "StableDiffusionXLPipeline", "stable-diffusion-xl", 1024, "epsilon", 2048),
-        Family("flux1", "FLUX.1", "FluxPipeline", "flux", 1024, "flow", None),
+        Family(
+            name="sd15",
+            title="SD 1.x",
+            pipeline="StableDiffusionPipeline",
+            auto_key="stable-diffusion",
+            resolution=512,
+            objective="epsilon",
+            cross_attention=768,
+            portrait_pipeline="PortraitPipeline",
+            second_encoder=None,
+            controlnet="ControlNetModel",
+            text_tokens=77,
+        ),
+        Family(
+            name="sdxl",
+            title="SDXL",
+            pipeline="StableDiffusionXLPipeline",
+            auto_key="stable-diffusion-xl",
+            resolution=1024,
+            objective="epsilon",
+            cross_attention=2048,
+            portrait_pipeline="PortraitXLPipeline",
+            second_encoder=("CLIPTokenizer", "CLIPTextModelWithProjection"),  # OpenCLIP bigG, pooled projection
+            controlnet="ControlNetModel",
+            text_tokens=77,
+        ),
+        Family(
+            name="flux1",
+            title="FLUX.1",
+            pipeline="FluxPipeline",
+            auto_key="flux",
+            resolution=1024,
+            objective="flow",
+            cross_attention=None,
+            portrait_pipeline="PortraitFluxPipeline",
+            second_encoder=("T5TokenizerFast", "T5EncoderModel"),
+            controlnet="FluxControlNetModel",
+            text_tokens=512,
+        ),
     )
 }
 UNSUPPORTED_WIDTHS = {1024: "SD 2.x"}

@@ -147,29 +147,22 @@ def controlnet_folder(source: str) -> Path:
     return found
 
 
-CONTROLNETS = {
-    "UNet2DConditionModel": ("ControlNetModel", "cross_attention_dim"),
-    "FluxTransformer2DModel": ("FluxControlNetModel", "joint_attention_dim"),
-}
-"""Per denoiser class: the diffusers class of its family's ControlNets, and the config value both must
-share (the width of the text embedding they read: 768 SD 1.x, 2048 SDXL; FLUX.1's T5 4096)."""
-
-
-def load_controlnet(source: str, denoiser):
-    """The ControlNet ``source`` names for a model whose denoiser is ``denoiser`` (a UNet, or FLUX.1's
-    transformer), refused by name when it was made for another base-model family."""
+def load_controlnet(source: str, family, denoiser):
+    """The ControlNet ``source`` names for a model of ``family`` whose denoiser is ``denoiser``, refused by
+    name when it was made for another base-model family: it must be of the family's ControlNet class and
+    read text embeddings of the denoiser's width (768 SD 1.x, 2048 SDXL; FLUX.1's T5 4096)."""
     import diffusers
 
     from ...model_loading import model_loading
 
     folder = controlnet_folder(source)
-    kind, width_key = CONTROLNETS[type(denoiser).__name__]
+    kind, width_key = family.controlnet, family.text_width_key
     ours = denoiser.config[width_key]
     theirs = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     if theirs.get("_class_name") != kind or theirs.get(width_key) != ours:
         raise GenerationError(
-            f"ControlNet {source} is for another base-model family ({family(theirs)}) than this model "
-            f"({family({'_class_name': kind, width_key: ours})}): use a ControlNet made for this model's family"
+            f"ControlNet {source} is for another base-model family ({family_named(theirs)}) than this model "
+            f"({family_named({'_class_name': kind, width_key: ours})}): use a ControlNet made for this model's family"
         )
     try:
         with model_loading():
@@ -178,7 +171,7 @@ def load_controlnet(source: str, denoiser):
         raise GenerationError(f"ControlNet {source} could not be loaded: {error}") from None
 
 
-def family(config: dict) -> str:
+def family_named(config: dict) -> str:
     """How messages name the family a ControlNet (or model) of this config is for."""
     if config.get("_class_name") == "FluxControlNetModel":
         return f"FLUX.1 with text width {config.get('joint_attention_dim')}"

@@ -94,9 +94,9 @@ class PipelineCache:
 
         if self.key != model_dir:
             log.info("loading the base model %s", model_dir)
-            class_name, options = PORTRAIT_PIPELINES[folder_family(model_dir).name]
+            pipeline = getattr(pipelines, folder_family(model_dir).portrait_pipeline)
             with model_loading():
-                self.pipe = placed_pipeline(getattr(pipelines, class_name), model_dir, **options)
+                self.pipe = placed_pipeline(pipeline, model_dir, **WITHOUT_SAFETY_CHECKER.get(pipeline.__name__, {}))
             self.pipe.set_progress_bar_config(disable=True)
             self.key = model_dir
         return self.pipe
@@ -106,19 +106,16 @@ class PipelineCache:
         checked again when the base model changes)."""
         if self.controlnet_key != (self.key, source):
             self.controlnet, self.controlnet_key = None, None  # the old one is freed before the new one loads
-            controlnet = load_controlnet(source, getattr(self.pipe, "unet", None) or self.pipe.transformer)
+            family = pipeline_family(self.pipe)
+            controlnet = load_controlnet(source, family, getattr(self.pipe, family.architecture.denoiser_name))
             self.controlnet = controlnet.to(self.pipe.device, self.pipe.dtype)
             self.controlnet_key = (self.key, source)
         return self.controlnet
 
 
-PORTRAIT_PIPELINES = {
-    "sd15": ("PortraitPipeline", {"safety_checker": None, "requires_safety_checker": False}),
-    "sdxl": ("PortraitXLPipeline", {}),
-    "flux1": ("PortraitFluxPipeline", {}),
-}
-"""The portrait pipeline class (and loading options) of each family. SD 1.x loads without its safety
-checker, as it always has here (a separate model that local folders often lack)."""
+WITHOUT_SAFETY_CHECKER = {"PortraitPipeline": {"safety_checker": None, "requires_safety_checker": False}}
+"""SD 1.x loads without its safety checker, as it always has here (a separate model that local folders
+often lack); the other families' pipelines have none."""
 
 DEFAULT_CACHE = PipelineCache()
 

@@ -34,8 +34,6 @@ GIB = 2**30
 OVERHEAD = 1 * GIB
 """The CUDA context (some 300-500 MB with PyTorch's kernels loaded) and allocator fragmentation: an
 assumption, not a measurement."""
-TEXT_TOKENS = {"sd15": 77, "sdxl": 77, "flux1": 512}
-"""Text tokens the denoiser attends to: CLIP's 77; FLUX.1-dev's T5 sequence of 512."""
 TEXT_ENCODERS = ("text_encoder", "text_encoder_2")
 
 
@@ -120,7 +118,7 @@ def activation_bytes(denoiser, family: Family, config: TrainConfig, resolution: 
 
     batch, side = config.batch_size, resolution // 8
     settings = denoiser.config
-    tokens = TEXT_TOKENS[family.name]
+    tokens = family.text_tokens
     with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor), flash_attention():
         if family.objective == "flow":
             conditioning = Conditioning(

@@ -577,21 +577,13 @@ def validation_images(config: TrainConfig, prompt: str, resolution: int, autocas
     return image_grid(images, columns=min(4, count))
 
 
-SECOND_TEXT_ENCODERS = {
-    "sdxl": ("CLIPTokenizer", "CLIPTextModelWithProjection"),
-    "flux1": ("T5TokenizerFast", "T5EncoderModel"),
-}
-"""The transformers classes of each family's second tokenizer and text encoder: SDXL's OpenCLIP bigG with
-its pooled projection, FLUX.1's T5 encoder."""
-
-
 def second_text_encoder(model_dir: Path, family: Family):
     """The family's second tokenizer and text encoder, frozen; None for SD 1.x, which has one."""
     import transformers
 
-    if family.name not in SECOND_TEXT_ENCODERS:
+    if family.second_encoder is None:
         return None
-    tokenizer_class, encoder_class = (getattr(transformers, name) for name in SECOND_TEXT_ENCODERS[family.name])
+    tokenizer_class, encoder_class = (getattr(transformers, name) for name in family.second_encoder)
     with model_loading():
         tokenizer = tokenizer_class.from_pretrained(model_dir, subfolder="tokenizer_2")
         encoder = encoder_class.from_pretrained(model_dir, subfolder="text_encoder_2")
