@@ -56,7 +56,14 @@ def test_h36m_file_train_eval_predict(tmp_path, capsys):
         == 0
     )
     report = json.loads((tmp_path / "metrics.json").read_text())
-    assert report["windows"] == 3 and set(report["metrics"]["zero_velocity"]) == {"APD", "ADE", "FDE", "MMADE", "MMFDE"}
+    assert report["windows"] == 3 and set(report["metrics"]["zero_velocity"]) == {
+        "APD",
+        "ADE",
+        "FDE",
+        "MMADE",
+        "MMFDE",
+        "BoneErr%",
+    }
     assert "zero velocity" in capsys.readouterr().out
     gif = tmp_path / "walk.gif"
     assert (
@@ -164,3 +171,19 @@ def test_modes_hold_what_they_promise(tiny_pipeline):
     assert np.abs(steered[:, -SWITCH_FRAMES:] - target).mean() < np.abs(free[:, -SWITCH_FRAMES:] - target).mean()
     with pytest.raises(MotionDataError, match="needs 125 frames"):
         predict(tiny_pipeline, window[:40], MotionRequest(mode="control", part="torso"))
+
+
+def test_predicted_futures_keep_the_history_bone_lengths_unless_asked_not_to(tiny_pipeline):
+    from facechain.motion.plausibility import bone_length_error
+    from facechain.motion.scenario import procedural_window
+
+    window = procedural_window("walk", 3)
+    history, kept = predict(tiny_pipeline, window, MotionRequest(samples=2, steps=5))
+    _, raw = predict(tiny_pipeline, window, MotionRequest(samples=2, steps=5, keep_bone_lengths=False))
+    assert bone_length_error(kept, history, H36M) < 1e-5 < 0.01 < bone_length_error(raw, history, H36M)
+    bones_kept, bones_raw = (b.reshape(*b.shape[:-1], -1, 3) for b in (kept, raw))
+    assert np.allclose(
+        bones_kept[..., 0, :] / np.linalg.norm(bones_kept[..., 0, :], axis=-1, keepdims=True),
+        bones_raw[..., 0, :] / np.linalg.norm(bones_raw[..., 0, :], axis=-1, keepdims=True),
+        atol=1e-5,
+    )

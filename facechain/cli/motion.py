@@ -79,6 +79,11 @@ def add_motion_commands(commands) -> None:
     evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
     evaluate.add_argument("--seed", type=int, default=12345, help="draws the test windows (not the training seed)")
     evaluate.add_argument("--json", type=Path, help="also write the metrics here")
+    evaluate.add_argument(
+        "--keep-bone-lengths",
+        action="store_true",
+        help="measure the futures after restoring the history's bone lengths (default: the model as published)",
+    )
     evaluate.set_defaults(run=run_motion_eval)
 
     predict = add_command(
@@ -123,6 +128,12 @@ def add_motion_commands(commands) -> None:
     )
     predict.add_argument("--steps", type=int, default=50, help="DDIM steps (paper: 100)")
     predict.add_argument("--seed", type=int, default=0, help="chooses the procedural motion and the sampling noise")
+    predict.add_argument(
+        "--keep-bone-lengths",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="give every predicted bone the history's length along its predicted direction (default: on)",
+    )
     predict.set_defaults(run=run_motion_predict)
 
 
@@ -239,7 +250,16 @@ def run_motion_eval(args: argparse.Namespace) -> int:
         test, chosen = procedural_windows(args.windows, skeleton, rng), None
     count = len(test) if chosen is None else len(chosen)
     with TqdmProgress("motion eval", "window") as bar:
-        ours = evaluate(pipe, test, skeleton, args.samples, args.steps, chosen=chosen, progress=bar)
+        ours = evaluate(
+            pipe,
+            test,
+            skeleton,
+            args.samples,
+            args.steps,
+            chosen=chosen,
+            progress=bar,
+            restore_bones=args.keep_bone_lengths,
+        )
     baseline = evaluate(ZeroVelocity(), test, skeleton, samples=1, steps=1, chosen=chosen)
     print(table({"HumanMAC (this model)": ours, "zero velocity": baseline}))
     if args.json:
@@ -254,6 +274,7 @@ def run_motion_eval(args: argparse.Namespace) -> int:
                         "windows": count,
                         "samples": args.samples,
                         "steps": args.steps,
+                        "keep_bone_lengths": args.keep_bone_lengths,
                         "metrics": {"humanmac": ours, "zero_velocity": baseline},
                     },
                     indent=2,
@@ -278,7 +299,11 @@ def run_motion_predict(args: argparse.Namespace) -> int:
     else:
         window, name = procedural_window(args.motion, args.seed, skeleton), f"procedural {args.motion}"
     history, futures = predict(
-        pipe, window, MotionRequest(args.mode, args.part, args.switch_to, args.samples, args.steps, args.seed)
+        pipe,
+        window,
+        MotionRequest(
+            args.mode, args.part, args.switch_to, args.samples, args.steps, args.seed, args.keep_bone_lengths
+        ),
     )
     animate(
         history,

@@ -1,5 +1,6 @@
 """Evaluation in the paper's protocol: K futures per test window, the five metrics averaged over
-windows, multimodal ground truth from windows whose last observed pose is close."""
+windows, multimodal ground truth from windows whose last observed pose is close; beside them the bone
+length error (``plausibility``), in percent, which the paper's table does not show."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import torch
 
 from ..progress import Progress
 from .metrics import all_metrics, multimodal_futures
+from .plausibility import bone_length_error, keep_bone_lengths
 from .skeleton import Skeleton
 
-METRICS = ("APD", "ADE", "FDE", "MMADE", "MMFDE")
+METRICS = ("APD", "ADE", "FDE", "MMADE", "MMFDE", "BoneErr%")
 
 
 def evaluate(
@@ -25,9 +27,11 @@ def evaluate(
     seed: int = 0,
     chosen: np.ndarray | None = None,
     progress: Progress | None = None,
+    restore_bones: bool = False,
 ) -> dict[str, float]:
     """windows (N, t_his + t_pred, F) -> the mean of each metric over the ``chosen`` windows (all by
-    default); the multimodal ground truth is gathered from all of them."""
+    default); the multimodal ground truth is gathered from all of them. ``restore_bones``: measure the
+    futures after ``keep_bone_lengths`` (off: the model as published)."""
     t_his = skeleton.t_his
     futures = windows[:, t_his:]
     multimodal = multimodal_futures(windows[:, t_his - 1], futures)
@@ -41,8 +45,12 @@ def evaluate(
             history, futures.shape[1], num_samples=samples, num_inference_steps=steps, generator=generator
         ).futures.numpy()
         for index, prediction in zip(indices, predicted):
+            history = windows[index, :t_his]
+            if restore_bones:
+                prediction = keep_bone_lengths(prediction, history, skeleton)
             for name, value in all_metrics(prediction, futures[index], multimodal[index]).items():
                 totals[name] += value
+            totals["BoneErr%"] += 100 * bone_length_error(prediction, history, skeleton)
         if progress:
             progress(start + len(indices), len(chosen))
     return {name: total / len(chosen) for name, total in totals.items()}
@@ -56,7 +64,7 @@ class ZeroVelocity:
 
 
 def table(rows: dict[str, dict[str, float]]) -> str:
-    """The paper-style table: one row per method, APD / ADE / FDE / MMADE / MMFDE."""
+    """The paper-style table: one row per method, APD / ADE / FDE / MMADE / MMFDE, and the bone length error."""
     lines = [f"{'method':<28}" + "".join(f"{name:>9}" for name in METRICS)]
     lines += [f"{method:<28}" + "".join(f"{values[name]:>9.3f}" for name in METRICS) for method, values in rows.items()]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from ..errors import BadArguments
 from ..model_loading import model_loading
 from ..validation import check_between, check_seed
 from .data import MotionDataError, to_skeleton
+from .plausibility import keep_bone_lengths
 from .procedural import STYLES, clip, random_clip, root_relative, varied
 from .skeleton import H36M, SKELETONS, Skeleton
 
@@ -29,6 +30,7 @@ class MotionRequest:
     samples: int = 3
     steps: int = 50
     seed: int = 0
+    keep_bone_lengths: bool = True  # restore the history's bone lengths in the futures (not in control mode)
 
     def __post_init__(self):
         check_between("samples", self.samples, 1, 1000)
@@ -129,4 +131,7 @@ def predict(pipe, window: np.ndarray, request: MotionRequest) -> tuple[np.ndarra
         generator=torch.Generator().manual_seed(request.seed),
         **options,
     )
-    return history[0].numpy(), out.futures[0].numpy()
+    history, futures = history[0].numpy(), out.futures[0].numpy()
+    if request.keep_bone_lengths and request.mode != "control":  # control keeps a recorded part as it is
+        futures = keep_bone_lengths(futures, history, skeleton).astype(futures.dtype)
+    return history, futures
