@@ -30,13 +30,18 @@ def byte_symbols() -> list[str]:
     return [chr(byte) for byte in printable] + [chr(256 + n) for n in range(len(others))]
 
 
+def clip_merges() -> list[tuple[str, str]]:
+    """CLIP's BPE merges, most frequent first, as read from the shipped file (its first line is a header)."""
+    lines = gzip.open(BPE_FILE, "rt", encoding="utf-8").read().split("\n")
+    return [tuple(line.split()) for line in lines[1 : MERGES + 1]]
+
+
 @lru_cache(maxsize=1)
 def clip_tokenizer():
     """transformers' CLIPTokenizer with OpenAI CLIP's vocabulary and merges."""
     from transformers import CLIPTokenizer
 
-    lines = gzip.open(BPE_FILE, "rt", encoding="utf-8").read().split("\n")
-    merges = [tuple(line.split()) for line in lines[1 : MERGES + 1]]
+    merges = clip_merges()
     symbols = byte_symbols()
     vocabulary = symbols + [symbol + "</w>" for symbol in symbols] + ["".join(pair) for pair in merges]
     vocabulary += ["<|startoftext|>", "<|endoftext|>"]
@@ -58,9 +63,8 @@ def t5_vocabulary() -> list[tuple[str, float]]:
     characters read as <unk>, as in T5, which has no byte fallback. Scores fall as -log(rank), so the
     Viterbi segmentation prefers whole words. T5's own pieces are not in any package; this one exists
     for the tiny offline FLUX.1 model only, whose random weights give the ids no meaning."""
-    lines = gzip.open(BPE_FILE, "rt", encoding="utf-8").read().split("\n")
     entries = [chr(code) for code in range(ord("!"), ord("~") + 1)]
-    entries += ["".join(line.split()).removesuffix("</w>") for line in lines[1 : MERGES + 1]]
+    entries += ["".join(pair).removesuffix("</w>") for pair in clip_merges()]
     pieces: dict[str, None] = {}
     for entry in entries:
         if entry.isascii() and entry.isprintable():
