@@ -129,10 +129,13 @@ def load_pixels(
     image = Image.open(example.image).convert("RGB")
     view = random_view(image.size, generator, crop_scale, flip)
     pixels = pixels_of(image, view, resolution)
-    if not masks:
-        return pixels, None
-    paths = (example.photo_mask, example.face_mask)
-    return pixels, torch.stack([mask_view(path, image.size, view, resolution) for path in paths])
+    return pixels, mask_views(example, image.size, view, resolution) if masks else None
+
+
+def mask_views(example: Example, size: tuple[int, int], view: View, resolution: int) -> torch.Tensor:
+    """(2, resolution, resolution): the example's photo and face masks seen through ``view`` of its image
+    of ``size`` (all ones where it has none)."""
+    return torch.stack([mask_view(path, size, view, resolution) for path in (example.photo_mask, example.face_mask)])
 
 
 def mask_view(path: Path | None, size: tuple[int, int], view: View, resolution: int) -> torch.Tensor:

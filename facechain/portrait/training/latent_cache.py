@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from .config import TrainingError
-from .data import Example, View, mask_view, pixels_of, random_view
+from .data import Example, View, mask_views, pixels_of, random_view
 
 WHOLE = 1.0
 """The crop scale of cached views: the whole photo."""
@@ -55,9 +55,5 @@ class LatentCache:
         latents = DiagonalGaussianDistribution(parameters).sample(generator=generator).float()
         if not masks:
             return latents, None
-        seen = [
-            torch.stack([mask_view(path, self.sizes[item.image], view, self.resolution) for path in paths])
-            for item, view in zip(items, views)
-            for paths in [(item.photo_mask, item.face_mask)]
-        ]
+        seen = [mask_views(item, self.sizes[item.image], view, self.resolution) for item, view in zip(items, views)]
         return latents, torch.stack(seen)
