@@ -234,7 +234,8 @@ def architecture(family: str) -> Architecture:
 
 
 def build_on_meta(model: Model):
-    """``model`` with every parameter on the meta device: module names and shapes, no memory."""
+    """``model`` with every parameter on the meta device: module names and shapes, no memory. A diffusers
+    model's config may also be one read from a model folder (``from_config`` skips its "_" entries)."""
     import importlib
 
     from accelerate import init_empty_weights
@@ -243,4 +244,4 @@ def build_on_meta(model: Model):
     with init_empty_weights():
         if model.library == "transformers":
             return cls(cls.config_class(**model.config))
-        return cls(**model.config)
+        return cls.from_config(dict(model.config))

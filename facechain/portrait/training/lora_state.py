@@ -12,6 +12,19 @@ from ..model_folder import LORA_FILE
 from .config import TrainingError
 
 
+def lora_config(config, targets):
+    """The run's LoRA (``TrainConfig``'s rank and alpha, Gaussian initialisation) on the modules named
+    ``targets``: for training, and for the memory estimate's meta-device model."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.rank,
+        lora_alpha=config.alpha or config.rank,
+        init_lora_weights="gaussian",
+        target_modules=list(targets),
+    )
+
+
 def trainable_tensors(accelerator, wrapped: dict) -> dict[str, torch.Tensor]:
     """``{"unet.<key>": tensor, "text_encoder.<key>": ...}`` for every LoRA tensor."""
     return {

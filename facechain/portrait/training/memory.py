@@ -27,8 +27,10 @@ from pathlib import Path
 
 import torch
 
+from ...diffusion.architectures import build_on_meta
 from ...diffusion.families import Family, safetensors_header
 from .config import TrainConfig
+from .lora_state import lora_config
 
 GIB = 2**30
 OVERHEAD = 1 * GIB
@@ -83,17 +85,13 @@ def flash_attention():
 
 def meta_denoiser(model_dir: Path, family: Family, config: TrainConfig, dtype: torch.dtype):
     """The model's denoiser, from its config, with this run's LoRA, on the meta device."""
-    import importlib
-
     from accelerate import init_empty_weights
-    from peft import LoraConfig
 
     model = family.architecture.denoiser
-    cls = getattr(importlib.import_module(model.library), model.class_name)
     settings = json.loads((Path(model_dir) / family.architecture.denoiser_name / "config.json").read_text())
+    denoiser = build_on_meta(replace(model, config=settings))
     with init_empty_weights():
-        denoiser = cls.from_config(settings)
-        denoiser.add_adapter(LoraConfig(r=config.rank, lora_alpha=config.rank, target_modules=list(model.lora_targets)))
+        denoiser.add_adapter(lora_config(config, model.lora_targets))
     denoiser.to(dtype)
     if config.gradient_checkpointing:
         denoiser.enable_gradient_checkpointing()

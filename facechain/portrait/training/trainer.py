@@ -50,7 +50,7 @@ from .config import TrainConfig, TrainingError, TrainingOutOfMemory
 from .data import CROP_SCALE, DatasetError, Example, batch_indices, load_pixels, read_examples
 from .kohya import export_kohya
 from .latent_cache import LatentCache
-from .lora_state import load_trainable, save_lora, trainable_tensors
+from .lora_state import load_trainable, lora_config, save_lora, trainable_tensors
 from .masked_loss import denoising_loss, loss_weights
 from .memory import fit_problem
 from .model_card import write_model_card
@@ -589,18 +589,6 @@ def second_text_encoder(model_dir: Path, family: Family):
         encoder = encoder_class.from_pretrained(model_dir, subfolder="text_encoder_2")
     encoder.requires_grad_(False)
     return tokenizer, encoder
-
-
-def lora_config(config: TrainConfig, targets):
-    """The run's LoRA (rank, alpha, Gaussian initialisation) on the modules named ``targets``."""
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=config.rank,
-        lora_alpha=config.alpha or config.rank,
-        init_lora_weights="gaussian",
-        target_modules=list(targets),
-    )
 
 
 def load_models(model_dir: Path, config: TrainConfig, family: Family = FAMILIES["sd15"]):
