@@ -24,17 +24,12 @@ from facechain.portrait.training.config import TrainingError
 from facechain.portrait.training.objectives import FlowObjective, objective_for
 from sude.flow import flow_sude_loss
 from tests.test_generate import make_dataset, settings  # noqa: F401  (module fixture)
-from tests.test_sdxl_training import assert_the_lora_acts_in, generated_on
+from tests.test_sdxl_training import assert_the_lora_acts_in, generated_on, trained_tiny
 
 
 @pytest.fixture(scope="module")
 def flux_run(tmp_path_factory, settings):  # noqa: F811
-    dataset = make_dataset(tmp_path_factory.mktemp("ds"), "sks")
-    out = tmp_path_factory.mktemp("flux") / "model"
-    config = TrainConfig(
-        dataset=dataset, out=out, tiny="flux1", steps=24, learning_rate=2e-2, sude_weight=0.4, validation_images=1
-    )
-    return train(config, settings), dataset
+    return trained_tiny(tmp_path_factory, settings, "flux1")
 
 
 def test_the_tiny_t5_tokenizer_has_t5s_layout():

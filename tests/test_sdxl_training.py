@@ -21,14 +21,19 @@ from tests.test_detail import FixedFace
 from tests.test_generate import make_dataset, settings  # noqa: F401  (module fixture)
 
 
-@pytest.fixture(scope="module")
-def xl_run(tmp_path_factory, settings):  # noqa: F811
+def trained_tiny(tmp_path_factory, settings, family: str):  # noqa: F811
+    """(TrainResult, dataset): 24 steps with SuDe on the tiny model of ``family``, one validation image."""
     dataset = make_dataset(tmp_path_factory.mktemp("ds"), "sks")
-    out = tmp_path_factory.mktemp("xl") / "model"
+    out = tmp_path_factory.mktemp(family) / "model"
     config = TrainConfig(
-        dataset=dataset, out=out, tiny="sdxl", steps=24, learning_rate=2e-2, sude_weight=0.4, validation_images=1
+        dataset=dataset, out=out, tiny=family, steps=24, learning_rate=2e-2, sude_weight=0.4, validation_images=1
     )
     return train(config, settings), dataset
+
+
+@pytest.fixture(scope="module")
+def xl_run(tmp_path_factory, settings):  # noqa: F811
+    return trained_tiny(tmp_path_factory, settings, "sdxl")
 
 
 def test_an_sdxl_lora_trains_with_sude_and_lowers_the_loss(xl_run):
