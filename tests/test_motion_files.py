@@ -13,6 +13,7 @@ from PIL import Image
 
 from facechain.cli import main
 from facechain.motion.data import H36M_KEPT_JOINTS, MotionDataError, save_plain
+from facechain.motion.evaluation import METRICS
 from facechain.motion.procedural import random_clip
 from facechain.motion.scenario import MotionRequest, file_window, load_motion_pipeline, part_features, predict
 from facechain.motion.skeleton import H36M, HUMANEVA
@@ -56,15 +57,12 @@ def test_h36m_file_train_eval_predict(tmp_path, capsys):
         == 0
     )
     report = json.loads((tmp_path / "metrics.json").read_text())
-    assert report["windows"] == 3 and set(report["metrics"]["zero_velocity"]) == {
-        "APD",
-        "ADE",
-        "FDE",
-        "MMADE",
-        "MMFDE",
-        "BoneErr%",
-    }
-    assert "zero velocity" in capsys.readouterr().out
+    assert report["windows"] == 3 and set(report["metrics"]) == {"humanmac", "zero_velocity", "recorded"}
+    assert set(report["metrics"]["zero_velocity"]) == set(METRICS)
+    truth = report["metrics"]["recorded"]
+    assert truth["APD"] == truth["ADE"] == truth["FDE"] == 0  # the recorded futures, scored as one prediction each
+    printed = capsys.readouterr().out
+    assert "zero velocity" in printed and "recorded futures" in printed and "Cross%" in printed
     gif = tmp_path / "walk.gif"
     assert (
         main(

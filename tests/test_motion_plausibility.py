@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facechain.motion.plausibility import bone_length_error, bones, joint_positions, keep_bone_lengths
+from facechain.motion.plausibility import (
+    CONTACT_HEIGHT,
+    bone_length_error,
+    bones,
+    foot_skating,
+    joint_positions,
+    keep_bone_lengths,
+    leg_crossing,
+    segment_distances,
+)
 from facechain.motion.procedural import STYLES, clip, root_relative
 from facechain.motion.skeleton import H36M, HUMANEVA, SKELETONS
 
@@ -50,3 +59,63 @@ def test_restoring_lengths_keeps_directions_and_the_root(skeleton):
 def test_restoring_a_rigid_motion_changes_nothing(walk):
     history, future = walk[: H36M.t_his], walk[H36M.t_his :]
     assert np.allclose(keep_bone_lengths(future[None], history, H36M)[0], future, atol=1e-6)
+
+
+def standing(frames: int) -> np.ndarray:
+    """(frames, J, 3) the rest pose of the procedural skeleton, root at the origin, for hand-built motions."""
+    return np.repeat(joint_positions(root_relative(clip([(0, STYLES["idle"])], 1, jitter=0.0)))[:1], frames, 0)
+
+
+def features(positions: np.ndarray) -> np.ndarray:
+    return positions[..., 1:, :].reshape(*positions.shape[:-2], -1)
+
+
+def test_feet_sliding_apart_on_the_ground_skate_at_their_speed():
+    """Both feet planted and sliding apart at 0.5 m/s each: the ground under the body moves at their
+    mean (0), so each foot slides at 0.5 m/s. Sliding together at 0.5 m/s is walking: 0."""
+    history = features(standing(H36M.t_his))
+    step = 0.5 / H36M.fps  # metres per frame
+    apart, together = standing(H36M.t_pred), standing(H36M.t_pred)
+    travel = step * np.arange(1, H36M.t_pred + 1)
+    for foot, sign in ((3, 1), (6, -1)):  # right and left foot, both on the ground
+        apart[:, foot, 1] += sign * travel
+        together[:, foot, 1] -= travel
+    assert foot_skating(features(apart)[None], history, H36M) == pytest.approx(0.5, rel=1e-6)
+    assert foot_skating(features(together)[None], history, H36M) == pytest.approx(0, abs=1e-9)
+    assert foot_skating(history[-1:].repeat(H36M.t_pred, 0)[None], history, H36M) == 0  # a held pose
+
+
+def test_a_foot_moving_in_the_air_does_not_skate():
+    history = features(standing(H36M.t_his))
+    swing = standing(H36M.t_pred)
+    swing[:, 3, 2] += 0.2  # the right foot lifted 20 cm (more than CONTACT_HEIGHT)
+    swing[:, 3, 1] += 2.0 / H36M.fps * np.arange(1, H36M.t_pred + 1)  # swinging forward at 2 m/s
+    assert foot_skating(features(swing)[None], history, H36M) == pytest.approx(0, abs=1e-9)
+    swing[:, 3, 2] -= 0.2 - CONTACT_HEIGHT / 2  # lowered into contact: now it skates
+    assert foot_skating(features(swing)[None], history, H36M) > 0.9
+
+
+def test_segment_distances_by_hand():
+    a0, a1 = np.array([0.0, 0, 0]), np.array([1.0, 0, 0])
+    assert segment_distances(a0, a1, np.array([0.5, -1, 0.1]), np.array([0.5, 1, 0.1])) == pytest.approx(0.1)  # skew
+    assert segment_distances(a0, a1, np.array([0, 0.3, 0]), np.array([1, 0.3, 0])) == pytest.approx(0.3)  # parallel
+    assert segment_distances(a0, a1, np.array([2.0, 0, 0]), np.array([3.0, 0, 0])) == pytest.approx(1.0)  # end to end
+    assert segment_distances(a0, a1, np.array([1.3, 0.4, 0]), np.array([2.0, 1, 0])) == pytest.approx(0.5)  # corners
+
+
+@pytest.mark.parametrize("skeleton", [H36M, HUMANEVA], ids=lambda s: s.name)
+def test_a_crossing_built_on_purpose_is_counted(skeleton):
+    """The feet swapped sides in the second half of the frames: the shins go through each other in an X."""
+    frames = 10
+    positions = np.zeros((frames, skeleton.count, 3))
+    right, left = skeleton.part("right_leg"), skeleton.part("left_leg")
+    for (hip, knee, foot), side in ((right, -1), (left, 1)):
+        positions[:, hip] = [0.13 * side, 0, 0]
+        positions[:, knee] = [0.13 * side, 0, -0.45]
+        positions[:, foot] = [0.13 * side, 0, -0.89]
+        positions[frames // 2 :, foot] = [-0.13 * side, 0, -0.89]  # crossed under the knees
+    assert leg_crossing(features(positions)[None], skeleton) == pytest.approx(0.5)
+
+
+def test_a_procedural_walk_keeps_its_legs_apart(walk):
+    assert leg_crossing(walk[None], H36M) == 0
