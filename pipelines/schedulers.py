@@ -66,3 +66,6 @@ MOTION_SOLVERS = {
     "unipc": Solver("UniPCMultistepScheduler", LEADING),
     "ddpm": Solver("DDPMScheduler", LEADING),
 }
+DEFAULT_MOTION_SOLVER = "ddim"
+DEFAULT_MOTION_STEPS = 50
+"""What ``motion predict``, the Motion tab and ``MotionRequest`` sample with unless told otherwise."""
