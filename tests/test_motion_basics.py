@@ -99,4 +99,7 @@ def test_animation_shows_history_then_each_future(tmp_path):
     grey = np.all(first == (120, 120, 120), axis=-1)
     assert grey.sum() > 100  # the history skeletons are grey
     for k, colour in enumerate([(31, 119, 180), (255, 127, 14), (44, 160, 44)]):  # each future in its panel
-        assert np.all(last[:, 200 * k : 200 * (k + 1)] == colour, axis=-1).sum() > 100
+        panel = last[:, 200 * k : 200 * (k + 1)]
+        assert np.all(panel == colour, axis=-1).sum() > 100
+        left = tuple(round(c + (255 - c) * 0.45) for c in colour)  # the body's left side: a lighter shade
+        assert np.all(panel == left, axis=-1).sum() > 50

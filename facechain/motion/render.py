@@ -1,7 +1,11 @@
 """Animate a motion history and its predicted futures: a 3D skeleton per future, seen from a fixed
 oblique camera (orthographic), history frames in grey, then each future in its own colour, side by
 side. Drawn with Pillow; written as a GIF, or as an H.264 MP4 when the path ends in .mp4 (needs the
-``video`` extra: imageio-ffmpeg, which ships its own ffmpeg)."""
+``video`` extra: imageio-ffmpeg, which ships its own ffmpeg).
+
+A flat drawing of legs swinging past each other reads as legs crossing in an X (it did in the README's
+walk, whose legs stay 23 cm apart in 3D), so depth is drawn: the body's left side in a lighter shade of
+its colour, and bones from the farthest to the nearest, so the near leg covers the far one."""
 
 from __future__ import annotations
 
@@ -26,6 +30,16 @@ def project(joints: np.ndarray, azimuth: float = 0.6, elevation: float = 0.25) -
     depth = s * joints[..., 0] + c * joints[..., 1]
     y = joints[..., 2] * np.cos(elevation) - depth * np.sin(elevation)
     return np.stack([x, -y], axis=-1)
+
+
+def depth(joints: np.ndarray, azimuth: float = 0.6) -> np.ndarray:
+    """(..., J, 3) -> (..., J) distance toward the camera of ``project`` (larger: nearer)."""
+    return np.sin(azimuth) * joints[..., 0] + np.cos(azimuth) * joints[..., 1]
+
+
+def lighter(colour: tuple[int, int, int], share: float = 0.45) -> tuple[int, int, int]:
+    """``colour`` mixed with ``share`` of white: the shade of the body's left side."""
+    return tuple(round(c + (255 - c) * share) for c in colour)
 
 
 def with_root(features: np.ndarray) -> np.ndarray:
@@ -53,6 +67,8 @@ def animate(
     colours = [COLOURS[k % len(COLOURS)] for k in range(len(futures))] + [RECORDED] * (recorded is not None)
     labels = [f"future {k + 1}" for k in range(len(futures))] + ["recorded"] * (recorded is not None)
     screen = project(with_root(clips))  # (panels, T, J, 2)
+    nearness = depth(with_root(clips))  # (panels, T, J)
+    bones = [(joint, parent) for joint, parent in enumerate(skeleton.parents) if parent >= 0]
     low, high = screen.reshape(-1, 2).min(0), screen.reshape(-1, 2).max(0)
     scale = 0.85 * panel / max(float((high - low).max()), 1e-6)
     centre = (low + high) / 2
@@ -63,9 +79,9 @@ def animate(
         for k in range(len(clips)):
             colour = HISTORY if t < len(history) else colours[k]
             points = (screen[k, t] - centre) * scale + np.array([panel * k + panel / 2, panel / 2])
-            for joint, parent in enumerate(skeleton.parents):
-                if parent >= 0:
-                    draw.line([tuple(points[parent]), tuple(points[joint])], fill=colour, width=3)
+            for joint, parent in sorted(bones, key=lambda bone: nearness[k, t, list(bone)].mean()):
+                shade = lighter(colour) if joint in skeleton.left else colour
+                draw.line([tuple(points[parent]), tuple(points[joint])], fill=shade, width=3)
             draw.text((panel * k + 6, 6), "history" if t < len(history) else labels[k], fill=colour)
         frames.append(image)
     return save_animation(frames, Path(path), (fps or skeleton.fps) / 2)

@@ -1,0 +1,241 @@
+"""HumanMAC sampling: solver x steps x precision against the official code, on the same weights, windows and K.
+
+The official arm is the paper's sampler: ``Diffusion.sample_ddim`` of github LinghaoChan/HumanMAC, 100 DDIM
+steps in float32, with the shipped model's weights copied into its ``MotionTransformer`` (the layers are the
+same; the copy is checked by comparing both models' noise predictions on one input). Our arm is
+``HumanMACPipeline`` with each solver of ``pipelines.schedulers.MOTION_SOLVERS`` (leading spacing, so every
+solver starts at t = 950 of the cosine schedule), each step count, in float32 and with the denoiser under
+bfloat16 autocast (the DCT and the mask completion stay in float32).
+
+Every configuration predicts K futures for the same held-out procedural windows (drawn as ``facechain motion
+eval`` draws them: seed 12345) and is scored with the same code as ``motion eval``: APD, ADE, FDE, MMADE,
+MMFDE and the plausibility figures. Throughput is windows x K per second of sampling alone (scoring not
+timed), 16 windows per call; the arms run one after another in one process, so compare ratios only within
+one run.
+
+    python benchmarks/motion_solvers.py --official /path/to/HumanMAC [--windows 100] [--samples 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from motion_bench import load_official  # noqa: E402
+
+from facechain.atomic import staged_file  # noqa: E402
+from facechain.config import Settings  # noqa: E402
+from facechain.motion.evaluation import mean_scores  # noqa: E402
+from facechain.motion.scenario import load_motion_pipeline, skeleton_of  # noqa: E402
+from facechain.motion.training import procedural_windows  # noqa: E402
+from models.dct import to_dct  # noqa: E402
+from pipelines.humanmac import HumanMACPipeline  # noqa: E402
+from pipelines.schedulers import MOTION_SOLVERS  # noqa: E402
+
+BATCH = 16  # windows per sampling call
+STEPS = (10, 15, 20, 25)
+PRECISIONS = ("fp32", "bf16")
+SHOWN = ("ADE", "FDE", "APD", "MMADE", "MMFDE", "BoneErr%", "Skate", "Cross%")
+
+
+def official_state(ours: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Our denoiser's state dict under the official MotionTransformer's names (one qkv map -> three)."""
+    state = {
+        "sequence_embedding": ours["positions"][0],
+        "joint_embed.weight": ours["tokens.weight"],
+        "joint_embed.bias": ours["tokens.bias"],
+        "cond_embed.weight": ours["condition.weight"],
+        "cond_embed.bias": ours["condition.bias"],
+        "out.weight": ours["out.weight"],
+        "out.bias": ours["out.bias"],
+    }
+    for index in (0, 2):
+        for kind in ("weight", "bias"):
+            state[f"time_embed.{index}.{kind}"] = ours[f"time.{index}.{kind}"]
+    layers = {int(name.split(".")[1]) for name in ours if name.startswith("blocks.")}
+    for layer in layers:
+        ours_prefix, theirs = f"blocks.{layer}.", f"temporal_decoder_blocks.{layer}."
+        query, key, value = ours[ours_prefix + "attention.qkv.weight"].chunk(3)
+        state |= {theirs + "sa_block.query.weight": query, theirs + "sa_block.key.weight": key}
+        state[theirs + "sa_block.value.weight"] = value
+        pairs = {
+            "attention_norm": "sa_block.norm",
+            "attention_style.modulation.1": "sa_block.proj_out.emb_layers.1",
+            "attention_style.norm": "sa_block.proj_out.norm",
+            "attention_style.out.2": "sa_block.proj_out.out_layers.2",
+            "feed_forward.0": "ffn.linear1",
+            "feed_forward.3": "ffn.linear2",
+            "feed_forward_style.modulation.1": "ffn.proj_out.emb_layers.1",
+            "feed_forward_style.norm": "ffn.proj_out.norm",
+            "feed_forward_style.out.2": "ffn.proj_out.out_layers.2",
+        }
+        for mine, official in pairs.items():
+            for kind in ("weight", "bias"):
+                state[f"{theirs}{official}.{kind}"] = ours[f"{ours_prefix}{mine}.{kind}"]
+    return state
+
+
+@contextlib.contextmanager
+def denoiser_in_bf16(pipe: HumanMACPipeline):
+    """The denoiser's forward under CPU bfloat16 autocast, its output back in float32 for the solver."""
+    forward = pipe.denoiser.forward
+
+    def autocast_forward(*args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return forward(*args, **kwargs).float()
+
+    pipe.denoiser.forward = autocast_forward
+    try:
+        yield
+    finally:
+        pipe.denoiser.forward = forward
+
+
+def run(predict, windows: np.ndarray, samples: int) -> tuple[np.ndarray, float]:
+    """All windows' futures (N, K, T, F) and the sampling seconds, BATCH windows per call."""
+    futures, seconds = [], 0.0
+    for start in range(0, len(windows), BATCH):
+        started = time.perf_counter()
+        futures.append(predict(windows[start : start + BATCH]))
+        seconds += time.perf_counter() - started
+    return np.concatenate(futures), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--official", required=True, type=Path, help="a checkout of github LinghaoChan/HumanMAC")
+    parser.add_argument("--model", type=Path, help="motion pipeline folder (default: the shipped model)")
+    parser.add_argument("--windows", type=int, default=100, help="held-out procedural windows")
+    parser.add_argument("--samples", type=int, default=10, help="K futures per window")
+    parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS), help="step counts of the grid")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "motion_solvers.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    transformer, diffusion_module, get_dct_matrix = load_official(args.official.resolve())
+
+    model = args.model or Settings.from_env().motion_model
+    pipe = load_motion_pipeline(model)
+    pipe.denoiser.eval()
+    config, skeleton = pipe.denoiser.config, skeleton_of(pipe)
+    frames, features = skeleton.t_his + skeleton.t_pred, 3 * config.joints
+    official = transformer.MotionTransformer(
+        input_feats=features,
+        num_frames=config.coefficients,
+        latent_dim=config.width,
+        ff_size=config.feed_forward,
+        num_layers=config.layers,
+        num_heads=config.heads,
+        dropout=config.dropout,
+    ).eval()
+    official.load_state_dict(official_state(pipe.denoiser.state_dict()))
+    probe = torch.randn(4, config.coefficients, features, generator=torch.Generator().manual_seed(1))
+    steps_probe = torch.tensor([5, 300, 600, 950])
+    with torch.no_grad():
+        mismatch = float(
+            (official(probe, steps_probe, mod=probe) - pipe.denoiser(probe, steps_probe, probe)).abs().max()
+        )
+
+    windows = procedural_windows(args.windows, skeleton, np.random.default_rng(12345))
+    dct_m, idct_m = (m.float() for m in get_dct_matrix(frames))
+    diffusion = diffusion_module.Diffusion(
+        noise_steps=1000,
+        motion_size=(config.coefficients, features),
+        device="cpu",
+        padding="LastFrame",
+        EnableComplete=True,
+        ddim_timesteps=100,
+        scheduler="Cosine",
+        mod_test=1.0,
+        dct=dct_m,
+        idct=idct_m,
+        n_pre=config.coefficients,
+    )
+    mask = torch.zeros(frames, features)
+    mask[: skeleton.t_his] = 1
+
+    def official_predict(batch: np.ndarray) -> np.ndarray:
+        history = torch.from_numpy(batch[:, : skeleton.t_his])
+        padded = HumanMACPipeline.padded(history, frames).repeat_interleave(args.samples, dim=0)
+        padded_dct = to_dct(padded, config.coefficients)
+        mode = {"mode": "pred", "mask": mask, "sample_num": len(padded)}
+        out = diffusion.sample_ddim(official, padded_dct, padded_dct, mode)
+        clips = idct_m[:, : config.coefficients] @ out
+        return clips.reshape(len(batch), args.samples, frames, features)[:, :, skeleton.t_his :].numpy()
+
+    def ours_predict(steps: int):
+        generator = torch.Generator().manual_seed(0)
+
+        def predict(batch: np.ndarray) -> np.ndarray:
+            history = torch.from_numpy(batch[:, : skeleton.t_his])
+            out = pipe(
+                history, skeleton.t_pred, num_samples=args.samples, num_inference_steps=steps, generator=generator
+            )
+            return out.futures.numpy()
+
+        return predict
+
+    configurations = [("official", "ddim", 100, "fp32"), ("ours", "ddim", 100, "fp32")]
+    configurations += [
+        ("ours", solver, steps, precision)
+        for solver in ("ddim", "dpm++", "unipc")
+        for steps in args.steps
+        for precision in PRECISIONS
+    ]
+    rows = []
+    for code, solver, steps, precision in configurations:
+        if code == "official":
+            torch.manual_seed(0)
+            futures, seconds = run(official_predict, windows, args.samples)
+        else:
+            pipe.scheduler = MOTION_SOLVERS[solver].build(pipe.scheduler.config)
+            with denoiser_in_bf16(pipe) if precision == "bf16" else contextlib.nullcontext():
+                futures, seconds = run(ours_predict(steps), windows, args.samples)
+        scores = mean_scores(lambda indices, f=futures: f[indices], windows, skeleton)
+        rows.append(
+            {
+                "code": code,
+                "solver": solver,
+                "steps": steps,
+                "precision": precision,
+                **scores,
+                "per_s": len(windows) * args.samples / seconds,
+            }
+        )
+        print(f"{code} {solver} {steps} {precision}: ADE {scores['ADE']:.3f} in {seconds:.1f} s", file=sys.stderr)
+    reference = rows[0]
+    print(
+        f"{'code':<9}{'solver':<7}{'steps':>6}{'prec':>6}"
+        + "".join(f"{n:>9}" for n in SHOWN)
+        + f"{'win*K/s':>9}{'speed':>8}"
+    )
+    for row in rows:
+        row["speed_over_official"] = row["per_s"] / reference["per_s"]
+        print(
+            f"{row['code']:<9}{row['solver']:<7}{row['steps']:>6}{row['precision']:>6}"
+            + "".join(f"{row[n]:>9.3f}" for n in SHOWN)
+            + f"{row['per_s']:>9.1f}{row['speed_over_official']:>7.2f}x"
+        )
+    result = {
+        "model": str(model),
+        "windows": args.windows,
+        "samples": args.samples,
+        "threads": args.threads,
+        "batch_windows": BATCH,
+        "official_weights_max_abs_difference": mismatch,
+        "rows": rows,
+    }
+    with staged_file(Path(args.out)) as staging:
+        staging.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
