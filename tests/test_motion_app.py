@@ -1,6 +1,7 @@
-"""The Motion tab: procedural and uploaded starts, each workspace's animations in its own folder, clear
-errors for corrupt, pickled or wrong-shape uploads; through the real server; and the model that ships
-with the package predicts better than holding the last pose."""
+"""The Motion tab: procedural and uploaded starts, each workspace's animations in its own folder, the
+run's solver and figures in the summary, clear errors for corrupt, pickled or wrong-shape uploads and an
+unknown solver; through the real server; and the model that ships with the package predicts better than
+holding the last pose."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from PIL import Image
 
 from facechain.cli import main
 from facechain.config import Settings
+from facechain.errors import BadArguments
+from facechain.jobs.motion import run_motion
 from facechain.motion.data import save_plain
 from facechain.motion.procedural import random_clip
 from facechain.ui import AppContext, build_app, launch
 from facechain.ui.motion import predict_motion
 from facechain.workspace import UnknownWorkspace
+from pipelines.schedulers import DEFAULT_MOTION_SOLVER, MOTION_SOLVERS
 from tests.test_app import working_context
 
 DEFAULTS = dict(
@@ -31,8 +35,10 @@ DEFAULTS = dict(
     mode="predict",
     part="right_leg",
     switch_to="run",
+    solver=DEFAULT_MOTION_SOLVER,
     steps=3,
     seed=0,
+    keep_bone_lengths=True,
 )
 
 
@@ -82,12 +88,16 @@ def predict_in_two_workspaces(context, tmp_path):
     gif, summary = run(context, one, mode="control", part="left_leg")
     assert Path(gif).parent.parent == first.path / "motion"
     assert "procedural walk" in summary and "keeping the left leg" in summary
+    assert "| | futures shown |" in summary and "raw" not in summary  # control mode restores nothing
     with Image.open(gif) as animation:
         assert animation.size == (3 * 200, 200) and animation.n_frames == 63
     upload = tmp_path / "mine.npz"
     save_plain({"me": {"dance": random_clip(60, np.random.default_rng(0))}}, upload)
-    gif, summary = run(context, two, source="upload", upload=str(upload), samples=1, mode="switch", switch_to="idle")
+    gif, summary = run(
+        context, two, source="upload", upload=str(upload), samples=1, mode="switch", switch_to="idle", solver="dpm++"
+    )
     assert Path(gif).parent.parent == second.path / "motion" and "me/dance" in summary and "toward idle" in summary
+    assert "Sampled with **dpm++**, 3 steps" in summary
     with Image.open(gif) as animation:
         assert animation.size == (2 * 200, 200)  # one future and the 35 recorded frames
     assert len(list(first.path.glob("motion/*/*.gif"))) == len(list(second.path.glob("motion/*/*.gif"))) == 1
@@ -121,6 +131,11 @@ def test_bad_uploads_get_clear_errors(tmp_path, motion_settings):
     assert not (workspace.path / "motion").exists()
     with pytest.raises(UnknownWorkspace, match="no workspace has this token"):
         run(context, "x" * 32)
+    params = {**DEFAULTS, "solver": "euler", "run": "x"}
+    with pytest.raises(
+        BadArguments, match=re.escape(f"unknown solver 'euler'; choose from {', '.join(MOTION_SOLVERS)}")
+    ):
+        run_motion(params, workspace, motion_settings, lambda *_: None)
 
 
 def test_motion_through_the_server(tmp_path, motion_settings):
@@ -140,6 +155,10 @@ def test_motion_through_the_server(tmp_path, motion_settings):
         with Image.open(gif) as animation:
             assert animation.size == (4 * 200, 200)
         assert "procedural run" in summary and "3 futures of 100 frames (2 s)" in summary
+        assert re.search(rf"Sampled with \*\*{re.escape(DEFAULT_MOTION_SOLVER)}\*\*, 10 steps, in [\d.]+ s\.", summary)
+        assert "| | shown (bone lengths restored) | raw (the model's own) |" in summary
+        for label in ("bone length error (%)", "foot skating (m/s)", "leg crossing (%)"):
+            assert re.search(rf"\| {re.escape(label)} \| [\d.]+ \| [\d.]+ \|", summary)
     finally:
         app.close()
         app.context.workers.stop()

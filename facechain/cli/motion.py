@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.schedulers import MOTION_SOLVERS
+from pipelines.schedulers import DEFAULT_MOTION_SOLVER, DEFAULT_MOTION_STEPS, MOTION_SOLVERS
 
 from ..motion.config import MotionTrainConfig
 from ..motion.scenario import MODES, START_MOTIONS
@@ -127,9 +127,12 @@ def add_motion_commands(commands) -> None:
     predict.add_argument("--switch-to", choices=START_MOTIONS, default="run", help="switch mode: motion to end in")
     predict.add_argument("--samples", type=int, default=3, help="K futures (1-6 in the GIF)")
     predict.add_argument(
-        "--scheduler", choices=tuple(MOTION_SOLVERS), help="sampling solver (default: the pipeline's own, DDIM)"
+        "--scheduler",
+        choices=tuple(MOTION_SOLVERS),
+        default=DEFAULT_MOTION_SOLVER,
+        help="sampling solver, on the model's noise schedule",
     )
-    predict.add_argument("--steps", type=int, default=50, help="DDIM steps (paper: 100)")
+    predict.add_argument("--steps", type=int, default=DEFAULT_MOTION_STEPS, help="sampling steps (paper: 100)")
     predict.add_argument("--seed", type=int, default=0, help="chooses the procedural motion and the sampling noise")
     predict.add_argument(
         "--keep-bone-lengths",
@@ -223,10 +226,7 @@ def load_pipeline(args: argparse.Namespace):
     from ..motion.scenario import load_motion_pipeline
 
     args.model = args.model or Settings.from_env().motion_model
-    pipe = load_motion_pipeline(args.model)
-    if args.scheduler:
-        pipe.scheduler = MOTION_SOLVERS[args.scheduler].build(pipe.scheduler.config)
-    return pipe
+    return load_motion_pipeline(args.model)
 
 
 def run_motion_eval(args: argparse.Namespace) -> int:
@@ -239,6 +239,8 @@ def run_motion_eval(args: argparse.Namespace) -> int:
 
     check_numbers(args, windows=(0, 10**6), samples=(1, 1000), steps=(1, 1000))
     pipe = load_pipeline(args)
+    if args.scheduler:
+        pipe.scheduler = MOTION_SOLVERS[args.scheduler].build(pipe.scheduler.config)
     skeleton = skeleton_of(pipe)
     rng = np.random.default_rng(args.seed)
     if args.data:
@@ -302,19 +304,38 @@ def run_motion_predict(args: argparse.Namespace) -> int:
         window, name = file_window(load_positions(args.data, args.trusted_file), skeleton, args.sequence, args.start)
     else:
         window, name = procedural_window(args.motion, args.seed, skeleton), f"procedural {args.motion}"
-    history, futures = predict(
-        pipe,
-        window,
-        MotionRequest(
-            args.mode, args.part, args.switch_to, args.samples, args.steps, args.seed, args.keep_bone_lengths
-        ),
+    request = MotionRequest(
+        mode=args.mode,
+        part=args.part,
+        switch_to=args.switch_to,
+        samples=args.samples,
+        steps=args.steps,
+        seed=args.seed,
+        keep_bone_lengths=args.keep_bone_lengths,
+        solver=args.scheduler,
     )
+    run = predict(pipe, window, request)
     animate(
-        history,
-        futures,
+        run.history,
+        run.futures,
         skeleton,
         args.out,
         recorded=window[skeleton.t_his :] if len(window) > skeleton.t_his else None,
     )
     print(f"wrote {args.out}: {name}, {args.mode}, the history and {args.samples} futures")
+    print(figures_line(request, run))
     return 0
+
+
+def figures_line(request, run) -> str:
+    """One line to compare runs by: the solver, steps and sampling time, and the plausibility figures
+    of the futures written, each with the model's raw figure beside it when the bone lengths were restored."""
+
+    def figure(name: str, unit: str = "") -> str:
+        raw = f" (raw {run.raw_figures[name]:.3f}{unit})" if run.raw_figures else ""
+        return f"{name} {run.figures[name]:.3f}{unit}{raw}"
+
+    return (
+        f"{request.solver}, {request.steps} steps, sampled in {run.seconds:.2f} s: "
+        f"{figure('BoneErr%')}, {figure('Skate', ' m/s')}, {figure('Cross%')}"
+    )

@@ -1,13 +1,17 @@
 """One prediction as a user asks for it (CLI ``motion predict`` and the app's Motion tab): a motion to
 start from (a procedural style, or a clip from a motion file), a mode (plain prediction, body-part
-control, or a switch toward another motion) and K, turned into the pipeline's inputs."""
+control, or a switch toward another motion), K and the solver, turned into the pipeline's inputs, and
+the run given back with its sampling time and plausibility figures."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pipelines.schedulers import DEFAULT_MOTION_SOLVER, DEFAULT_MOTION_STEPS, MOTION_SOLVERS
 
 from ..errors import BadArguments
 from ..model_loading import model_loading
@@ -28,14 +32,30 @@ class MotionRequest:
     part: str | None = None  # control mode: the body part whose recorded trajectory is kept
     switch_to: str = "run"  # switch mode: the procedural style to end in
     samples: int = 3
-    steps: int = 50
+    steps: int = DEFAULT_MOTION_STEPS
     seed: int = 0
     keep_bone_lengths: bool = True  # restore the history's bone lengths in the futures (not in control mode)
+    solver: str = DEFAULT_MOTION_SOLVER  # a MOTION_SOLVERS name, built on the pipeline's noise schedule
 
     def __post_init__(self):
+        if self.solver not in MOTION_SOLVERS:
+            raise BadArguments(f"unknown solver {self.solver!r}; choose from {', '.join(MOTION_SOLVERS)}")
         check_between("samples", self.samples, 1, 1000)
         check_between("steps", self.steps, 1, 1000)
         check_seed("seed", self.seed)
+
+
+@dataclass
+class MotionRun:
+    """One prediction and its figures: the history (t_his, F), the futures as shown (K, t_pred, F), the
+    seconds the sampling took, and the plausibility figures (BoneErr%, Skate, Cross%) of those futures;
+    ``raw_figures`` are those of the model's own futures when the bone lengths were restored, else None."""
+
+    history: np.ndarray
+    futures: np.ndarray
+    seconds: float
+    figures: dict[str, float]
+    raw_figures: dict[str, float] | None = None
 
 
 def load_motion_pipeline(folder: Path):
@@ -99,9 +119,12 @@ def part_features(skeleton: Skeleton, part: str) -> list[int]:
     return [3 * (joint - 1) + axis for joint in skeleton.part(part) if joint > 0 for axis in range(3)]
 
 
-def predict(pipe, window: np.ndarray, request: MotionRequest) -> tuple[np.ndarray, np.ndarray]:
-    """(history (t_his, F), futures (K, t_pred, F)) for a window that starts with the history."""
+def predict(pipe, window: np.ndarray, request: MotionRequest) -> MotionRun:
+    """The futures of a window that starts with the history, sampled with the request's solver, and
+    their figures. The pipeline gets its own scheduler back afterwards, so the next caller samples as before."""
     import torch
+
+    from .evaluation import plausibility
 
     skeleton = skeleton_of(pipe)
     if request.mode not in MODES:
@@ -123,15 +146,25 @@ def predict(pipe, window: np.ndarray, request: MotionRequest) -> tuple[np.ndarra
     elif request.mode == "switch":
         target = procedural_window(request.switch_to, request.seed + 1, skeleton)[-SWITCH_FRAMES:]
         options = {"target": torch.from_numpy(target)[None]}
-    out = pipe(
-        history,
-        skeleton.t_pred,
-        num_samples=request.samples,
-        num_inference_steps=request.steps,
-        generator=torch.Generator().manual_seed(request.seed),
-        **options,
+    own = pipe.scheduler
+    pipe.scheduler = MOTION_SOLVERS[request.solver].build(own.config)
+    try:
+        began = time.perf_counter()
+        out = pipe(
+            history,
+            skeleton.t_pred,
+            num_samples=request.samples,
+            num_inference_steps=request.steps,
+            generator=torch.Generator().manual_seed(request.seed),
+            **options,
+        )
+        seconds = time.perf_counter() - began
+    finally:
+        pipe.scheduler = own
+    history, raw = history[0].numpy(), out.futures[0].numpy()
+    if not request.keep_bone_lengths or request.mode == "control":  # control keeps a recorded part as it is
+        return MotionRun(history, raw, seconds, plausibility(raw, history, skeleton))
+    futures = keep_bone_lengths(raw, history, skeleton).astype(raw.dtype)
+    return MotionRun(
+        history, futures, seconds, plausibility(futures, history, skeleton), plausibility(raw, history, skeleton)
     )
-    history, futures = history[0].numpy(), out.futures[0].numpy()
-    if request.keep_bone_lengths and request.mode != "control":  # control keeps a recorded part as it is
-        futures = keep_bone_lengths(futures, history, skeleton).astype(futures.dtype)
-    return history, futures

@@ -1,6 +1,7 @@
 """Motion tab: HumanMAC motion prediction. Start from a procedural motion or an uploaded motion file
-(plain .npz arrays only: nothing uploaded is ever unpickled), choose K, the mode and the body part,
-and watch the history (grey), the K futures and the recorded continuation (black) as an animation."""
+(plain .npz arrays only: nothing uploaded is ever unpickled), choose K, the mode, the body part and
+the solver, and watch the history (grey), the K futures and the recorded continuation (black) as an
+animation, with the run's sampling time and plausibility figures below it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import gradio as gr
+
+from pipelines.schedulers import DEFAULT_MOTION_SOLVER, DEFAULT_MOTION_STEPS, MOTION_SOLVERS
 
 from ..atomic import staged_folder
 from ..errors import FacechainError
@@ -42,12 +45,15 @@ def predict_motion(
     mode: str,
     part: str,
     switch_to: str,
+    solver: str,
     steps: float,
     seed: float,
+    keep_bone_lengths: bool,
     progress=None,
 ):
     """Handler of Predict: check the request (an upload is read here, so a bad file is refused at once),
-    keep the upload in the workspace, queue the job, follow it, yield (animation GIF path, summary)."""
+    keep the upload in the workspace, queue the job, follow it, yield (animation GIF path, summary with the
+    run's figures)."""
     from ..motion.data import UPLOAD_MAX_BYTES, load_positions
     from ..motion.scenario import file_window, skeleton_of
 
@@ -80,8 +86,10 @@ def predict_motion(
         "mode": mode,
         "part": part,
         "switch_to": switch_to,
+        "solver": solver,
         "steps": int(steps),
         "seed": int(seed),
+        "keep_bone_lengths": bool(keep_bone_lengths),
     }
     for job in follow(context, submit(context, workspace, "motion", params), progress, "step"):
         if not job.done:
@@ -114,8 +122,16 @@ def build(context, token) -> None:
             part = gr.Dropdown(list(H36M.parts), value="right_leg", label="Body part kept (control)")
             switch_to = gr.Dropdown(["idle", "walk", "run", "random"], value="run", label="End in (switch)")
             with gr.Row():
-                steps = gr.Slider(10, 100, value=50, step=10, label="Sampling steps")
+                solver = gr.Dropdown(list(MOTION_SOLVERS), value=DEFAULT_MOTION_SOLVER, label="Solver")
+                steps = gr.Slider(5, 100, value=DEFAULT_MOTION_STEPS, step=5, label="Sampling steps")
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+            keep_bone_lengths = gr.Checkbox(
+                True,
+                label="Keep the history's bone lengths",
+                info="Give every predicted bone the history's length along its predicted direction; the "
+                "summary shows the raw figures beside. Never applied in control mode, which keeps its part "
+                "as recorded.",
+            )
     button = gr.Button("Predict motion", variant="primary")
     animation = gr.Image(label="History (grey), futures (colours), recorded (black)", type="filepath")
     summary = gr.Markdown()
@@ -131,8 +147,10 @@ def build(context, token) -> None:
         mode_,
         part_,
         switch_to_,
+        solver_,
         steps_,
         seed_,
+        keep_bone_lengths_,
         token_value,
         progress=gr.Progress(),
     ):
@@ -148,14 +166,31 @@ def build(context, token) -> None:
             mode_,
             part_,
             switch_to_,
+            solver_,
             steps_,
             seed_,
+            keep_bone_lengths_,
             progress,
         )
 
     button.click(
         handler,
-        [source, motion, upload, sequence, start, samples, mode, part, switch_to, steps, seed, token],
+        [
+            source,
+            motion,
+            upload,
+            sequence,
+            start,
+            samples,
+            mode,
+            part,
+            switch_to,
+            solver,
+            steps,
+            seed,
+            keep_bone_lengths,
+            token,
+        ],
         [animation, summary],
         api_name="motion",
     )
