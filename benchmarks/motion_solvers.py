@@ -3,9 +3,10 @@
 The official arm is the paper's sampler: ``Diffusion.sample_ddim`` of github LinghaoChan/HumanMAC, 100 DDIM
 steps in float32, with the shipped model's weights copied into its ``MotionTransformer`` (the layers are the
 same; the copy is checked by comparing both models' noise predictions on one input). Our arm is
-``HumanMACPipeline`` with each solver of ``pipelines.schedulers.MOTION_SOLVERS`` (leading spacing, so every
-solver starts at t = 950 of the cosine schedule), each step count, in float32 and with the denoiser under
-bfloat16 autocast (the DCT and the mask completion stay in float32).
+``HumanMACPipeline`` with each solver of ``pipelines.schedulers.MOTION_SOLVERS``, each step count, in float32
+and with the denoiser under bfloat16 autocast (the DCT and the mask completion stay in float32), starting at
+t = MOTION_FIRST_TIMESTEP; a second, smaller grid shows why it starts there: the first timestep (the
+solver's own leading spacing, 970 or 990) at 10 and 20 steps.
 
 Every configuration predicts K futures for the same held-out procedural windows (drawn as ``facechain motion
 eval`` draws them: seed 12345) and is scored with the same code as ``motion eval``: APD, ADE, FDE, MMADE,
@@ -19,7 +20,6 @@ one run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -37,12 +37,11 @@ from facechain.motion.evaluation import mean_scores  # noqa: E402
 from facechain.motion.scenario import load_motion_pipeline, skeleton_of  # noqa: E402
 from facechain.motion.training import procedural_windows  # noqa: E402
 from models.dct import to_dct  # noqa: E402
-from pipelines.humanmac import HumanMACPipeline  # noqa: E402
-from pipelines.schedulers import MOTION_SOLVERS  # noqa: E402
+from pipelines.humanmac import PRECISIONS, HumanMACPipeline  # noqa: E402
+from pipelines.schedulers import MOTION_FIRST_TIMESTEP, MOTION_SOLVERS  # noqa: E402
 
 BATCH = 16  # windows per sampling call
 STEPS = (10, 15, 20, 25)
-PRECISIONS = ("fp32", "bf16")
 SHOWN = ("ADE", "FDE", "APD", "MMADE", "MMFDE", "BoneErr%", "Skate", "Cross%")
 
 
@@ -81,22 +80,6 @@ def official_state(ours: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             for kind in ("weight", "bias"):
                 state[f"{theirs}{official}.{kind}"] = ours[f"{ours_prefix}{mine}.{kind}"]
     return state
-
-
-@contextlib.contextmanager
-def denoiser_in_bf16(pipe: HumanMACPipeline):
-    """The denoiser's forward under CPU bfloat16 autocast, its output back in float32 for the solver."""
-    forward = pipe.denoiser.forward
-
-    def autocast_forward(*args, **kwargs):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return forward(*args, **kwargs).float()
-
-    pipe.denoiser.forward = autocast_forward
-    try:
-        yield
-    finally:
-        pipe.denoiser.forward = forward
 
 
 def run(predict, windows: np.ndarray, samples: int) -> tuple[np.ndarray, float]:
@@ -171,34 +154,41 @@ def main() -> None:
         clips = idct_m[:, : config.coefficients] @ out
         return clips.reshape(len(batch), args.samples, frames, features)[:, :, skeleton.t_his :].numpy()
 
-    def ours_predict(steps: int):
+    def ours_predict(steps: int, precision: str, first: int | None):
         generator = torch.Generator().manual_seed(0)
 
         def predict(batch: np.ndarray) -> np.ndarray:
             history = torch.from_numpy(batch[:, : skeleton.t_his])
-            out = pipe(
-                history, skeleton.t_pred, num_samples=args.samples, num_inference_steps=steps, generator=generator
-            )
-            return out.futures.numpy()
+            options = {"num_inference_steps": steps, "precision": precision, "first_timestep": first}
+            return pipe(
+                history, skeleton.t_pred, num_samples=args.samples, generator=generator, **options
+            ).futures.numpy()
 
         return predict
 
-    configurations = [("official", "ddim", 100, "fp32"), ("ours", "ddim", 100, "fp32")]
+    first = MOTION_FIRST_TIMESTEP
+    configurations = [("official", "ddim", 100, "fp32", 991), ("ours", "ddim", 100, "fp32", first)]
     configurations += [
-        ("ours", solver, steps, precision)
+        ("ours", solver, steps, precision, first)
         for solver in ("ddim", "dpm++", "unipc")
         for steps in args.steps
         for precision in PRECISIONS
     ]
+    configurations += [
+        ("ours", solver, steps, "fp32", start)
+        for solver in ("ddim", "dpm++")
+        for steps in (10, 20)
+        for start in (None, 970, 990)
+        if start != first
+    ]
     rows = []
-    for code, solver, steps, precision in configurations:
+    for code, solver, steps, precision, start in configurations:
         if code == "official":
             torch.manual_seed(0)
             futures, seconds = run(official_predict, windows, args.samples)
         else:
             pipe.scheduler = MOTION_SOLVERS[solver].build(pipe.scheduler.config)
-            with denoiser_in_bf16(pipe) if precision == "bf16" else contextlib.nullcontext():
-                futures, seconds = run(ours_predict(steps), windows, args.samples)
+            futures, seconds = run(ours_predict(steps, precision, start), windows, args.samples)
         scores = mean_scores(lambda indices, f=futures: f[indices], windows, skeleton)
         rows.append(
             {
@@ -206,21 +196,25 @@ def main() -> None:
                 "solver": solver,
                 "steps": steps,
                 "precision": precision,
+                "first_timestep": start,
                 **scores,
                 "per_s": len(windows) * args.samples / seconds,
             }
         )
-        print(f"{code} {solver} {steps} {precision}: ADE {scores['ADE']:.3f} in {seconds:.1f} s", file=sys.stderr)
+        print(
+            f"{code} {solver} {steps} {precision} from {start}: ADE {scores['ADE']:.3f} in {seconds:.1f} s",
+            file=sys.stderr,
+        )
     reference = rows[0]
     print(
-        f"{'code':<9}{'solver':<7}{'steps':>6}{'prec':>6}"
+        f"{'code':<9}{'solver':<7}{'steps':>6}{'prec':>6}{'first':>6}"
         + "".join(f"{n:>9}" for n in SHOWN)
         + f"{'win*K/s':>9}{'speed':>8}"
     )
     for row in rows:
         row["speed_over_official"] = row["per_s"] / reference["per_s"]
         print(
-            f"{row['code']:<9}{row['solver']:<7}{row['steps']:>6}{row['precision']:>6}"
+            f"{row['code']:<9}{row['solver']:<7}{row['steps']:>6}{row['precision']:>6}{str(row['first_timestep']):>6}"
             + "".join(f"{row[n]:>9.3f}" for n in SHOWN)
             + f"{row['per_s']:>9.1f}{row['speed_over_official']:>7.2f}x"
         )

@@ -7,15 +7,25 @@ trajectory; for a switch, a target's final frames) noised to the next step's lev
 frames of the current estimate, which then returns to the DCT domain. So the model only ever
 completes a masked clip, and any diffusers scheduler with ``step`` and ``add_noise`` can drive it
 (DDIM with the cosine schedule by default, as in the paper; ``pipelines.schedulers.MOTION_SOLVERS``
-names the others, each configured to start where the cosine schedule allows).
+names the others, all with "leading" spacing).
+
+Whatever the solver and step count, sampling starts at ``first_timestep`` (the leading spacing is
+shifted there), because at few steps where it starts matters more than the solver. The first step
+turns the noise into a clean-motion estimate divided by sqrt(alpha_bar): x71 at t = 990 (signal
+1.4%), x22 at t = 970 (4.5%), x13 at t = 950 (7.6%, where 20 leading steps start; 10 start at 900).
+Started too high, a few large steps amplify the denoiser's error; too low, the pure noise it starts
+from lacks the signal that level should hold. Measured in benchmarks/motion_solvers.py; 970 was the
+most robust of the three (docs/results.md, "Faster sampling"). The denoiser may run in bfloat16
+(``precision="bf16"``) while the solver and the mask completion stay in float32.
 
     pipe = HumanMACPipeline.from_pretrained("path/to/motion-model")
     pipe.scheduler = MOTION_SOLVERS["dpm++"].build(pipe.scheduler.config)
-    futures = pipe(history, future_frames=100, num_samples=10).futures
+    futures = pipe(history, future_frames=100, num_samples=10, num_inference_steps=20).futures
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -24,8 +34,10 @@ from diffusers.utils import BaseOutput
 
 from models.dct import from_dct, to_dct
 from models.humanmac import HumanMACDenoiser
+from pipelines.schedulers import MOTION_FIRST_TIMESTEP
 
 SWITCH_RELEASE = 0.2  # the target constraint is released for the last 20% of steps (20 of the paper's 100)
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def default_scheduler() -> DDIMScheduler:
@@ -37,6 +49,23 @@ def default_scheduler() -> DDIMScheduler:
         set_alpha_to_one=True,
         prediction_type="epsilon",
     )
+
+
+def starting_at(scheduler, steps: int, first_timestep: int | None):
+    """A copy of ``scheduler`` whose ``steps`` timesteps begin at ``first_timestep`` (its leading spacing
+    shifted by ``steps_offset``; the solver computes its own spacing, so it is asked first), or as near as
+    the last timestep staying at 0 or above allows (more than 100 steps start above 990); the scheduler
+    itself when ``first_timestep`` is None."""
+    if first_timestep is None:
+        return scheduler
+    if scheduler.config.get("timestep_spacing", "leading") != "leading":
+        raise ValueError(
+            "first_timestep shifts a scheduler with leading timestep spacing; build it from MOTION_SOLVERS"
+        )
+    scheduler.set_timesteps(steps)
+    shift = max(first_timestep - int(scheduler.timesteps[0]), -int(scheduler.timesteps[-1]))
+    offset = scheduler.config.steps_offset + shift
+    return type(scheduler).from_config(scheduler.config, steps_offset=offset)
 
 
 @dataclass
@@ -72,6 +101,8 @@ class HumanMACPipeline(DiffusionPipeline):
         control_motion: torch.Tensor | None = None,
         target: torch.Tensor | None = None,
         use_condition: bool = True,
+        first_timestep: int | None = MOTION_FIRST_TIMESTEP,
+        precision: str = "fp32",
     ) -> MotionOutput:
         """K futures for each history.
 
@@ -86,6 +117,10 @@ class HumanMACPipeline(DiffusionPipeline):
             target: (B, n, F) poses the last n frames are steered to (a motion switch), released for the final
                 20% of the steps so the ending stays natural.
             use_condition: False samples without the history condition (classifier-free dropout's empty input).
+            first_timestep: the timestep sampling starts at, whatever the step count (None: the scheduler's own
+                spacing, which starts at 1000 - 1000 / steps for DDIM).
+            precision: "fp32", or "bf16" to run the denoiser under bfloat16 autocast (on a CPU, only one with
+                native bfloat16 is faster; ``pipelines.schedulers.default_motion_precision`` says which).
 
         Returns:
             ``MotionOutput`` with ``futures`` (B, K, future_frames, F) and ``clips`` (history included).
@@ -114,15 +149,23 @@ class HumanMACPipeline(DiffusionPipeline):
         keep = torch.full((batch * num_samples,), float(use_condition), device=device)
 
         x = torch.randn((batch * num_samples, coefficients, features), generator=generator, dtype=dtype).to(device)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        timesteps = self.scheduler.timesteps
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
+        scheduler = starting_at(self.scheduler, num_inference_steps, first_timestep)
+        scheduler.set_timesteps(num_inference_steps, device=device)
+        timesteps = scheduler.timesteps
         for index, t in enumerate(self.progress_bar(timesteps)):
-            noise = self.denoiser(self.scheduler.scale_model_input(x, t), t, condition, keep)
-            x = self.scheduler.step(noise, t, x).prev_sample
+            with (
+                torch.autocast(device.type, PRECISIONS[precision])
+                if PRECISIONS[precision]
+                else contextlib.nullcontext()
+            ):
+                noise = self.denoiser(scheduler.scale_model_input(x, t), t, condition, keep).to(dtype)
+            x = scheduler.step(noise, t, x).prev_sample
             step_mask = switch_mask if index < (1 - SWITCH_RELEASE) * len(timesteps) else mask
             if index + 1 < len(timesteps):
                 following = timesteps[index + 1].reshape(1).expand(len(x))
-                level = self.scheduler.add_noise(
+                level = scheduler.add_noise(
                     known, torch.randn(known.shape, generator=generator, dtype=dtype).to(device), following
                 )
             else:

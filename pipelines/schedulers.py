@@ -66,6 +66,21 @@ MOTION_SOLVERS = {
     "unipc": Solver("UniPCMultistepScheduler", LEADING),
     "ddpm": Solver("DDPMScheduler", LEADING),
 }
+MOTION_FIRST_TIMESTEP = 970
+"""Where motion sampling starts, whatever the step count (``HumanMACPipeline``'s ``first_timestep``)."""
 DEFAULT_MOTION_SOLVER = "ddim"
 DEFAULT_MOTION_STEPS = 50
 """What ``motion predict``, the Motion tab and ``MotionRequest`` sample with unless told otherwise."""
+
+
+def default_motion_precision(device: str = "cpu") -> str:
+    """ "bf16" where the denoiser runs faster in bfloat16 (a GPU; a CPU with native bfloat16: AVX512-BF16
+    or AMX), else "fp32": without native support, bfloat16 matmuls are emulated and slower."""
+    import torch
+
+    if device != "cpu":
+        return "bf16"
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    except (AttributeError, RuntimeError):
+        return "fp32"

@@ -165,7 +165,7 @@ def test_uploads_get_the_smaller_budget_and_a_readable_error(tmp_path, monkeypat
     ) as raised:
         next(
             motion_tab.predict_motion(
-                context, token, "upload", "walk", str(clip), "", 0, 1, "predict", "right_leg", "run", 3, 0
+                context, token, "upload", "walk", str(clip), "", 0, 1, "predict", "right_leg", "run", "ddim", 3, 0, True
             )
         )
     assert str(tmp_path) not in str(raised.value) and "not a readable" not in str(raised.value)  # the upload's name

@@ -39,18 +39,18 @@ def evaluate(
     chosen: np.ndarray | None = None,
     progress: Progress | None = None,
     restore_bones: bool = False,
+    precision: str = "fp32",
 ) -> dict[str, float]:
     """windows (N, t_his + t_pred, F) -> the mean of each metric over the ``chosen`` windows (all by
     default); the multimodal ground truth is gathered from all of them. ``restore_bones``: measure the
-    futures after ``keep_bone_lengths`` (off: the model as published)."""
+    futures after ``keep_bone_lengths`` (off: the model as published); ``precision``: the denoiser's."""
     generator = torch.Generator().manual_seed(seed)
 
     def predict(indices: np.ndarray) -> np.ndarray:
         history = torch.from_numpy(windows[indices, : skeleton.t_his]).float()
         frames = windows.shape[1] - skeleton.t_his
-        return pipe(
-            history, frames, num_samples=samples, num_inference_steps=steps, generator=generator
-        ).futures.numpy()
+        options = {"num_inference_steps": steps, "generator": generator, "precision": precision}
+        return pipe(history, frames, num_samples=samples, **options).futures.numpy()
 
     return mean_scores(predict, windows, skeleton, chosen, batch, progress, restore_bones)
 
