@@ -70,7 +70,15 @@ MOTION_FIRST_TIMESTEP = 970
 """Where motion sampling starts, whatever the step count (``HumanMACPipeline``'s ``first_timestep``)."""
 DEFAULT_MOTION_SOLVER = "ddim"
 DEFAULT_MOTION_STEPS = 50
-"""What ``motion predict``, the Motion tab and ``MotionRequest`` sample with unless told otherwise."""
+DEFAULT_MOTION_PRECISION = "auto"
+"""What ``motion predict``, the Motion tab and ``MotionRequest`` sample with unless told otherwise
+("auto" precision: ``default_motion_precision``)."""
+MOTION_PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def motion_precision(name: str, device: str = "cpu") -> str:
+    """A precision the pipeline takes ("fp32" or "bf16") for one of MOTION_PRECISIONS."""
+    return default_motion_precision(device) if name == "auto" else name
 
 
 def default_motion_precision(device: str = "cpu") -> str:

@@ -19,7 +19,7 @@ from facechain.motion.evaluation import METRICS, plausibility
 from facechain.motion.procedural import random_clip
 from facechain.motion.scenario import MotionRequest, file_window, load_motion_pipeline, part_features, predict
 from facechain.motion.skeleton import H36M, HUMANEVA
-from pipelines.schedulers import DEFAULT_MOTION_SOLVER, MOTION_SOLVERS
+from pipelines.schedulers import DEFAULT_MOTION_SOLVER, MOTION_SOLVERS, default_motion_precision
 
 TINY = ["--steps", "3", "--width", "32", "--layers", "2", "--batch-size", "4", "--checkpoint-every", "0"]
 
@@ -93,17 +93,18 @@ def test_h36m_file_train_eval_predict(tmp_path, capsys):
         assert animation.size == (3 * 200, 200)  # two futures and the recorded continuation
     figure = r"[\d.]+"
     assert re.search(
-        rf"^{re.escape(DEFAULT_MOTION_SOLVER)}, 2 steps, sampled in {figure} s: BoneErr% {figure} \(raw {figure}\), "
+        rf"^{re.escape(DEFAULT_MOTION_SOLVER)}, 2 steps, {default_motion_precision()}, sampled in {figure} s: "
+        rf"BoneErr% {figure} \(raw {figure}\), "
         rf"Skate {figure} m/s \(raw {figure} m/s\), Cross% {figure} \(raw {figure}\)$",
         capsys.readouterr().out,
         re.MULTILINE,
     )
-    video, raw_unipc = tmp_path / "walk.mp4", ["--scheduler", "unipc", "--no-keep-bone-lengths"]
+    video, raw_unipc = tmp_path / "walk.mp4", ["--scheduler", "unipc", "--no-keep-bone-lengths", "--precision", "fp32"]
     assert (
         main(["motion", "predict", str(model), "--out", str(video), "--samples", "1", "--steps", "2", *raw_unipc]) == 0
     )
     line = capsys.readouterr().out.splitlines()[-1]
-    assert line.startswith("unipc, 2 steps, sampled in ") and "Skate" in line and "raw" not in line
+    assert line.startswith("unipc, 2 steps, fp32, sampled in ") and "Skate" in line and "raw" not in line
     frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(video))
     assert frames == 63 and seconds == pytest.approx(2.5, abs=0.05)  # 125 frames at 50 Hz, every second one shown
     assert main(["motion", "predict", str(model), "--out", str(tmp_path / "walk.avi")]) == 3

@@ -8,7 +8,13 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.schedulers import DEFAULT_MOTION_SOLVER, DEFAULT_MOTION_STEPS, MOTION_SOLVERS
+from pipelines.schedulers import (
+    DEFAULT_MOTION_PRECISION,
+    DEFAULT_MOTION_SOLVER,
+    DEFAULT_MOTION_STEPS,
+    MOTION_PRECISIONS,
+    MOTION_SOLVERS,
+)
 
 from ..motion.config import MotionTrainConfig
 from ..motion.scenario import MODES, START_MOTIONS
@@ -80,6 +86,12 @@ def add_motion_commands(commands) -> None:
         "--scheduler", choices=tuple(MOTION_SOLVERS), help="sampling solver (default: the pipeline's own, DDIM)"
     )
     evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
+    evaluate.add_argument(
+        "--precision",
+        choices=MOTION_PRECISIONS[1:],
+        default="fp32",
+        help="the denoiser's precision (bf16: under bfloat16 autocast)",
+    )
     evaluate.add_argument("--seed", type=int, default=12345, help="draws the test windows (not the training seed)")
     evaluate.add_argument("--json", type=Path, help="also write the metrics here")
     evaluate.add_argument(
@@ -133,6 +145,12 @@ def add_motion_commands(commands) -> None:
         help="sampling solver, on the model's noise schedule",
     )
     predict.add_argument("--steps", type=int, default=DEFAULT_MOTION_STEPS, help="sampling steps (paper: 100)")
+    predict.add_argument(
+        "--precision",
+        choices=MOTION_PRECISIONS,
+        default=DEFAULT_MOTION_PRECISION,
+        help="the denoiser's precision; auto: bf16 on a GPU or a CPU with native bfloat16, else fp32",
+    )
     predict.add_argument("--seed", type=int, default=0, help="chooses the procedural motion and the sampling noise")
     predict.add_argument(
         "--keep-bone-lengths",
@@ -264,6 +282,7 @@ def run_motion_eval(args: argparse.Namespace) -> int:
             chosen=chosen,
             progress=bar,
             restore_bones=args.keep_bone_lengths,
+            precision=args.precision,
         )
     baseline = evaluate(ZeroVelocity(), test, skeleton, samples=1, steps=1, chosen=chosen)
     truth = recorded(test, skeleton, chosen)
@@ -280,6 +299,7 @@ def run_motion_eval(args: argparse.Namespace) -> int:
                         "windows": count,
                         "samples": args.samples,
                         "steps": args.steps,
+                        "precision": args.precision,
                         "keep_bone_lengths": args.keep_bone_lengths,
                         "metrics": {"humanmac": ours, "zero_velocity": baseline, "recorded": truth},
                     },
@@ -313,6 +333,7 @@ def run_motion_predict(args: argparse.Namespace) -> int:
         seed=args.seed,
         keep_bone_lengths=args.keep_bone_lengths,
         solver=args.scheduler,
+        precision=args.precision,
     )
     run = predict(pipe, window, request)
     animate(
@@ -336,6 +357,6 @@ def figures_line(request, run) -> str:
         return f"{name} {run.figures[name]:.3f}{unit}{raw}"
 
     return (
-        f"{request.solver}, {request.steps} steps, sampled in {run.seconds:.2f} s: "
+        f"{request.solver}, {request.steps} steps, {run.precision}, sampled in {run.seconds:.2f} s: "
         f"{figure('BoneErr%')}, {figure('Skate', ' m/s')}, {figure('Cross%')}"
     )

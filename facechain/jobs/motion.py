@@ -87,7 +87,7 @@ def figures_table(request, run) -> str:
     ]
     return "\n".join(
         [
-            f"Sampled with **{request.solver}**, {request.steps} steps, in {run.seconds:.2f} s.",
+            f"Sampled with **{request.solver}**, {request.steps} steps, {run.precision}, in {run.seconds:.2f} s.",
             "",
             "| | " + " | ".join(columns) + " |",
             "|---" + "|--:" * len(columns) + "|",

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.schedulers import DEFAULT_MOTION_SOLVER, DEFAULT_MOTION_STEPS, MOTION_SOLVERS
+from pipelines.schedulers import (
+    DEFAULT_MOTION_PRECISION,
+    DEFAULT_MOTION_SOLVER,
+    DEFAULT_MOTION_STEPS,
+    MOTION_PRECISIONS,
+    MOTION_SOLVERS,
+    motion_precision,
+)
 
 from ..errors import BadArguments
 from ..model_loading import model_loading
@@ -36,10 +43,13 @@ class MotionRequest:
     seed: int = 0
     keep_bone_lengths: bool = True  # restore the history's bone lengths in the futures (not in control mode)
     solver: str = DEFAULT_MOTION_SOLVER  # a MOTION_SOLVERS name, built on the pipeline's noise schedule
+    precision: str = DEFAULT_MOTION_PRECISION  # the denoiser's: fp32, bf16, or auto (bf16 where it is native)
 
     def __post_init__(self):
         if self.solver not in MOTION_SOLVERS:
             raise BadArguments(f"unknown solver {self.solver!r}; choose from {', '.join(MOTION_SOLVERS)}")
+        if self.precision not in MOTION_PRECISIONS:
+            raise BadArguments(f"unknown precision {self.precision!r}; choose from {', '.join(MOTION_PRECISIONS)}")
         check_between("samples", self.samples, 1, 1000)
         check_between("steps", self.steps, 1, 1000)
         check_seed("seed", self.seed)
@@ -48,12 +58,14 @@ class MotionRequest:
 @dataclass
 class MotionRun:
     """One prediction and its figures: the history (t_his, F), the futures as shown (K, t_pred, F), the
-    seconds the sampling took, and the plausibility figures (BoneErr%, Skate, Cross%) of those futures;
-    ``raw_figures`` are those of the model's own futures when the bone lengths were restored, else None."""
+    seconds the sampling took in the precision used, and the plausibility figures (BoneErr%, Skate, Cross%)
+    of those futures; ``raw_figures`` are those of the model's own futures when the bone lengths were
+    restored, else None."""
 
     history: np.ndarray
     futures: np.ndarray
     seconds: float
+    precision: str
     figures: dict[str, float]
     raw_figures: dict[str, float] | None = None
 
@@ -148,6 +160,7 @@ def predict(pipe, window: np.ndarray, request: MotionRequest) -> MotionRun:
         options = {"target": torch.from_numpy(target)[None]}
     own = pipe.scheduler
     pipe.scheduler = MOTION_SOLVERS[request.solver].build(own.config)
+    precision = motion_precision(request.precision, pipe.denoiser.device.type)
     try:
         began = time.perf_counter()
         out = pipe(
@@ -156,6 +169,7 @@ def predict(pipe, window: np.ndarray, request: MotionRequest) -> MotionRun:
             num_samples=request.samples,
             num_inference_steps=request.steps,
             generator=torch.Generator().manual_seed(request.seed),
+            precision=precision,
             **options,
         )
         seconds = time.perf_counter() - began
@@ -163,8 +177,7 @@ def predict(pipe, window: np.ndarray, request: MotionRequest) -> MotionRun:
         pipe.scheduler = own
     history, raw = history[0].numpy(), out.futures[0].numpy()
     if not request.keep_bone_lengths or request.mode == "control":  # control keeps a recorded part as it is
-        return MotionRun(history, raw, seconds, plausibility(raw, history, skeleton))
+        return MotionRun(history, raw, seconds, precision, plausibility(raw, history, skeleton))
     futures = keep_bone_lengths(raw, history, skeleton).astype(raw.dtype)
-    return MotionRun(
-        history, futures, seconds, plausibility(futures, history, skeleton), plausibility(raw, history, skeleton)
-    )
+    figures, raw_figures = plausibility(futures, history, skeleton), plausibility(raw, history, skeleton)
+    return MotionRun(history, futures, seconds, precision, figures, raw_figures)
