@@ -126,6 +126,8 @@ def main() -> None:
         mismatch = float(
             (official(probe, steps_probe, mod=probe) - pipe.denoiser(probe, steps_probe, probe)).abs().max()
         )
+    if mismatch > 1e-4:
+        raise SystemExit(f"the official model with our weights predicts other noise (max difference {mismatch:.2e})")
 
     windows = procedural_windows(args.windows, skeleton, np.random.default_rng(12345))
     dct_m, idct_m = (m.float() for m in get_dct_matrix(frames))
@@ -154,12 +156,15 @@ def main() -> None:
         clips = idct_m[:, : config.coefficients] @ out
         return clips.reshape(len(batch), args.samples, frames, features)[:, :, skeleton.t_his :].numpy()
 
-    def ours_predict(steps: int, precision: str, first: int | None):
+    schedule = pipe.scheduler.config  # the model's noise schedule, each solver built on it
+
+    def ours_predict(steps: int, precision: str, first: int | None, scheduler):
         generator = torch.Generator().manual_seed(0)
 
         def predict(batch: np.ndarray) -> np.ndarray:
             history = torch.from_numpy(batch[:, : skeleton.t_his])
             options = {"num_inference_steps": steps, "precision": precision, "first_timestep": first}
+            options["scheduler"] = scheduler
             return pipe(
                 history, skeleton.t_pred, num_samples=args.samples, generator=generator, **options
             ).futures.numpy()
@@ -187,8 +192,8 @@ def main() -> None:
             torch.manual_seed(0)
             futures, seconds = run(official_predict, windows, args.samples)
         else:
-            pipe.scheduler = MOTION_SOLVERS[solver].build(pipe.scheduler.config)
-            futures, seconds = run(ours_predict(steps, precision, start), windows, args.samples)
+            solver_scheduler = MOTION_SOLVERS[solver].build(schedule)
+            futures, seconds = run(ours_predict(steps, precision, start, solver_scheduler), windows, args.samples)
         scores = mean_scores(lambda indices, f=futures: f[indices], windows, skeleton)
         rows.append(
             {

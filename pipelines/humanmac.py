@@ -9,23 +9,24 @@ completes a masked clip, and any diffusers scheduler with ``step`` and ``add_noi
 (DDIM with the cosine schedule by default, as in the paper; ``pipelines.schedulers.MOTION_SOLVERS``
 names the others, all with "leading" spacing).
 
-Whatever the solver and step count, sampling starts at ``first_timestep`` (the leading spacing is
-shifted there), because at few steps where it starts matters more than the solver. The first step
-turns the noise into a clean-motion estimate divided by sqrt(alpha_bar): x71 at t = 990 (signal
-1.4%), x22 at t = 970 (4.5%), x13 at t = 950 (7.6%, where 20 leading steps start; 10 start at 900).
-Started too high, a few large steps amplify the denoiser's error; too low, the pure noise it starts
-from lacks the signal that level should hold. Measured in benchmarks/motion_solvers.py; 970 was the
-most robust of the three (docs/results.md, "Faster sampling"). The denoiser may run in bfloat16
+Whatever the solver and step count, sampling goes in equal steps from ``first_timestep`` down to
+clean motion (``starting_at``), because at few steps where it starts matters more than the solver. The
+first step turns the noise into a clean-motion estimate divided by sqrt(alpha_bar): x71 at t = 990
+(signal 1.4%), x22 at t = 970 (4.5%), x13 at t = 950 (7.6%, where DDIM's "leading" 20 steps start; 10
+start at 900). Started too high, a few large steps amplify the denoiser's error; too low, the pure noise
+it starts from lacks the signal that level should hold. ``MOTION_FIRST_TIMESTEP`` is the measured choice
+(docs/results.md, "Faster sampling"). The denoiser may run in bfloat16
 (``precision="bf16"``) while the solver and the mask completion stay in float32.
 
     pipe = HumanMACPipeline.from_pretrained("path/to/motion-model")
-    pipe.scheduler = MOTION_SOLVERS["dpm++"].build(pipe.scheduler.config)
-    futures = pipe(history, future_frames=100, num_samples=10, num_inference_steps=20).futures
+    solver = MOTION_SOLVERS["dpm++"].build(pipe.scheduler.config)
+    futures = pipe(history, future_frames=100, num_samples=10, num_inference_steps=20, scheduler=solver).futures
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -51,21 +52,19 @@ def default_scheduler() -> DDIMScheduler:
     )
 
 
-def starting_at(scheduler, steps: int, first_timestep: int | None):
-    """A copy of ``scheduler`` whose ``steps`` timesteps begin at ``first_timestep`` (its leading spacing
-    shifted by ``steps_offset``; the solver computes its own spacing, so it is asked first), or as near as
-    the last timestep staying at 0 or above allows (more than 100 steps start above 990); the scheduler
-    itself when ``first_timestep`` is None."""
+def starting_at(scheduler, first_timestep: int | None):
+    """A copy of ``scheduler`` that samples in equal steps from ``first_timestep`` down to clean motion:
+    its noise schedule cut after ``first_timestep`` (the betas up to it, so every alpha_bar on the way is
+    the full schedule's) with "trailing" spacing, which starts at the schedule's last timestep and whose
+    last step ends at the clean sample. The scheduler itself when ``first_timestep`` is None."""
     if first_timestep is None:
         return scheduler
-    if scheduler.config.get("timestep_spacing", "leading") != "leading":
-        raise ValueError(
-            "first_timestep shifts a scheduler with leading timestep spacing; build it from MOTION_SOLVERS"
-        )
-    scheduler.set_timesteps(steps)
-    shift = max(first_timestep - int(scheduler.timesteps[0]), -int(scheduler.timesteps[-1]))
-    offset = scheduler.config.steps_offset + shift
-    return type(scheduler).from_config(scheduler.config, steps_offset=offset)
+    return type(scheduler).from_config(
+        scheduler.config,
+        trained_betas=scheduler.betas[: first_timestep + 1].tolist(),
+        num_train_timesteps=first_timestep + 1,
+        timestep_spacing="trailing",
+    )
 
 
 @dataclass
@@ -103,6 +102,7 @@ class HumanMACPipeline(DiffusionPipeline):
         use_condition: bool = True,
         first_timestep: int | None = MOTION_FIRST_TIMESTEP,
         precision: str = "fp32",
+        scheduler=None,
     ) -> MotionOutput:
         """K futures for each history.
 
@@ -117,14 +117,23 @@ class HumanMACPipeline(DiffusionPipeline):
             target: (B, n, F) poses the last n frames are steered to (a motion switch), released for the final
                 20% of the steps so the ending stays natural.
             use_condition: False samples without the history condition (classifier-free dropout's empty input).
-            first_timestep: the timestep sampling starts at, whatever the step count (None: the scheduler's own
-                spacing, which starts at 1000 - 1000 / steps for DDIM).
+            first_timestep: the timestep sampling starts at, in equal steps down to clean motion, whatever the
+                solver and step count (None: the scheduler's own spacing; DDIM's "leading" starts 20 steps at 950).
             precision: "fp32", or "bf16" to run the denoiser under bfloat16 autocast (on a CPU, only one with
                 native bfloat16 is faster; ``pipelines.schedulers.default_motion_precision`` says which).
+            scheduler: a solver to sample with instead of the pipeline's own (which is left as it is), e.g.
+                ``MOTION_SOLVERS["dpm++"].build(pipe.scheduler.config)``.
 
         Returns:
             ``MotionOutput`` with ``futures`` (B, K, future_frames, F) and ``clips`` (history included).
         """
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
+        scheduler = starting_at(scheduler or self.scheduler, first_timestep)
+        if num_inference_steps > scheduler.config.num_train_timesteps:
+            raise ValueError(
+                f"{num_inference_steps} steps: at most {scheduler.config.num_train_timesteps}, one per timestep"
+            )
         batch, t_his, features = history.shape
         frames = t_his + future_frames
         coefficients = self.denoiser.config.coefficients
@@ -149,19 +158,17 @@ class HumanMACPipeline(DiffusionPipeline):
         keep = torch.full((batch * num_samples,), float(use_condition), device=device)
 
         x = torch.randn((batch * num_samples, coefficients, features), generator=generator, dtype=dtype).to(device)
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r}: choose from {', '.join(PRECISIONS)}")
-        scheduler = starting_at(self.scheduler, num_inference_steps, first_timestep)
         scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = scheduler.timesteps
+        autocast = (
+            torch.autocast(device.type, PRECISIONS[precision]) if PRECISIONS[precision] else contextlib.nullcontext()
+        )
+        # a stochastic solver (DDPM) draws its step noise from the generator too, so a seed reproduces it
+        step_options = {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
         for index, t in enumerate(self.progress_bar(timesteps)):
-            with (
-                torch.autocast(device.type, PRECISIONS[precision])
-                if PRECISIONS[precision]
-                else contextlib.nullcontext()
-            ):
+            with autocast:
                 noise = self.denoiser(scheduler.scale_model_input(x, t), t, condition, keep).to(dtype)
-            x = scheduler.step(noise, t, x).prev_sample
+            x = scheduler.step(noise, t, x, **step_options).prev_sample
             step_mask = switch_mask if index < (1 - SWITCH_RELEASE) * len(timesteps) else mask
             if index + 1 < len(timesteps):
                 following = timesteps[index + 1].reshape(1).expand(len(x))

@@ -7,10 +7,12 @@ default, Euler ancestral, and LCM for use with an LCM-LoRA (few steps, low guida
 steps, guidance 3.5, which FLUX.1-dev reads through its guidance embedding, not as classifier-free
 guidance). A solver samples only models of its training objective.
 
-Motion (HumanMAC's cosine schedule): every solver uses "leading" timestep spacing. The cosine schedule's last
-training step has alpha_bar = 2.4e-9 (its beta is clipped at 0.999), so a solver that starts sampling there
-divides its clean-motion estimate by 5e-5 and diverges (measured: DPM-Solver++, UniPC and Euler with their
-default spacing give errors of ~1500 m); "leading" spacing starts at t = 950 instead.
+Motion (HumanMAC's cosine schedule): the cosine schedule's last training step has alpha_bar = 2.4e-9 (its
+beta is clipped at 0.999), so a solver that starts sampling there divides its clean-motion estimate by 5e-5
+and diverges (measured: DPM-Solver++, UniPC and Euler with their default spacing give errors of ~1500 m).
+``HumanMACPipeline`` therefore samples in equal steps from MOTION_FIRST_TIMESTEP down (``starting_at``);
+sampled without it (``first_timestep=None``), every solver here uses "leading" spacing, which starts
+below 999 (at 950 for 20 steps).
 
 Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[name].build(pipe.scheduler.config)``.
 """
@@ -18,6 +20,7 @@ Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ MOTION_SOLVERS = {
     "ddpm": Solver("DDPMScheduler", LEADING),
 }
 MOTION_FIRST_TIMESTEP = 970
-"""Where motion sampling starts, whatever the step count (``HumanMACPipeline``'s ``first_timestep``)."""
+"""Where motion sampling starts, whatever the solver and step count (``HumanMACPipeline``'s ``first_timestep``)."""
+MAX_MOTION_STEPS = MOTION_FIRST_TIMESTEP + 1
+"""At most one sampling step per timestep from the first one down."""
 DEFAULT_MOTION_SOLVER = "ddim"
 DEFAULT_MOTION_STEPS = 50
 DEFAULT_MOTION_PRECISION = "auto"
@@ -82,13 +87,17 @@ def motion_precision(name: str, device: str = "cpu") -> str:
 
 
 def default_motion_precision(device: str = "cpu") -> str:
-    """ "bf16" where the denoiser runs faster in bfloat16 (a GPU; a CPU with native bfloat16: AVX512-BF16
-    or AMX), else "fp32": without native support, bfloat16 matmuls are emulated and slower."""
+    """ "bf16" where the denoiser has native bfloat16 (a CUDA GPU that supports it; a CPU with the
+    AVX512-BF16 or AMX-BF16 instructions, read from /proc/cpuinfo on Linux), else "fp32": elsewhere
+    bfloat16 is emulated or refused."""
     import torch
 
+    if device == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device != "cpu":
-        return "bf16"
-    try:
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    except (AttributeError, RuntimeError):
         return "fp32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return "fp32"
+    return "bf16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "fp32"

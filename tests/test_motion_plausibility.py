@@ -103,6 +103,20 @@ def test_segment_distances_by_hand():
     assert segment_distances(a0, a1, np.array([1.3, 0.4, 0]), np.array([2.0, 1, 0])) == pytest.approx(0.5)  # corners
 
 
+def test_segment_distances_match_a_brute_force_search():
+    rng = np.random.default_rng(0)
+    ends = rng.normal(size=(200, 4, 3))
+    ends[:20, 1] = ends[:20, 0]  # first segment a point
+    ends[20:40, 3] = ends[20:40, 2]  # second segment a point
+    ends[40:60, 3] = ends[40:60, 2] + 2 * (ends[40:60, 1] - ends[40:60, 0])  # parallel segments
+    grid = np.linspace(0, 1, 401)
+    a = ends[:, None, 0] + grid[None, :, None] * (ends[:, None, 1] - ends[:, None, 0])  # (200, 401, 3)
+    b = ends[:, None, 2] + grid[None, :, None] * (ends[:, None, 3] - ends[:, None, 2])
+    brute = np.linalg.norm(a[:, :, None] - b[:, None], axis=-1).min(axis=(1, 2))
+    exact = segment_distances(*ends.transpose(1, 0, 2))
+    assert np.all(exact <= brute + 1e-9) and np.allclose(exact, brute, atol=0.02)
+
+
 @pytest.mark.parametrize("skeleton", [H36M, HUMANEVA], ids=lambda s: s.name)
 def test_a_crossing_built_on_purpose_is_counted(skeleton):
     """The feet swapped sides in the second half of the frames: the shins go through each other in an X."""

@@ -12,6 +12,7 @@ from pipelines.schedulers import (
     DEFAULT_MOTION_PRECISION,
     DEFAULT_MOTION_SOLVER,
     DEFAULT_MOTION_STEPS,
+    MAX_MOTION_STEPS,
     MOTION_PRECISIONS,
     MOTION_SOLVERS,
 )
@@ -85,7 +86,7 @@ def add_motion_commands(commands) -> None:
     evaluate.add_argument(
         "--scheduler", choices=tuple(MOTION_SOLVERS), help="sampling solver (default: the pipeline's own, DDIM)"
     )
-    evaluate.add_argument("--steps", type=int, default=100, help="DDIM steps (paper: 100)")
+    evaluate.add_argument("--steps", type=int, default=100, help="sampling steps (paper: 100 DDIM steps)")
     evaluate.add_argument(
         "--precision",
         choices=MOTION_PRECISIONS[1:],
@@ -255,7 +256,7 @@ def run_motion_eval(args: argparse.Namespace) -> int:
     from ..motion.scenario import skeleton_of
     from ..motion.training import procedural_windows
 
-    check_numbers(args, windows=(0, 10**6), samples=(1, 1000), steps=(1, 1000))
+    check_numbers(args, windows=(0, 10**6), samples=(1, 1000), steps=(1, MAX_MOTION_STEPS))
     pipe = load_pipeline(args)
     if args.scheduler:
         pipe.scheduler = MOTION_SOLVERS[args.scheduler].build(pipe.scheduler.config)
@@ -315,7 +316,7 @@ def run_motion_predict(args: argparse.Namespace) -> int:
     from ..motion.render import animate
     from ..motion.scenario import MotionRequest, file_window, predict, procedural_window, skeleton_of
 
-    check_numbers(args, samples=(1, 6), steps=(1, 1000), start=(0, 10**9))
+    check_numbers(args, samples=(1, 6), steps=(1, MAX_MOTION_STEPS), start=(0, 10**9))
     if args.out.suffix.lower() not in (".gif", ".mp4"):
         raise BadArguments(f"--out {args.out}: name a .gif or .mp4 file")
     pipe = load_pipeline(args)

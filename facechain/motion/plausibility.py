@@ -123,6 +123,8 @@ def segment_distances(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.nda
         t < 0, np.clip(-c / np.maximum(a, tiny), 0, 1), np.where(t > 1, np.clip((b - c) / np.maximum(a, tiny), 0, 1), s)
     )
     t = np.clip(t, 0, 1)
+    point = e <= tiny  # b is a point: the distance from it to segment a
+    s, t = np.where(point, np.clip(-c / np.maximum(a, tiny), 0, 1), s), np.where(point, 0.0, t)
     return np.linalg.norm(a0 + d1 * s[..., None] - b0 - d2 * t[..., None], axis=-1)
 
 

@@ -25,10 +25,8 @@ RECORDED = (0, 0, 0)
 
 def project(joints: np.ndarray, azimuth: float = 0.6, elevation: float = 0.25) -> np.ndarray:
     """(..., J, 3) z-up positions -> (..., J, 2) screen coordinates (x right, y down), orthographic."""
-    c, s = np.cos(azimuth), np.sin(azimuth)
-    x = c * joints[..., 0] - s * joints[..., 1]
-    depth = s * joints[..., 0] + c * joints[..., 1]
-    y = joints[..., 2] * np.cos(elevation) - depth * np.sin(elevation)
+    x = np.cos(azimuth) * joints[..., 0] - np.sin(azimuth) * joints[..., 1]
+    y = joints[..., 2] * np.cos(elevation) - depth(joints, azimuth) * np.sin(elevation)
     return np.stack([x, -y], axis=-1)
 
 

@@ -15,6 +15,7 @@ from pipelines.schedulers import (
     DEFAULT_MOTION_PRECISION,
     DEFAULT_MOTION_SOLVER,
     DEFAULT_MOTION_STEPS,
+    MAX_MOTION_STEPS,
     MOTION_PRECISIONS,
     MOTION_SOLVERS,
     motion_precision,
@@ -51,7 +52,7 @@ class MotionRequest:
         if self.precision not in MOTION_PRECISIONS:
             raise BadArguments(f"unknown precision {self.precision!r}; choose from {', '.join(MOTION_PRECISIONS)}")
         check_between("samples", self.samples, 1, 1000)
-        check_between("steps", self.steps, 1, 1000)
+        check_between("steps", self.steps, 1, MAX_MOTION_STEPS)
         check_seed("seed", self.seed)
 
 
@@ -132,8 +133,8 @@ def part_features(skeleton: Skeleton, part: str) -> list[int]:
 
 
 def predict(pipe, window: np.ndarray, request: MotionRequest) -> MotionRun:
-    """The futures of a window that starts with the history, sampled with the request's solver, and
-    their figures. The pipeline gets its own scheduler back afterwards, so the next caller samples as before."""
+    """The futures of a window that starts with the history, sampled with the request's solver (the
+    pipeline's own scheduler is left as it is), and their figures."""
     import torch
 
     from .evaluation import plausibility
@@ -158,23 +159,19 @@ def predict(pipe, window: np.ndarray, request: MotionRequest) -> MotionRun:
     elif request.mode == "switch":
         target = procedural_window(request.switch_to, request.seed + 1, skeleton)[-SWITCH_FRAMES:]
         options = {"target": torch.from_numpy(target)[None]}
-    own = pipe.scheduler
-    pipe.scheduler = MOTION_SOLVERS[request.solver].build(own.config)
     precision = motion_precision(request.precision, pipe.denoiser.device.type)
-    try:
-        began = time.perf_counter()
-        out = pipe(
-            history,
-            skeleton.t_pred,
-            num_samples=request.samples,
-            num_inference_steps=request.steps,
-            generator=torch.Generator().manual_seed(request.seed),
-            precision=precision,
-            **options,
-        )
-        seconds = time.perf_counter() - began
-    finally:
-        pipe.scheduler = own
+    began = time.perf_counter()
+    out = pipe(
+        history,
+        skeleton.t_pred,
+        num_samples=request.samples,
+        num_inference_steps=request.steps,
+        generator=torch.Generator().manual_seed(request.seed),
+        precision=precision,
+        scheduler=MOTION_SOLVERS[request.solver].build(pipe.scheduler.config),
+        **options,
+    )
+    seconds = time.perf_counter() - began
     history, raw = history[0].numpy(), out.futures[0].numpy()
     if not request.keep_bone_lengths or request.mode == "control":  # control keeps a recorded part as it is
         return MotionRun(history, raw, seconds, precision, plausibility(raw, history, skeleton))
