@@ -10,9 +10,9 @@ guidance). A solver samples only models of its training objective.
 Motion (HumanMAC's cosine schedule): the cosine schedule's last training step has alpha_bar = 2.4e-9 (its
 beta is clipped at 0.999), so a solver that starts sampling there divides its clean-motion estimate by 5e-5
 and diverges (measured: DPM-Solver++, UniPC and Euler with their default spacing give errors of ~1500 m).
-``HumanMACPipeline`` therefore samples in equal steps from MOTION_FIRST_TIMESTEP down (``starting_at``);
-sampled without it (``first_timestep=None``), every solver here uses "leading" spacing, which starts
-below 999 (at 950 for 20 steps).
+``HumanMACPipeline`` therefore samples in equal steps from MOTION_FIRST_TIMESTEP down to clean motion
+(its ``first_timestep``). Without it (``first_timestep=None``), every solver here uses "leading" spacing,
+which also starts below 999 (DDIM: at 950 for 20 steps, 990 for 100).
 
 Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[name].build(pipe.scheduler.config)``.
 """
@@ -69,7 +69,7 @@ MOTION_SOLVERS = {
     "unipc": Solver("UniPCMultistepScheduler", LEADING),
     "ddpm": Solver("DDPMScheduler", LEADING),
 }
-MOTION_FIRST_TIMESTEP = 970
+MOTION_FIRST_TIMESTEP = 985
 """Where motion sampling starts, whatever the solver and step count (``HumanMACPipeline``'s ``first_timestep``)."""
 MAX_MOTION_STEPS = MOTION_FIRST_TIMESTEP + 1
 """At most one sampling step per timestep from the first one down."""

@@ -45,8 +45,9 @@ def test_without_a_first_timestep_each_solver_keeps_its_own_spacing(shipped):
     ddim.set_timesteps(100)
     assert ddim.timesteps.tolist() == list(range(990, -1, -10))  # leading spacing, as the paper's sampler
     history = torch.zeros(1, H36M.t_his, 48)
-    with pytest.raises(ValueError, match=f"972 steps: at most {MOTION_FIRST_TIMESTEP + 1}, one per timestep"):
-        shipped(history, H36M.t_pred, num_inference_steps=972)
+    too_many = MOTION_FIRST_TIMESTEP + 2
+    with pytest.raises(ValueError, match=f"{too_many} steps: at most {too_many - 1}, one per timestep"):
+        shipped(history, H36M.t_pred, num_inference_steps=too_many)
 
 
 @pytest.fixture(scope="module")
