@@ -6,13 +6,13 @@ same; the copy is checked by comparing both models' noise predictions on one inp
 ``HumanMACPipeline`` with each solver of ``pipelines.schedulers.MOTION_SOLVERS``, each step count, in float32
 and with the denoiser under bfloat16 autocast (the DCT and the mask completion stay in float32), starting at
 t = MOTION_FIRST_TIMESTEP; a second, smaller grid shows why it starts there: the first timestep (the
-solver's own leading spacing, 970 or 990) at 10 and 20 steps.
+solver's own leading spacing, 970 or 995) at 10 and 20 steps, and the paper's 100 DDIM steps with leading spacing.
 
 Every configuration predicts K futures for the same held-out procedural windows (drawn as ``facechain motion
 eval`` draws them: seed 12345) and is scored with the same code as ``motion eval``: APD, ADE, FDE, MMADE,
 MMFDE and the plausibility figures. Throughput is windows x K per second of sampling alone (scoring not
-timed), 16 windows per call; the arms run one after another in one process, so compare ratios only within
-one run.
+timed), 16 windows per call, the median of ``--repeats`` timings taken configuration after configuration;
+the arms run one after another in one process, so compare ratios only within one run.
 
     python benchmarks/motion_solvers.py --official /path/to/HumanMAC [--windows 100] [--samples 10]
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -99,6 +100,14 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=100, help="held-out procedural windows")
     parser.add_argument("--samples", type=int, default=10, help="K futures per window")
     parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS), help="step counts of the grid")
+    parser.add_argument("--solvers", nargs="+", default=["ddim", "dpm++", "unipc"], choices=list(MOTION_SOLVERS))
+    parser.add_argument(
+        "--start-grid",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the grid of first timesteps at 10 and 20 steps",
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="times each configuration is timed (median)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "motion_solvers.json"))
     args = parser.parse_args()
@@ -175,41 +184,49 @@ def main() -> None:
     configurations = [("official", "ddim", 100, "fp32", 991), ("ours", "ddim", 100, "fp32", first)]
     configurations += [
         ("ours", solver, steps, precision, first)
-        for solver in ("ddim", "dpm++", "unipc")
+        for solver in args.solvers
         for steps in args.steps
         for precision in PRECISIONS
     ]
-    configurations += [
-        ("ours", solver, steps, "fp32", start)
-        for solver in ("ddim", "dpm++")
-        for steps in (10, 20)
-        for start in (None, 970, 990)
-        if start != first
-    ]
-    rows = []
-    for code, solver, steps, precision, start in configurations:
+    if args.start_grid:
+        configurations += [("ours", "ddim", 100, "fp32", None)]  # the paper's sampler: leading spacing, from 990
+        configurations += [
+            ("ours", solver, steps, "fp32", start)
+            for solver in ("ddim", "dpm++")
+            for steps in (10, 20)
+            for start in (None, 970, 995)
+        ]
+
+    def sample(code: str, solver: str, steps: int, precision: str, start: int | None):
         if code == "official":
             torch.manual_seed(0)
-            futures, seconds = run(official_predict, windows, args.samples)
-        else:
-            solver_scheduler = MOTION_SOLVERS[solver].build(schedule)
-            futures, seconds = run(ours_predict(steps, precision, start, solver_scheduler), windows, args.samples)
-        scores = mean_scores(lambda indices, f=futures: f[indices], windows, skeleton)
-        rows.append(
-            {
-                "code": code,
-                "solver": solver,
-                "steps": steps,
-                "precision": precision,
-                "first_timestep": start,
-                **scores,
-                "per_s": len(windows) * args.samples / seconds,
-            }
-        )
-        print(
-            f"{code} {solver} {steps} {precision} from {start}: ADE {scores['ADE']:.3f} in {seconds:.1f} s",
-            file=sys.stderr,
-        )
+            return run(official_predict, windows, args.samples)
+        solver_scheduler = MOTION_SOLVERS[solver].build(schedule)
+        return run(ours_predict(steps, precision, start, solver_scheduler), windows, args.samples)
+
+    timings = {configuration: [] for configuration in configurations}
+    rows = []
+    for repeat in range(args.repeats):  # configuration after configuration, so machine noise falls on all
+        for configuration in configurations:
+            futures, seconds = sample(*configuration)
+            timings[configuration].append(seconds)
+            print(f"{configuration}: {seconds:.1f} s", file=sys.stderr)
+            if repeat == 0:  # every repeat draws the same futures (same seeds): score them once
+                scores = mean_scores(lambda indices, f=futures: f[indices], windows, skeleton)
+                code, solver, steps, precision, start = configuration
+                rows.append(
+                    {
+                        "code": code,
+                        "solver": solver,
+                        "steps": steps,
+                        "precision": precision,
+                        "first_timestep": start,
+                        **scores,
+                    }
+                )
+    for row, configuration in zip(rows, configurations):
+        row["seconds"] = timings[configuration]
+        row["per_s"] = len(windows) * args.samples / statistics.median(timings[configuration])
     reference = rows[0]
     print(
         f"{'code':<9}{'solver':<7}{'steps':>6}{'prec':>6}{'first':>6}"
@@ -229,6 +246,7 @@ def main() -> None:
         "samples": args.samples,
         "threads": args.threads,
         "batch_windows": BATCH,
+        "repeats": args.repeats,
         "official_weights_max_abs_difference": mismatch,
         "rows": rows,
     }
