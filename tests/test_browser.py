@@ -108,6 +108,8 @@ def test_photos_to_portraits_and_motion_in_a_browser(served_app, tmp_path):
         page.get_by_role("button", name="Predict motion").click()
         expect(page.get_by_text("procedural walk: predict, 3 futures")).to_be_visible(timeout=120_000)
         expect(page.get_by_role("img").last).to_be_visible()
+        expect(page.get_by_text("Sampled with")).to_be_visible()  # the run's figures under the animation
+        expect(page.get_by_role("cell", name="bone length error (%)")).to_be_visible()
         page.screenshot(path=str(shots / "app-motion-tab.png"))
 
         page.get_by_role("tab", name="Lab").click()
