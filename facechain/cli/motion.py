@@ -13,6 +13,7 @@ from pipelines.schedulers import (
     DEFAULT_MOTION_SOLVER,
     DEFAULT_MOTION_STEPS,
     MAX_MOTION_STEPS,
+    MOTION_FIRST_TIMESTEP,
     MOTION_PRECISIONS,
     MOTION_SOLVERS,
 )
@@ -26,6 +27,7 @@ DATA_HELP = (
     "VideoPose3D 3D-pose file (data_3d_h36m.npz / data_3d_humaneva15.npz, or the same data as plain "
     "arrays, one key per 'subject/action'); without it, procedural H36M motion"
 )
+STEPS_HELP = f"sampling steps, of equal size from t = {MOTION_FIRST_TIMESTEP} down to clean motion"
 TRUSTED_HELP = "open VideoPose3D's pickled layout (only for a file you downloaded yourself: unpickling can run code)"
 
 
@@ -86,7 +88,7 @@ def add_motion_commands(commands) -> None:
     evaluate.add_argument(
         "--scheduler", choices=tuple(MOTION_SOLVERS), help="sampling solver (default: the pipeline's own, DDIM)"
     )
-    evaluate.add_argument("--steps", type=int, default=100, help="sampling steps (paper: 100 DDIM steps)")
+    evaluate.add_argument("--steps", type=int, default=100, help=f"{STEPS_HELP} (paper: 100 DDIM steps)")
     evaluate.add_argument(
         "--precision",
         choices=MOTION_PRECISIONS[1:],
@@ -145,7 +147,7 @@ def add_motion_commands(commands) -> None:
         default=DEFAULT_MOTION_SOLVER,
         help="sampling solver, on the model's noise schedule",
     )
-    predict.add_argument("--steps", type=int, default=DEFAULT_MOTION_STEPS, help="sampling steps (paper: 100)")
+    predict.add_argument("--steps", type=int, default=DEFAULT_MOTION_STEPS, help=f"{STEPS_HELP} (paper: 100)")
     predict.add_argument(
         "--precision",
         choices=MOTION_PRECISIONS,
