@@ -70,6 +70,27 @@ def load_official(root: Path):
     return transformer, diffusion, get_dct_matrix
 
 
+def official_sampler(diffusion_module, get_dct_matrix, frames: int, features: int, coefficients: int, steps: int):
+    """(Diffusion, DCT matrix, inverse DCT matrix) of the official code, configured as its H36M sampler
+    (cosine schedule over 1000 steps, DDIM with ``steps`` steps, mask completion on, history padded with
+    its last frame, always conditioned) on the CPU."""
+    dct_m, idct_m = (m.float() for m in get_dct_matrix(frames))
+    diffusion = diffusion_module.Diffusion(
+        noise_steps=1000,
+        motion_size=(coefficients, features),
+        device="cpu",
+        padding="LastFrame",
+        EnableComplete=True,
+        ddim_timesteps=steps,
+        scheduler="Cosine",
+        mod_test=1.0,
+        dct=dct_m,
+        idct=idct_m,
+        n_pre=coefficients,
+    )
+    return diffusion, dct_m, idct_m
+
+
 def parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -115,19 +136,8 @@ def main() -> None:
     )
     windows = procedural_windows(max(args.windows, 64), H36M, np.random.default_rng(0))
     history = torch.from_numpy(windows[: args.windows, : H36M.t_his])
-    dct_m, idct_m = (m.float() for m in get_dct_matrix(FRAMES))
-    diffusion = diffusion_module.Diffusion(
-        noise_steps=1000,
-        motion_size=(H36M.dct_coefficients, FEATURES),
-        device="cpu",
-        padding="LastFrame",
-        EnableComplete=True,
-        ddim_timesteps=args.steps,
-        scheduler="Cosine",
-        mod_test=1.0,
-        dct=dct_m,
-        idct=idct_m,
-        n_pre=H36M.dct_coefficients,
+    diffusion, dct_m, _ = official_sampler(
+        diffusion_module, get_dct_matrix, FRAMES, FEATURES, H36M.dct_coefficients, args.steps
     )
     padded = HumanMACPipeline.padded(history, FRAMES).repeat_interleave(args.samples, dim=0)
     padded_dct = to_dct(padded, H36M.dct_coefficients)

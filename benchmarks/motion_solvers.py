@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from motion_bench import load_official  # noqa: E402
+from motion_bench import load_official, official_sampler  # noqa: E402
 
 from facechain.atomic import staged_file  # noqa: E402
 from facechain.config import Settings  # noqa: E402
@@ -139,19 +139,8 @@ def main() -> None:
         raise SystemExit(f"the official model with our weights predicts other noise (max difference {mismatch:.2e})")
 
     windows = procedural_windows(args.windows, skeleton, np.random.default_rng(12345))
-    dct_m, idct_m = (m.float() for m in get_dct_matrix(frames))
-    diffusion = diffusion_module.Diffusion(
-        noise_steps=1000,
-        motion_size=(config.coefficients, features),
-        device="cpu",
-        padding="LastFrame",
-        EnableComplete=True,
-        ddim_timesteps=100,
-        scheduler="Cosine",
-        mod_test=1.0,
-        dct=dct_m,
-        idct=idct_m,
-        n_pre=config.coefficients,
+    diffusion, _, idct_m = official_sampler(
+        diffusion_module, get_dct_matrix, frames, features, config.coefficients, 100
     )
     mask = torch.zeros(frames, features)
     mask[: skeleton.t_his] = 1
