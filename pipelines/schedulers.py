@@ -20,6 +20,7 @@ Either registry is used the diffusers way: ``pipe.scheduler = PORTRAIT_SOLVERS[n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 
@@ -80,7 +81,8 @@ DEFAULT_MOTION_PRECISION = "auto"
 ("auto" precision: ``default_motion_precision``). Measured with benchmarks/motion_solvers.py on the shipped
 model (100 held-out windows, K = 10, 2 CPU threads): 20 DDIM steps from t = 985 give ADE 0.295 and FDE
 0.277 against the official code's 0.301 and 0.276 (100 DDIM steps), no crossed legs (10-15 steps cross
-them in 0.2-0.5% of frames), at 6x its throughput in float32 and 8x in bfloat16 (docs/results.md)."""
+them in 0.2-0.5% of frames), at 5.2x its throughput in float32 and 7.7x in bfloat16 (medians of three
+timings; docs/results.md)."""
 MOTION_PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -89,6 +91,7 @@ def motion_precision(name: str, device: str = "cpu") -> str:
     return default_motion_precision(device) if name == "auto" else name
 
 
+@cache  # the hardware does not change while the process runs; predict asks on every call
 def default_motion_precision(device: str = "cpu") -> str:
     """ "bf16" where the denoiser has native bfloat16 (a CUDA GPU that supports it; a CPU with the
     AVX512-BF16 or AMX-BF16 instructions, read from /proc/cpuinfo on Linux), else "fp32": elsewhere
